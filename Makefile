@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install dev lint typecheck contracts pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+dev: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+## Install agentmux and run its main job: a scratch repository with demo agents working.
+run: install
+	$(BIN)/agentmux demo
+
+## Install everything and run the whole test suite with its quality gates.
+test: dev lint typecheck contracts pytest
+
+lint:
+	$(BIN)/ruff check agentmux tests bench
+	$(BIN)/ruff format --check agentmux tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+contracts:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/bench_new_sessions.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m agentmux``."""
+
+from agentmux.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,387 @@
+"""The ``agentmux`` command: headless verbs over the core (the TUI comes from ``agentmux.ui``).
+
+Every failure the user can cause ends in one sentence on stderr and a non-zero exit; an
+unexpected bug ends in one sentence naming the log file that holds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from agentmux import __version__
+from agentmux.core.demo_repo import DEMO_PROMPTS, make_demo_repo
+from agentmux.core.doctor import Check, run_checks
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.events import (
+    PromptDelivered,
+    PromptNotDelivered,
+    SessionEvent,
+    SessionExited,
+    SessionLost,
+    SessionQueued,
+    SessionRemoved,
+    SessionStarted,
+    SessionStopped,
+)
+from agentmux.core.paths import state_dir
+from agentmux.core.records import SessionRecord, Status, iso
+from agentmux.core.sessions import SessionManager
+
+EXIT_INTERNAL = 70
+# Sentences are never wrapped mid-line; tables get room when the output is not a terminal.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _report(event: SessionEvent) -> None:
+    """Print core events as short progress lines on stderr."""
+    if isinstance(event, SessionStarted):
+        err.print(f"[green]started[/] {event.name} (tmux {event.tmux_session_id} {event.pane_id})")
+    elif isinstance(event, SessionQueued):
+        err.print(
+            f"[yellow]queued[/] {event.name}: {event.running} of {event.limit} slots busy; "
+            "it starts when one frees"
+        )
+    elif isinstance(event, PromptDelivered):
+        err.print(f"[green]prompt delivered[/] to {event.name} ({event.size} bytes)")
+    elif isinstance(event, PromptNotDelivered):
+        err.print(
+            f"[red]prompt not delivered[/] to {event.name}: {event.reason}; "
+            f"send it with `agentmux send {event.name} ...`"
+        )
+    elif isinstance(event, SessionExited):
+        err.print(f"{event.name} exited ({_exit_text(event.exit_status, event.exit_signal)})")
+    elif isinstance(event, SessionLost):
+        err.print(f"[red]lost[/] {event.name}: {event.reason}")
+    elif isinstance(event, SessionStopped):
+        err.print(f"stopped {event.name}")
+    elif isinstance(event, SessionRemoved):
+        kept = f"; its work is kept on {event.archive_ref}" if event.archive_ref else ""
+        err.print(f"removed {event.name}{kept}")
+
+
+def _exit_text(status: int | None, signal: int | None) -> str:
+    if signal:
+        return f"signal {signal}"
+    return f"status {status}" if status is not None else "status unknown"
+
+
+def _manager(quiet: bool = False) -> SessionManager:
+    return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else _report)
+
+
+def _prompt_bytes(text: str | None) -> bytes | None:
+    """A prompt argument as the exact bytes given ('-' reads stdin); non-UTF-8 survives."""
+    if text is None:
+        return None
+    if text == "-":
+        return sys.stdin.buffer.read()
+    return os.fsencode(text)
+
+
+def _kick_deliveries(manager: SessionManager) -> None:
+    """Deliver prompts of sessions a drain just started, in a detached process (no waiting)."""
+    if manager.pending_deliveries():
+        subprocess.Popen(
+            [sys.executable, "-m", "agentmux", "_tick"],
+            cwd=manager.repo.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+# --- verbs -----------------------------------------------------------------------------------
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Create a session (queued when every slot is busy)."""
+    manager = _manager(quiet=args.json)
+    record = manager.create(
+        agent=args.agent, name=args.name, base=args.base, prompt=_prompt_bytes(args.prompt)
+    )
+    if args.json:
+        out.print_json(json.dumps(record.to_json()))
+    else:
+        out.print(f"{record.name}: {record.status} on {record.branch} in {record.worktree}")
+    return 0
+
+
+def _status_text(record: SessionRecord, idle: float | None, position: int | None) -> str:
+    if record.status is Status.RUNNING:
+        return "running" if idle is None else f"running, quiet {_duration(idle)}"
+    if record.status is Status.QUEUED:
+        return f"queued #{position}" if position else "queued"
+    if record.status in (Status.EXITED, Status.STOPPED):
+        return f"{record.status} ({_exit_text(record.exit_status, record.exit_signal)})"
+    return str(record.status)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List sessions."""
+    manager = _manager(quiet=True)
+    manager.reconcile()
+    _kick_deliveries(manager)
+    records = manager.sessions(include_removed=args.all)
+    panes = manager.panes_by_session()
+    queued = [r.id for r in records if r.status is Status.QUEUED]
+    if args.json:
+        rows = []
+        for record in records:
+            row = record.to_json()
+            row["idle_seconds"] = manager.idle_seconds(record, panes)
+            row["worktree_exists"] = Path(record.worktree).is_dir()
+            rows.append(row)
+        out.print_json(json.dumps(rows))
+        return 0
+    if not records:
+        out.print("no sessions yet: start one with `agentmux new [PROMPT]`")
+        return 0
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "AGENT", "STATUS", "BRANCH", "WORKTREE", "TMUX", "CREATED"):
+        table.add_column(column, no_wrap=column != "WORKTREE")
+    for record in records:
+        position = queued.index(record.id) + 1 if record.id in queued else None
+        status = _status_text(record, manager.idle_seconds(record, panes), position)
+        if record.prompt_pending and record.status is Status.RUNNING:
+            status += ", prompt pending"
+        worktree = record.worktree + ("" if Path(record.worktree).is_dir() else " (missing)")
+        tmux_ids = " ".join(x for x in (record.tmux_session_id, record.tmux_pane_id) if x) or "-"
+        table.add_row(
+            record.name,
+            record.agent,
+            status,
+            record.branch,
+            worktree,
+            tmux_ids,
+            (iso(record.created_at) or "").replace("T", " ").removesuffix("+00:00"),
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Type a prompt into one session."""
+    manager = _manager()
+    data = _prompt_bytes(args.text)
+    assert data is not None
+    manager.send(args.name, data, submit=not args.no_enter)
+    return 0
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """Type a prompt into several sessions."""
+    manager = _manager(quiet=True)
+    data = _prompt_bytes(args.text)
+    assert data is not None
+    reached = manager.broadcast(data, args.to)
+    if not reached:
+        raise AgentmuxError(f"no running session matched --to {args.to}; nothing was sent.")
+    out.print(f"sent to {len(reached)}: {', '.join(reached)}")
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """Attach full-screen to a session's tmux session."""
+    manager = _manager(quiet=True)
+    argv = manager.attach_argv(args.name)
+    session_id = argv[-1]
+    inside = os.environ.get("TMUX", "")
+    if inside:
+        if inside.split(",")[0] == str(manager.tmux.socket_path):
+            argv = ["tmux", "-S", str(manager.tmux.socket_path), "switch-client", "-t", session_id]
+        else:
+            # In the user's own tmux: open the session in a new window there, not in this pane.
+            attach = shlex.join(argv)
+            argv = ["tmux", "new-window", "-n", f"agentmux:{args.name}", f"TMUX= {attach}"]
+        return subprocess.run(argv, check=False).returncode
+    os.execvp(argv[0], argv)  # noqa: S606 - replace this process with a full-screen attach
+    return 0  # pragma: no cover - execvp does not return
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop a session's agent."""
+    manager = _manager()
+    manager.stop(args.name)
+    _kick_deliveries(manager)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    """Remove a session, keeping its work reachable."""
+    manager = _manager()
+    manager.remove(args.name, force=args.force, delete_branch=args.delete_branch)
+    _kick_deliveries(manager)
+    return 0
+
+
+def cmd_doctor(_args: argparse.Namespace) -> int:
+    """Check the environment, one line per check."""
+    checks: list[Check] = run_checks(Path.cwd())
+    marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for check in checks:
+        out.print(f"{marks[check.level]} {check.name}: {check.detail}", soft_wrap=True)
+    return 1 if any(c.level == "fail" for c in checks) else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create a scratch repository and start demo sessions in it."""
+    target = Path(args.dir) if args.dir else None
+    repo_root = make_demo_repo(target)
+    out.print(f"demo repository: {repo_root}")
+    manager = SessionManager.open(repo_root, on_event=_report)
+    for name, prompt in DEMO_PROMPTS[: args.sessions]:
+        manager.create(agent="demo", name=name, prompt=prompt.encode(), deliver=False)
+    for record in manager.pending_deliveries():
+        manager.deliver_prompt(record.id)
+    out.print(
+        f"\n{args.sessions} demo sessions are working. Next:\n"
+        f"  cd {repo_root}\n  agentmux ls\n  agentmux attach {DEMO_PROMPTS[0][0]}"
+    )
+    return 0
+
+
+def cmd_tick(_args: argparse.Namespace) -> int:
+    """Internal: reconcile, start queued sessions and deliver their prompts (tmux hooks call it)."""
+    manager = _manager(quiet=True)
+    manager.reconcile()
+    for record in manager.pending_deliveries():
+        manager.deliver_prompt(record.id)
+    return 0
+
+
+def cmd_default(_args: argparse.Namespace) -> int:
+    """``agentmux`` with no verb."""
+    return cmd_ls(argparse.Namespace(all=False, json=False))
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every verb."""
+    parser = argparse.ArgumentParser(
+        prog="agentmux",
+        description="Run coding agents in parallel on one repository, each in its own worktree.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentmux {__version__}")
+    parser.set_defaults(func=cmd_default)
+    verbs = parser.add_subparsers(title="verbs", metavar="VERB")
+
+    def verb(
+        name: str, func: Callable[[argparse.Namespace], int], text: str | None
+    ) -> argparse.ArgumentParser:
+        sub = (
+            verbs.add_parser(name, help=text, description=text) if text else verbs.add_parser(name)
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    new = verb("new", cmd_new, "create a session: branch, worktree, tmux session, agent")
+    new.add_argument("--agent", help="agent profile: claude, codex, demo or one from config")
+    new.add_argument("--name", help="session name (default: <agent>-<n>)")
+    new.add_argument("--base", help="branch or commit to start from (default: current HEAD)")
+    new.add_argument("--json", action="store_true", help="print the new session as JSON")
+    new.add_argument(
+        "prompt", nargs="?", help="prompt to type once the agent is ready ('-': stdin)"
+    )
+
+    ls = verb("ls", cmd_ls, "list sessions")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--all", action="store_true", help="include removed sessions")
+
+    send = verb("send", cmd_send, "type a prompt into a session and press Enter")
+    send.add_argument("name")
+    send.add_argument("text", help="the prompt ('-': read stdin)")
+    send.add_argument("--no-enter", action="store_true", help="type it without submitting")
+
+    broadcast = verb("broadcast", cmd_broadcast, "type a prompt into several sessions")
+    broadcast.add_argument("text", help="the prompt ('-': read stdin)")
+    broadcast.add_argument("--to", default="all", help="all, idle, or NAME,NAME (default: all)")
+
+    attach = verb("attach", cmd_attach, "attach full-screen to a session (detach: C-b d)")
+    attach.add_argument("name")
+
+    stop = verb("stop", cmd_stop, "stop a session's agent (or take it off the queue)")
+    stop.add_argument("name")
+
+    rm = verb("rm", cmd_rm, "remove a session's worktree; refuses to lose work without --force")
+    rm.add_argument("name")
+    rm.add_argument(
+        "--force",
+        action="store_true",
+        help="remove even with a running agent or unmerged work (archived to a ref)",
+    )
+    rm.add_argument("--delete-branch", action="store_true", help="delete its branch too")
+
+    verb("doctor", cmd_doctor, "check tmux, git, agents and the state store")
+
+    demo = verb("demo", cmd_demo, "create a scratch repository with demo sessions working")
+    demo.add_argument("--dir", help="where to create it (default: a new temporary directory)")
+    demo.add_argument(
+        "--sessions",
+        type=int,
+        default=4,
+        choices=range(1, len(DEMO_PROMPTS) + 1),
+        metavar="N",
+        help=f"how many sessions (1-{len(DEMO_PROMPTS)}, default 4)",
+    )
+
+    verb("_tick", cmd_tick, None)
+    return parser
+
+
+def _log_crash() -> Path | None:
+    try:
+        log = state_dir() / "crash.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} agentmux {__version__}\n")
+            handle.write(traceback.format_exc())
+        return log
+    except OSError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except AgentmuxError as exc:
+        err.print(f"agentmux: {exc.message}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("agentmux: interrupted.")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        log = _log_crash()
+        where = f"; details are in {log}" if log else ""
+        err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.", markup=False)
+        return EXIT_INTERNAL

@@ -1,0 +1,1 @@
+"""Headless domain logic: sessions, tmux, git, state. Never imports textual or rich."""

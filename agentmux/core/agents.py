@@ -1,0 +1,140 @@
+"""Agent profiles: the built-in ``claude``, ``codex`` and ``demo``, plus any from config."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from agentmux.core.config import AgentConfig, Config
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.paths import data_dir
+
+AgentKind = Literal["claude", "codex", "demo", "generic"]
+
+# Claude Code's idle input box shows this hint in its footer; a prompt pasted earlier (into the
+# folder-trust question, say) would be lost, so Claude is only "ready" when it is on screen.
+CLAUDE_READY = r"\? for shortcuts"
+DEMO_READY = r"demo ❯"
+
+_INSTALL_HINTS = {
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "codex": "npm install -g @openai/codex",
+}
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """How to start one kind of agent and how to tell it is ready for a prompt."""
+
+    name: str
+    command: tuple[str, ...]
+    kind: AgentKind
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_pattern: str | None = None
+    ready_timeout: float = 60.0
+    submit_delay: float = 0.1
+
+    @property
+    def program(self) -> str:
+        """The executable the profile runs."""
+        return self.command[0]
+
+    def find_program(self) -> str | None:
+        """Absolute path of the program, or None when it is not installed."""
+        program = self.program
+        if os.sep in program:
+            return program if os.access(program, os.X_OK) else None
+        return shutil.which(program)
+
+    def require_program(self) -> None:
+        """Raise a one-sentence error when the agent's program is not installed."""
+        if self.find_program() is None:
+            hint = _INSTALL_HINTS.get(self.name)
+            extra = f" (install it with `{hint}`)" if hint else ""
+            raise AgentmuxError(
+                f"agent {self.name!r} needs the program {self.program!r}, "
+                f"which is not installed or not on PATH{extra}."
+            )
+
+    def argv(self, agent_session_id: str) -> list[str]:
+        """The full command line for one session."""
+        args = list(self.command)
+        if self.kind in ("claude", "demo"):
+            # A pre-assigned id makes the transcript findable and resumable (never --continue).
+            args += ["--session-id", agent_session_id]
+        if self.kind == "demo":
+            args += ["--transcript-root", str(demo_transcript_root())]
+        return args
+
+
+def demo_transcript_root() -> Path:
+    """Claude-style config root the demo agent writes transcripts under.
+
+    Kept apart from ``~/.claude`` so demo spend never shows up in a user's real usage reports.
+    """
+    return data_dir() / "demo-claude"
+
+
+def builtin_profiles() -> dict[str, AgentProfile]:
+    """The profiles agentmux ships with."""
+    return {
+        "claude": AgentProfile(
+            "claude", ("claude",), "claude", ready_pattern=CLAUDE_READY, submit_delay=0.3
+        ),
+        "codex": AgentProfile("codex", ("codex",), "codex", ready_timeout=60.0, submit_delay=0.3),
+        "demo": AgentProfile(
+            "demo",
+            (sys.executable, "-m", "agentmux.demo_agent"),
+            "demo",
+            ready_pattern=DEMO_READY,
+            ready_timeout=20.0,
+            submit_delay=0.0,
+        ),
+    }
+
+
+def _from_config(name: str, conf: AgentConfig) -> AgentProfile:
+    return AgentProfile(
+        name=name,
+        command=tuple(conf.command),
+        kind=conf.kind,
+        env=dict(conf.env),
+        ready_pattern=conf.ready_pattern,
+        ready_timeout=conf.ready_timeout,
+        submit_delay=conf.submit_delay,
+    )
+
+
+def all_profiles(config: Config) -> dict[str, AgentProfile]:
+    """Built-in profiles overlaid with those defined in config."""
+    profiles = builtin_profiles()
+    for name, conf in config.agents.items():
+        profiles[name] = _from_config(name, conf)
+    return profiles
+
+
+def resolve_profile(config: Config, name: str | None) -> AgentProfile:
+    """The profile called ``name``; with no name, the configured default or the first installed."""
+    profiles = all_profiles(config)
+    if name is None:
+        name = config.default_agent
+    if name is None:
+        for candidate in ("claude", "codex"):
+            if profiles[candidate].find_program():
+                return profiles[candidate]
+        return profiles["demo"]
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise AgentmuxError(f"unknown agent {name!r}: known agents are {known}.")
+    return profiles[name]
+
+
+def ready_regex(profile: AgentProfile) -> re.Pattern[str] | None:
+    """The compiled ready pattern, if the profile has one."""
+    return re.compile(profile.ready_pattern) if profile.ready_pattern else None

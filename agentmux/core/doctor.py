@@ -1,0 +1,106 @@
+"""``agentmux doctor``: every prerequisite checked, one line each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from agentmux.core import git
+from agentmux.core.agents import all_profiles
+from agentmux.core.config import Config, load_config
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.paths import repo_key, socket_dir
+from agentmux.core.state import StateStore
+from agentmux.core.tmux import MIN_TMUX, TmuxServer, tmux_version
+
+Level = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check."""
+
+    name: str
+    level: Level
+    detail: str
+
+
+def _tool_checks() -> list[Check]:
+    checks: list[Check] = []
+    need_tmux = f"{MIN_TMUX[0]}.{MIN_TMUX[1]}"
+    try:
+        tv = tmux_version()
+        ok = tv >= MIN_TMUX
+        checks.append(
+            Check("tmux", "ok" if ok else "fail", f"{tv[0]}.{tv[1]} (need {need_tmux} or newer)")
+        )
+    except AgentmuxError as exc:
+        checks.append(Check("tmux", "fail", exc.message))
+    need_git = ".".join(map(str, git.MIN_GIT))
+    try:
+        gv = git.git_version()
+        ok = gv[:2] >= git.MIN_GIT
+        checks.append(
+            Check(
+                "git",
+                "ok" if ok else "fail",
+                f"{'.'.join(map(str, gv))} (need {need_git} or newer)",
+            )
+        )
+    except AgentmuxError as exc:
+        checks.append(Check("git", "fail", exc.message))
+    return checks
+
+
+def _agent_checks(config: Config) -> list[Check]:
+    checks: list[Check] = []
+    for name, profile in sorted(all_profiles(config).items()):
+        found = profile.find_program()
+        if found:
+            checks.append(Check(f"agent {name}", "ok", found))
+        else:
+            level: Level = "fail" if config.default_agent == name else "warn"
+            checks.append(Check(f"agent {name}", level, f"{profile.program!r} is not installed"))
+    return checks
+
+
+def run_checks(cwd: Path) -> list[Check]:
+    """All checks that apply where agentmux was started."""
+    checks = _tool_checks()
+    try:
+        repo = git.discover_repo(cwd)
+    except AgentmuxError as exc:
+        checks += _agent_checks(Config())
+        checks.append(Check("repository", "warn", f"{exc.message} (state store not checked)"))
+        return checks
+    try:
+        config = load_config(repo.root)
+        checks.append(Check("config", "ok", "valid"))
+    except AgentmuxError as exc:
+        checks.append(Check("config", "fail", exc.message))
+        config = Config()
+    checks += _agent_checks(config)
+    db = repo.common_dir / "agentmux" / "state.db"
+    if not db.exists():
+        checks.append(Check("state store", "ok", f"{db} (not created yet)"))
+    else:
+        try:
+            store = StateStore(db)
+            result = store.integrity()
+            count = len(store.sessions())
+            store.close()
+            checks.append(
+                Check(
+                    "state store",
+                    "ok" if result == "ok" else "fail",
+                    f"{db}: {count} session(s), integrity {result}",
+                )
+            )
+        except AgentmuxError as exc:
+            checks.append(Check("state store", "fail", exc.message))
+    socket = socket_dir() / f"{repo_key(repo.common_dir)}.sock"
+    server = TmuxServer(socket)
+    state = "running" if server.is_running() else "not running (starts with the first session)"
+    checks.append(Check("tmux server", "ok", f"{socket}: {state}"))
+    return checks

@@ -1,0 +1,253 @@
+"""The git operations agentmux needs, through the git CLI.
+
+Why not GitPython here: agentmux needs byte-exact ``-z`` output, per-call environments
+(``GIT_INDEX_FILE``, ``GIT_OBJECT_DIRECTORY``, ``GIT_OPTIONAL_LOCKS``) and commands GitPython does
+not wrap (``merge-tree --write-tree``), and GitPython documents that it leaks resources in
+long-running processes such as the TUI. Every call passes an argument list: no shell, ever.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentmux.core.errors import AgentmuxError
+
+MIN_GIT = (2, 38)
+
+
+class GitError(AgentmuxError):
+    """A git command failed."""
+
+
+def _git_env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    env.pop("GIT_INDEX_FILE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git args`` in ``cwd``; raise :class:`GitError` with git's own message on failure."""
+    if shutil.which("git") is None:
+        raise AgentmuxError(
+            "git is not installed or not on PATH; agentmux needs git 2.38 or newer."
+        )
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=_git_env(env),
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit status {proc.returncode}"
+        raise GitError(f"git {args[0]} failed: {detail.removeprefix('fatal: ')}")
+    return proc
+
+
+def git_out(args: Sequence[str], cwd: Path, **kwargs: object) -> str:
+    """Run git and return its stdout as stripped text."""
+    proc = run_git(args, cwd, **kwargs)  # type: ignore[arg-type]
+    return proc.stdout.decode(errors="surrogateescape").strip()
+
+
+def git_version() -> tuple[int, int, int]:
+    """The installed git version, e.g. ``(2, 39, 5)``."""
+    out = git_out(["--version"], Path.cwd())
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    if not match:
+        raise AgentmuxError(f"cannot tell the git version from {out!r}.")
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+
+
+def require_git() -> tuple[int, int, int]:
+    """Check git is installed and new enough; return its version."""
+    version = git_version()
+    if version[:2] < MIN_GIT:
+        have = ".".join(map(str, version))
+        raise AgentmuxError(f"git {have} is too old: agentmux needs git 2.38 or newer.")
+    return version
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A non-bare git repository: its main working tree and its common git dir."""
+
+    root: Path
+    common_dir: Path
+
+    def git(self, args: Sequence[str], **kwargs: object) -> str:
+        """Run git in the main working tree and return stdout text."""
+        return git_out(args, self.root, **kwargs)
+
+    @property
+    def name(self) -> str:
+        """The main working tree's directory name."""
+        return self.root.name
+
+
+def discover_repo(start: Path) -> Repo:
+    """Find the repository containing ``start`` (from its main tree or any of its worktrees)."""
+    require_git()
+    if not start.is_dir():
+        raise AgentmuxError(f"{start} is not a directory.")
+    proc = run_git(
+        ["rev-parse", "--path-format=absolute", "--is-bare-repository", "--git-common-dir"],
+        start,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise AgentmuxError(
+            f"{start} is not inside a git repository; run agentmux from your project's directory."
+        )
+    is_bare, common = proc.stdout.decode(errors="surrogateescape").split("\n")[:2]
+    if is_bare.strip() == "true":
+        raise AgentmuxError(
+            f"{start} is a bare git repository; agentmux needs a repository with a working tree."
+        )
+    common_dir = Path(common.strip())
+    listing = git_out(["worktree", "list", "--porcelain", "-z"], start)
+    first = listing.split("\0", 1)[0]
+    if not first.startswith("worktree "):
+        raise AgentmuxError(f"cannot find the main working tree of the repository at {start}.")
+    root = Path(first.removeprefix("worktree "))
+    if not (root / ".git").exists():
+        raise AgentmuxError(
+            f"the repository at {start} has no main working tree; agentmux needs one."
+        )
+    return Repo(root=root, common_dir=common_dir)
+
+
+def resolve_commit(repo: Repo, ref: str) -> str:
+    """The commit id ``ref`` names, or a one-sentence error when it does not exist."""
+    if ref.startswith("-"):
+        raise AgentmuxError(f"base ref {ref!r} does not exist in this repository.")
+    proc = run_git(
+        ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo.root, check=False
+    )
+    if proc.returncode != 0:
+        raise AgentmuxError(f"base ref {ref!r} does not exist in this repository.")
+    return proc.stdout.decode().strip()
+
+
+def current_branch(repo: Repo) -> str | None:
+    """The branch checked out in the main working tree, or None when HEAD is detached."""
+    proc = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo.root, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def has_commits(repo: Repo) -> bool:
+    """Whether HEAD points at a commit (a fresh ``git init`` has none)."""
+    return (
+        run_git(["rev-parse", "--verify", "--quiet", "HEAD"], repo.root, check=False).returncode
+        == 0
+    )
+
+
+def ref_exists(repo: Repo, ref: str) -> bool:
+    """Whether the full ref name exists."""
+    return run_git(["show-ref", "--verify", "--quiet", ref], repo.root, check=False).returncode == 0
+
+
+def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
+    """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``."""
+    run_git(["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], repo.root)
+
+
+def remove_worktree(repo: Repo, path: Path) -> None:
+    """Remove a worktree (its work must already be recorded elsewhere) and prune stale entries."""
+    if path.exists():
+        run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root)
+    run_git(["worktree", "prune"], repo.root)
+
+
+def delete_branch(repo: Repo, branch: str) -> None:
+    """Delete a local branch (callers make sure its commits are reachable)."""
+    run_git(["branch", "-D", "--quiet", branch], repo.root)
+
+
+def dirty_paths(worktree: Path) -> list[str]:
+    """Uncommitted and untracked (not ignored) paths of a worktree; never takes its index lock."""
+    out = run_git(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+        worktree,
+        env={"GIT_OPTIONAL_LOCKS": "0"},
+    ).stdout.decode(errors="surrogateescape")
+    paths: list[str] = []
+    entries = iter(out.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":
+            next(entries, None)  # the rename's source path
+    return paths
+
+
+def commits_not_in(repo: Repo, branch: str, base: str) -> list[str]:
+    """Commits on ``branch`` that ``base`` does not contain, newest first."""
+    out = repo.git(["rev-list", branch, "--not", base, "--"])
+    return out.split() if out else []
+
+
+def snapshot_commit(worktree: Path, message: str, *, object_dir: Path | None = None) -> str:
+    """A commit of the worktree exactly as it is, including uncommitted and untracked work.
+
+    The worktree, its index and its index lock are never touched: a copy of the index (which keeps
+    its stat cache, so unchanged files are not rehashed) is used as ``GIT_INDEX_FILE``. With
+    ``object_dir``, new objects go there, with the repository's store as an alternate.
+    """
+    index = Path(git_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
+    objects = Path(
+        git_out(["rev-parse", "--path-format=absolute", "--git-path", "objects"], worktree)
+    )
+    with tempfile.TemporaryDirectory(prefix="agentmux-snap-") as tmp:
+        tmp_index = Path(tmp) / "index"
+        if index.exists():
+            shutil.copy2(index, tmp_index)
+        env = {"GIT_INDEX_FILE": str(tmp_index), "GIT_OPTIONAL_LOCKS": "0"}
+        if object_dir is not None:
+            object_dir.mkdir(parents=True, exist_ok=True)
+            env["GIT_OBJECT_DIRECTORY"] = str(object_dir)
+            env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = str(objects)
+        run_git(["add", "--all", "--", "."], worktree, env=env)
+        tree = git_out(["write-tree"], worktree, env=env)
+        head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
+        parents = ["-p", head.stdout.decode().strip()] if head.returncode == 0 else []
+        identity = {
+            "GIT_AUTHOR_NAME": "agentmux",
+            "GIT_AUTHOR_EMAIL": "agentmux@localhost",
+            "GIT_COMMITTER_NAME": "agentmux",
+            "GIT_COMMITTER_EMAIL": "agentmux@localhost",
+        }
+        return git_out(
+            ["commit-tree", tree, *parents],
+            worktree,
+            env={**env, **identity},
+            stdin=message.encode(),
+        )
+
+
+def update_ref(repo: Repo, ref: str, commit: str, reason: str) -> None:
+    """Point ``ref`` at ``commit``, with a reflog message."""
+    repo.git(["update-ref", "-m", reason, ref, commit])

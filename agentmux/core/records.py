@@ -1,0 +1,73 @@
+"""The session record as stored and as shown: one dataclass, its statuses, its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Lifecycle of a session as agentmux records it."""
+
+    QUEUED = "queued"  # waiting for a free slot (max_sessions)
+    STARTING = "starting"  # tmux session being created
+    RUNNING = "running"  # agent process alive
+    EXITED = "exited"  # agent process ended by itself; exit status known
+    STOPPED = "stopped"  # ended or dequeued by `agentmux stop`
+    LOST = "lost"  # its tmux session or server vanished (reboot, kill-server)
+    REMOVED = "removed"  # worktree removed; the record is kept for history
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the session holds (or is about to hold) a slot."""
+        return self in (Status.STARTING, Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One agent session, as kept in the state database."""
+
+    id: str
+    name: str
+    agent: str
+    agent_kind: str
+    agent_session_id: str
+    branch: str
+    worktree: str
+    base_ref: str
+    base_commit: str
+    status: Status
+    created_at: float
+    queued_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_status: int | None = None
+    exit_signal: int | None = None
+    removed_at: float | None = None
+    tmux_session_id: str | None = None
+    tmux_window_id: str | None = None
+    tmux_pane_id: str | None = None
+    archive_ref: str | None = None
+    prompt_pending: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of ``agentmux ls --json`` (times as ISO 8601 UTC)."""
+        data = asdict(self)
+        data["status"] = str(self.status)
+        for key in ("created_at", "queued_at", "started_at", "ended_at", "removed_at"):
+            data[key.removesuffix("_at")] = iso(data.pop(key))
+        data["tmux"] = {
+            "session_id": data.pop("tmux_session_id"),
+            "window_id": data.pop("tmux_window_id"),
+            "pane_id": data.pop("tmux_pane_id"),
+        }
+        return data
+
+
+def iso(ts: float | None) -> str | None:
+    """A UNIX time as ISO 8601 in UTC, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")

@@ -1,0 +1,260 @@
+"""Durable state: an SQLite database (WAL) per repository, under the git common dir.
+
+It records every session and every event in its life with timestamps. Several agentmux
+processes may use it at once: writes are short ``BEGIN IMMEDIATE`` transactions with a busy timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.records import SessionRecord, Status
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    agent_kind TEXT NOT NULL,
+    agent_session_id TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    worktree TEXT NOT NULL,
+    base_ref TEXT NOT NULL,
+    base_commit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    prompt BLOB,
+    created_at REAL NOT NULL,
+    queued_at REAL,
+    started_at REAL,
+    ended_at REAL,
+    exit_status INTEGER,
+    exit_signal INTEGER,
+    removed_at REAL,
+    tmux_session_id TEXT,
+    tmux_window_id TEXT,
+    tmux_pane_id TEXT,
+    archive_ref TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_name ON sessions(name) WHERE removed_at IS NULL;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_session ON events(session_id, ts);
+"""
+_RECORD_FIELDS = {f.name for f in fields(SessionRecord)}
+
+
+def _corrupt(path: Path, exc: Exception) -> AgentmuxError:
+    return AgentmuxError(
+        f"the state database {path} is unreadable ({exc}); move it aside and agentmux will start "
+        "a new one (your worktrees and branches are untouched)."
+    )
+
+
+class StateStore:
+    """Sessions and their events for one repository."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(path, exc) from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise AgentmuxError(
+                f"the state database {self.path} was written by a newer agentmux "
+                f"(schema {version}); upgrade agentmux."
+            )
+        if version < SCHEMA_VERSION:
+            with self.transaction() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the database's write lock up front."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise _corrupt(self.path, exc) from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise _corrupt(self.path, exc) from exc
+
+    def integrity(self) -> str:
+        """SQLite's integrity check result (``ok`` when healthy)."""
+        rows = self._query("PRAGMA integrity_check")
+        return ", ".join(str(row[0]) for row in rows)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def insert_session(self, record: SessionRecord, argv: list[str], prompt: bytes | None) -> None:
+        """Add a new session; fails with a clear error when its name is taken."""
+        values = _record_row(record)
+        values["argv"] = json.dumps(argv)
+        values["prompt"] = prompt
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    f"INSERT INTO sessions ({columns}) VALUES ({marks})",  # noqa: S608 - column names from the dataclass
+                    tuple(values.values()),
+                )
+                _insert_event(
+                    db, record.id, "created", {"name": record.name, "agent": record.agent}
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AgentmuxError(f"a session named {record.name!r} already exists.") from exc
+
+    def update_session(
+        self,
+        session_id: str,
+        event: str | None = None,
+        data: dict[str, Any] | None = None,
+        **changes: Any,
+    ) -> None:
+        """Change fields of a session and record ``event`` in the same transaction."""
+        unknown = set(changes) - _RECORD_FIELDS - {"prompt"}
+        if unknown:
+            raise ValueError(f"unknown session fields: {sorted(unknown)}")
+        with self.transaction() as db:
+            if changes:
+                sets = ", ".join(f"{key} = ?" for key in changes)
+                params = [str(v) if isinstance(v, Status) else v for v in changes.values()]
+                # Column names are checked against the dataclass above; values are bound parameters.
+                db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*params, session_id))  # noqa: S608
+            if event:
+                _insert_event(db, session_id, event, data or {})
+
+    def delete_session(self, session_id: str) -> None:
+        """Forget a session that never came to exist (rollback of a failed ``new``)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def claim_prompt(self, session_id: str) -> bytes | None:
+        """Take the pending prompt atomically, so two processes never both deliver it."""
+        with self.transaction() as db:
+            row = db.execute("SELECT prompt FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None or row[0] is None:
+                return None
+            db.execute("UPDATE sessions SET prompt = NULL WHERE id = ?", (session_id,))
+            return bytes(row[0])
+
+    def record_event(self, session_id: str, kind: str, data: dict[str, Any] | None = None) -> None:
+        """Append an event to a session's history."""
+        with self.transaction() as db:
+            _insert_event(db, session_id, kind, data or {})
+
+    def sessions(self, include_removed: bool = False) -> list[SessionRecord]:
+        """Sessions in creation order."""
+        where = "" if include_removed else "WHERE removed_at IS NULL"
+        rows = self._query(f"SELECT * FROM sessions {where} ORDER BY created_at, rowid")  # noqa: S608
+        return [_row_record(row) for row in rows]
+
+    def session_by_name(self, name: str) -> SessionRecord | None:
+        """The live (not removed) session called ``name``."""
+        rows = self._query("SELECT * FROM sessions WHERE name = ? AND removed_at IS NULL", (name,))
+        return _row_record(rows[0]) if rows else None
+
+    def session(self, session_id: str) -> SessionRecord:
+        """A session by id."""
+        rows = self._query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            raise AgentmuxError(f"no session with id {session_id}.")
+        return _row_record(rows[0])
+
+    def argv(self, session_id: str) -> list[str]:
+        """The agent command line stored for a session."""
+        rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))
+        return list(json.loads(rows[0][0])) if rows else []
+
+    def pending_prompt(self, session_id: str) -> bytes | None:
+        """The prompt waiting to be delivered to a session, if any."""
+        rows = self._query("SELECT prompt FROM sessions WHERE id = ?", (session_id,))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def events(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        """Events, oldest first, for one session or all."""
+        sql = "SELECT session_id, ts, kind, data FROM events"
+        params: tuple[Any, ...] = ()
+        if session_id is not None:
+            sql += " WHERE session_id = ?"
+            params = (session_id,)
+        rows = self._query(sql + " ORDER BY id", params)
+        return [
+            {"session_id": r[0], "ts": r[1], "kind": r[2], "data": json.loads(r[3])} for r in rows
+        ]
+
+
+def _insert_event(db: sqlite3.Connection, session_id: str, kind: str, data: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO events (session_id, ts, kind, data) VALUES (?, ?, ?, ?)",
+        (session_id, time.time(), kind, json.dumps(data)),
+    )
+
+
+def _record_row(record: SessionRecord) -> dict[str, Any]:
+    row = {f.name: getattr(record, f.name) for f in fields(SessionRecord)}
+    row.pop("prompt_pending")
+    row["status"] = str(record.status)
+    return row
+
+
+def _row_record(row: sqlite3.Row) -> SessionRecord:
+    values = {key: row[key] for key in row.keys() if key in _RECORD_FIELDS}  # noqa: SIM118
+    values["status"] = Status(values["status"])
+    values["prompt_pending"] = row["prompt"] is not None
+    return SessionRecord(**values)

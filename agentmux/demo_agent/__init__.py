@@ -1,0 +1,1 @@
+"""The bundled demo agent: offline, deterministic, Claude Code transcript format."""

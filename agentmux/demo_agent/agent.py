@@ -1,0 +1,380 @@
+"""A small offline agent for demos and tests: prompts, colored streaming, file edits, transcripts.
+
+Each prompt line is one directive (see docs/demo-agent.md); any other text gets a short streamed
+reply. It behaves like an interactive agent CLI in a terminal: a prompt, bracketed paste for
+multi-line input, Ctrl-C to interrupt, a permission question for ``ask``. Standard library only,
+so it starts fast and runs anywhere agentmux does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import termios
+import time
+import tty
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agentmux.demo_agent.transcript import Transcript, usage_for
+
+PROMPT = "\x1b[1;35mdemo ❯\x1b[0m "
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
+CHAR_DELAY = 0.002
+REPLIES = (
+    "I looked through the worktree; nothing there needs changing for that yet.",
+    "Sounds good. I would start by reading the tests, then make the smallest change.",
+    "Done thinking: the cleanest fix is local to one module, with a test next to it.",
+    "I can do that. Tell me which files to touch with `write PATH TEXT`.",
+)
+
+
+class TurnInterruptedError(Exception):
+    """The user pressed Ctrl-C while the agent was working."""
+
+
+class DemoAgent:
+    """One interactive demo agent session."""
+
+    def __init__(self, transcript: Transcript, cwd: Path, fast: bool) -> None:
+        self.transcript = transcript
+        self.cwd = cwd
+        self.turn = 0
+        self.working = False
+        self.char_delay = 0.0 if fast else CHAR_DELAY
+        self.fd = sys.stdin.fileno()
+        self.out = sys.stdout
+        self.last_sigint = 0.0
+
+    # --- output -----------------------------------------------------------------------------
+
+    def emit(self, text: str) -> None:
+        """Write text to the terminal now."""
+        self.out.write(text)
+        self.out.flush()
+
+    def stream(self, text: str, color: str = "0") -> None:
+        """Print text a few characters at a time, as a model streams tokens."""
+        self.emit(f"\x1b[{color}m")
+        for start in range(0, len(text), 4):
+            self.emit(text[start : start + 4])
+            if self.char_delay:
+                time.sleep(self.char_delay)
+        self.emit("\x1b[0m\n")
+
+    # --- input ------------------------------------------------------------------------------
+
+    def read_prompt(self) -> str | None:
+        """Read one prompt; Enter submits, a bracketed paste may hold newlines. None on EOF."""
+        self.emit(PROMPT)
+        buffer = bytearray()
+        pending = b""
+        in_paste = False
+        while True:
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return None
+            data = pending + chunk
+            pending = b""
+            i = 0
+            while i < len(data):
+                if data.startswith(PASTE_START, i):
+                    in_paste, i = True, i + len(PASTE_START)
+                    continue
+                if data.startswith(PASTE_END, i):
+                    in_paste, i = False, i + len(PASTE_END)
+                    continue
+                if data[i] == 0x1B and len(data) - i < len(PASTE_START):
+                    pending = data[i:]  # an escape sequence split across reads
+                    break
+                byte = data[i]
+                i += 1
+                if byte in (0x0A, 0x0D):
+                    if in_paste:
+                        buffer.append(0x0A)
+                        self.emit("\n\x1b[2m  … \x1b[0m")
+                        continue
+                    self.emit("\n")
+                    return buffer.decode(errors="replace")
+                if byte in (0x7F, 0x08):
+                    if buffer:
+                        buffer.pop()
+                        self.emit("\b \b")
+                    continue
+                if byte == 0x04 and not buffer:
+                    return None
+                if byte == 0x1B or (byte < 0x20 and byte != 0x09):
+                    continue
+                buffer.append(byte)
+                self.out.flush()
+                os.write(self.out.fileno(), bytes([byte]))  # the terminal assembles UTF-8
+
+    def read_key(self, allowed: str) -> str:
+        """Wait for one of ``allowed`` (a permission answer)."""
+        while True:
+            data = os.read(self.fd, 64)
+            if not data:
+                return allowed[-1]
+            for ch in data.decode(errors="ignore").lower():
+                if ch in allowed:
+                    return ch
+
+    # --- turns ------------------------------------------------------------------------------
+
+    def run_turn(self, prompt: str) -> int | None:
+        """Carry out one prompt; return an exit code when the agent should exit."""
+        self.turn += 1
+        started = time.monotonic()
+        self.transcript.user(prompt)
+        self.working = True
+        message_id = f"msg_demo_{uuid.uuid4().hex[:20]}"
+        said: list[str] = []
+        content: list[dict[str, Any]] = []
+        exit_code: int | None = None
+        failed = False
+        try:
+            self.emit("\x1b[33m⏺ Working…\x1b[0m\n")
+            for line in prompt.splitlines() or [""]:
+                word, _, rest = line.strip().partition(" ")
+                handler = getattr(self, f"do_{word.lower()}", None) if word else None
+                if word.lower() == "fail":
+                    failed = True
+                    self.do_fail(rest)
+                    break
+                if word.lower() == "exit":
+                    exit_code = _int(rest, 0)
+                    said.append(f"Exiting with status {exit_code}.")
+                    break
+                if handler is None:
+                    text = REPLIES[sum(map(ord, line)) % len(REPLIES)] if line.strip() else "…"
+                    self.stream(text)
+                    said.append(text)
+                    continue
+                result = handler(rest)
+                said.append(result)
+                tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
+                block = {
+                    "type": "tool_use",
+                    "id": tool_id,
+                    "name": word.capitalize(),
+                    "input": {"directive": line},
+                }
+                content.append(block)
+                self.transcript.assistant(
+                    message_id,
+                    [block],
+                    {**usage_for(prompt, "", self.turn), "output_tokens": 1},
+                    None,
+                )
+                self.transcript.tool_result(tool_id, result)
+        except TurnInterruptedError:
+            self.emit("\x1b[31m⎿ TurnInterruptedError by user\x1b[0m\n")
+            said.append("[Request interrupted by user]")
+        finally:
+            self.working = False
+        if not failed:
+            reply = " ".join(said)
+            content.append({"type": "text", "text": reply})
+            self.transcript.assistant(
+                message_id,
+                [{"type": "text", "text": reply}],
+                usage_for(prompt, reply, self.turn),
+                "end_turn",
+            )
+        duration = int((time.monotonic() - started) * 1000)
+        self.transcript.turn_duration(duration, 2 * self.turn)
+        return exit_code
+
+    def do_write(self, rest: str, mode: str = "w") -> str:
+        """``write PATH TEXT``: create or replace a file (``\\n`` in TEXT is a newline)."""
+        path_text, _, text = rest.partition(" ")
+        target = self._inside(path_text)
+        if target is None:
+            self.stream(f"✗ refusing to touch {path_text!r}: outside the worktree", "31")
+            return f"Refused to write {path_text}."
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open(mode, encoding="utf-8") as handle:
+            handle.write(text.replace("\\n", "\n"))
+        verb = "Wrote" if mode == "w" else "Appended to"
+        self.stream(f"⎿ {verb} {path_text}", "32")
+        return f"{verb} {path_text}."
+
+    def do_append(self, rest: str) -> str:
+        """``append PATH TEXT``: add to the end of a file."""
+        return self.do_write(rest, mode="a")
+
+    def do_commit(self, rest: str) -> str:
+        """``commit MSG``: commit every change in the worktree."""
+        message = rest.strip() or "demo agent commit"
+        identity: list[str] = []
+        probe = subprocess.run(
+            ["git", "config", "user.email"], cwd=self.cwd, capture_output=True, check=False
+        )
+        if not probe.stdout.strip():
+            identity = ["-c", "user.name=agentmux demo", "-c", "user.email=demo@agentmux.invalid"]
+        subprocess.run(["git", "add", "--all"], cwd=self.cwd, capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", *identity, "commit", "--quiet", "-m", message],
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            self.stream("⎿ nothing to commit", "33")
+            return "Nothing to commit."
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        self.stream(f"⎿ Committed {head}: {message}", "32")
+        return f"Committed {head}."
+
+    def do_fail(self, _rest: str) -> str:
+        """``fail``: an API-error turn, recorded as Claude Code records a 529."""
+        text = (
+            "API Error: 529 Overloaded. This is a server-side issue, usually temporary — "
+            "try again in a moment."
+        )
+        self.stream(f"⎿ {text}", "31")
+        self.transcript.api_error(529, text)
+        return text
+
+    def do_sleep(self, rest: str) -> str:
+        """``sleep SECONDS``: work that long (Ctrl-C interrupts)."""
+        seconds = max(0.0, _float(rest, 1.0))
+        end = time.monotonic() + seconds
+        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+        i = 0
+        while time.monotonic() < end:
+            self.emit(
+                f"\r\x1b[36m{frames[i % len(frames)]} thinking… "
+                f"{max(0.0, end - time.monotonic()):4.1f}s\x1b[0m"
+            )
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+            i += 1
+        self.emit("\r\x1b[2K")
+        self.stream(f"⎿ Worked for {seconds:g}s", "36")
+        return f"Worked for {seconds:g} seconds."
+
+    def do_spam(self, rest: str) -> str:
+        """``spam N``: print N lines quickly."""
+        count = max(0, min(_int(rest, 100), 1_000_000))
+        colors = ("36", "32", "33", "35", "34")
+        for n in range(1, count + 1):
+            self.emit(
+                f"\x1b[{colors[n % len(colors)]}m  spam {n}/{count}: the quick brown fox "
+                "jumps over the lazy dog\x1b[0m\n"
+            )
+        return f"Printed {count} lines."
+
+    def do_ask(self, _rest: str) -> str:
+        """``ask``: wait for the user's yes/no, as a permission prompt does."""
+        self.emit("\x1b[1;33m? demo wants to continue. Allow? [y/n]\x1b[0m ")
+        answer = self.read_key("yn")
+        self.emit(f"{answer}\n")
+        granted = answer == "y"
+        self.stream("⎿ Allowed" if granted else "⎿ Denied", "32" if granted else "31")
+        return "The user allowed it." if granted else "The user denied it."
+
+    def _inside(self, path_text: str) -> Path | None:
+        if not path_text:
+            return None
+        target = (self.cwd / path_text).resolve()
+        root = self.cwd.resolve()
+        if target == root or root not in target.parents or ".git" in target.relative_to(root).parts:
+            return None
+        return target
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
+        """Ctrl-C interrupts a turn; twice within two seconds at the prompt exits."""
+        if self.working:
+            raise TurnInterruptedError
+        now = time.monotonic()
+        if now - self.last_sigint < 2.0:
+            self.emit("\n")
+            raise SystemExit(130)
+        self.last_sigint = now
+        self.emit("\n\x1b[2m(press Ctrl-C again to exit)\x1b[0m\n" + PROMPT)
+
+
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return default
+
+
+def _float(text: str, default: float) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return default
+
+
+@contextlib.contextmanager
+def terminal_mode(fd: int) -> Iterator[None]:
+    """cbreak mode (keys arrive one by one, Ctrl-C still signals) with bracketed paste on."""
+    if not os.isatty(fd):
+        yield
+        return
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    sys.stdout.write("\x1b[?2004h")
+    sys.stdout.flush()
+    try:
+        yield
+    finally:
+        sys.stdout.write("\x1b[?2004l")
+        sys.stdout.flush()
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the demo agent."""
+    parser = argparse.ArgumentParser(prog="agentmux-demo", description=__doc__)
+    parser.add_argument("--session-id", default=str(uuid.uuid4()))
+    parser.add_argument(
+        "--transcript-root",
+        type=Path,
+        default=Path(os.environ.get("AGENTMUX_DEMO_HOME", "~/.agentmux-demo")),
+    )
+    parser.add_argument("--fast", action="store_true", help="stream without delays")
+    args = parser.parse_args(argv)
+    cwd = Path.cwd()
+    transcript = Transcript(args.transcript_root.expanduser(), str(cwd), args.session_id)
+    agent = DemoAgent(transcript, cwd, fast=args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST")))
+    signal.signal(signal.SIGINT, agent.on_sigint)
+    name = os.environ.get("AGENTMUX_SESSION", "demo")
+    with terminal_mode(agent.fd):
+        agent.emit(
+            f"\x1b[1;36m✻ agentmux demo agent\x1b[0m  \x1b[2msession {name} · "
+            f"{cwd}\x1b[0m\n\x1b[2m  directives: write, append, commit, fail, sleep, spam, "
+            "ask, exit\x1b[0m\n\n"
+        )
+        while True:
+            try:
+                prompt = agent.read_prompt()
+            except TurnInterruptedError:
+                continue
+            if prompt is None:
+                return 0
+            if not prompt.strip():
+                continue
+            code = agent.run_turn(prompt)
+            if code is not None:
+                return code
+            agent.emit("\n")
