@@ -35,6 +35,7 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
+from agentmux.core.launch import pane_command, read_exit
 from agentmux.core.locking import repo_lock
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
@@ -132,9 +133,17 @@ class SessionManager:
             raise AgentmuxError(f"there is no session named {name!r} (see `agentmux ls`).")
         return record
 
-    def panes_by_session(self) -> dict[str, PaneInfo]:
-        """Live tmux panes keyed by the agentmux session id they belong to."""
-        return {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
+    def panes_by_session(self, *, settle: bool = False) -> dict[str, PaneInfo]:
+        """tmux panes keyed by the agentmux session id they belong to.
+
+        With ``settle``, wait (a few seconds at most) until every pane that just died has its exit
+        status, so an exit is never recorded as "status unknown" only because tmux was busy.
+        """
+        panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
+        while settle and any(p.status_pending for p in panes.values()):
+            time.sleep(0.05)
+            panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
+        return panes
 
     def idle_seconds(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> float | None:
         """Seconds since the session's screen last changed, or None when it is not running."""
@@ -241,13 +250,16 @@ class SessionManager:
     def _start_locked(self, record: SessionRecord, profile: AgentProfile) -> SessionRecord:
         self.store.update_session(record.id, status=Status.STARTING)
         env = {**profile.env, "AGENTMUX_SESSION": record.name, "AGENTMUX_SESSION_ID": record.id}
+        exit_file = self._exit_file(record.id)
+        exit_file.unlink(missing_ok=True)
+        hooks = self._hooks()
+        command = pane_command(self.store.argv(record.id), env, exit_file, self._tick_script)
         pane = self.tmux.new_session(
             record.name,
             cwd=Path(record.worktree),
-            argv=self.store.argv(record.id),
-            env=env,
+            command=command,
             agentmux_id=record.id,
-            hooks=self._hooks(),
+            hooks=hooks,
         )
         now = time.time()
         wait = None if record.queued_at is None else round(now - record.queued_at, 3)
@@ -264,8 +276,15 @@ class SessionManager:
         self._emit(SessionStarted(record.name, record.id, pane.session_id, pane.pane_id))
         return self.store.session(record.id)
 
+    def _exit_file(self, session_id: str) -> Path:
+        return ensure_private_dir(self.home / "exit") / session_id
+
     def _hooks(self) -> dict[str, str]:
-        """tmux hooks that let the server itself start queued sessions when an agent ends."""
+        """Write the queue-tick script; return the tmux hook that runs it when a session closes.
+
+        A pane's own wrapper runs the tick when its agent exits; the hook covers a tmux session
+        killed from outside.
+        """
         script = (
             "#!/bin/sh\n"
             f"cd {shlex.quote(str(self.repo.root))} || exit 0\n"
@@ -274,8 +293,7 @@ class SessionManager:
         if not self._tick_script.exists() or self._tick_script.read_text() != script:
             self._tick_script.write_text(script)
             self._tick_script.chmod(0o700)
-        hook = f'run-shell -b "sh {self._tick_script}"'
-        return {"pane-died": hook, "session-closed": hook}
+        return {"session-closed": f'run-shell -b "sh {self._tick_script}"'}
 
     # --- prompts --------------------------------------------------------------------------------
 
@@ -384,7 +402,7 @@ class SessionManager:
             with repo_lock(self._lock_path):
                 return self.reconcile(drain=drain, locked=True)
         server_up = self.tmux.is_running()
-        panes = self.panes_by_session() if server_up else {}
+        panes = self.panes_by_session(settle=True) if server_up else {}
         for record in self.store.sessions():
             if record.status.is_live:
                 self._sync(record, panes.get(record.id), server_up)
@@ -392,8 +410,32 @@ class SessionManager:
             self._drain_locked()
         return self.store.sessions()
 
+    def _exit_of(
+        self, record: SessionRecord, pane: PaneInfo | None
+    ) -> tuple[int | None, int | None]:
+        """How the agent ended: from its wrapper's record, else from tmux, else unknown."""
+        recorded = read_exit(self._exit_file(record.id))
+        if recorded is not None:
+            return recorded
+        if pane is not None and pane.dead:
+            return pane.dead_status, pane.dead_signal
+        return None, None
+
     def _sync(self, record: SessionRecord, pane: PaneInfo | None, server_up: bool) -> None:
         now = time.time()
+        if read_exit(self._exit_file(record.id)) is not None or (pane is not None and pane.dead):
+            status, sig = self._exit_of(record, pane)
+            self.store.update_session(
+                record.id,
+                "exited",
+                {"exit_status": status, "exit_signal": sig},
+                status=Status.EXITED,
+                ended_at=now,
+                exit_status=status,
+                exit_signal=sig,
+            )
+            self._emit(SessionExited(record.name, record.id, status, sig))
+            return
         if pane is None:
             if record.status is Status.STARTING:
                 # agentmux died while starting it: nothing runs, so it simply waits again.
@@ -406,17 +448,6 @@ class SessionManager:
                 record.id, "lost", {"reason": reason}, status=Status.LOST, ended_at=now
             )
             self._emit(SessionLost(record.name, record.id, reason))
-        elif pane.dead:
-            self.store.update_session(
-                record.id,
-                "exited",
-                {"exit_status": pane.dead_status, "exit_signal": pane.dead_signal},
-                status=Status.EXITED,
-                ended_at=now,
-                exit_status=pane.dead_status,
-                exit_signal=pane.dead_signal,
-            )
-            self._emit(SessionExited(record.name, record.id, pane.dead_status, pane.dead_signal))
         elif record.status is Status.STARTING or record.tmux_pane_id != pane.pane_id:
             self.store.update_session(
                 record.id,
@@ -474,19 +505,17 @@ class SessionManager:
             elif record.status.is_live:
                 pane = self.panes_by_session().get(record.id)
                 if pane is not None and pane.pane_pid is not None and not pane.dead:
-                    terminate_tree(pane.pane_pid)
-                    pane = self._wait_dead(record.id)
+                    terminate_tree(pane.pane_pid, lambda: self._pane_dead(record.id))
+                    pane = self.panes_by_session(settle=True).get(record.id)
+                status, sig = self._exit_of(record, pane)
                 self.store.update_session(
                     record.id,
                     "stopped",
-                    {
-                        "exit_status": pane.dead_status if pane else None,
-                        "exit_signal": pane.dead_signal if pane else None,
-                    },
+                    {"exit_status": status, "exit_signal": sig},
                     status=Status.STOPPED,
                     ended_at=time.time(),
-                    exit_status=pane.dead_status if pane else None,
-                    exit_signal=pane.dead_signal if pane else None,
+                    exit_status=status,
+                    exit_signal=sig,
                 )
             else:
                 raise AgentmuxError(f"session {name!r} is not running ({record.status}).")
@@ -494,13 +523,9 @@ class SessionManager:
             self._drain_locked()
             return self.store.session(record.id)
 
-    def _wait_dead(self, session_id: str, timeout: float = 5.0) -> PaneInfo | None:
-        deadline = time.monotonic() + timeout
+    def _pane_dead(self, session_id: str) -> bool:
         pane = self.panes_by_session().get(session_id)
-        while pane is not None and not pane.dead and time.monotonic() < deadline:
-            time.sleep(0.05)
-            pane = self.panes_by_session().get(session_id)
-        return pane
+        return pane is None or pane.dead
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop."""
@@ -542,7 +567,7 @@ class SessionManager:
             archive = self._archive(record, risk) if force else None
             if pane is not None:
                 if alive and pane.pane_pid is not None:
-                    terminate_tree(pane.pane_pid)
+                    terminate_tree(pane.pane_pid, lambda: self._pane_dead(record.id))
                 self.tmux.kill_session(pane.session_id)
             git.remove_worktree(self.repo, Path(record.worktree))
             if delete_branch and git.ref_exists(self.repo, f"refs/heads/{record.branch}"):

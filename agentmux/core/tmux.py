@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
+import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,11 +25,9 @@ import libtmux
 import psutil
 
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.launch import DROPPED_ENV
 
 MIN_TMUX = (3, 2)
-# Variables a nested agent must not inherit: CLAUDECODE makes `claude` refuse to start, and TMUX
-# would point the agent's own tmux use at agentmux's private server.
-DROPPED_ENV = ("CLAUDECODE", "TMUX", "TMUX_PANE")
 _FIELDS = (
     "session_id",
     "session_name",
@@ -39,9 +37,13 @@ _FIELDS = (
     "pane_dead",
     "pane_dead_status",
     "pane_dead_signal",
+    "pane_dead_time",
     "window_activity",
     "@agentmux_id",
 )
+# tmux can mark a pane dead (its pty closed) a moment before it has reaped the process and knows
+# the exit status; a pane dead for less than this long without a status is still settling.
+STATUS_SETTLE_SECONDS = 5.0
 _FORMAT = "\t".join(f"#{{{name}}}" for name in _FIELDS)
 
 
@@ -57,8 +59,20 @@ class PaneInfo:
     dead: bool
     dead_status: int | None
     dead_signal: int | None
+    dead_time: float | None
     activity: float
     agentmux_id: str
+
+    @property
+    def status_pending(self) -> bool:
+        """Dead, but tmux has not reported how the process ended yet."""
+        return (
+            self.dead
+            and self.dead_status is None
+            and self.dead_signal is None
+            and self.dead_time is not None
+            and time.time() - self.dead_time < STATUS_SETTLE_SECONDS
+        )
 
 
 def _int_or_none(text: str) -> int | None:
@@ -91,17 +105,6 @@ def require_tmux() -> tuple[int, int]:
 def clean_env() -> dict[str, str]:
     """This process's environment without the variables that break nested agents."""
     return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-
-
-def agent_command(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
-    """The pane's command: the agent's argv behind ``env`` that drops and sets variables.
-
-    tmux itself sets ``TMUX`` in every pane, so dropping it has to happen inside the pane.
-    """
-    dropped: list[str] = []
-    for name in DROPPED_ENV:
-        dropped += ["-u", name]
-    return ["env", *dropped, *(f"{k}={v}" for k, v in env.items()), *argv]
 
 
 class TmuxServer:
@@ -143,19 +146,19 @@ class TmuxServer:
         name: str,
         *,
         cwd: Path,
-        argv: Sequence[str],
-        env: Mapping[str, str],
+        command: str,
         agentmux_id: str,
         hooks: Mapping[str, str] | None = None,
         size: tuple[int, int] = (200, 50),
     ) -> PaneInfo:
-        """Start a detached session running ``argv`` in ``cwd``; start the server if needed.
+        """Start a detached session running the shell ``command`` in ``cwd``.
+
+        Starts the server if needed.
 
         The server is started with agentmux's own config (``remain-on-exit`` is set there, before
         any pane can exit) and a cleaned environment.
         """
         conf = resources.files("agentmux.core").joinpath("tmux.conf")
-        command = " ".join(shlex.quote(arg) for arg in agent_command(argv, env))
         args = ["-f", str(conf), "-S", str(self.socket_path)]
         tail: list[str] = []
         for event, hook in (hooks or {}).items():
@@ -242,23 +245,49 @@ def _parse_pane(line: str) -> PaneInfo:
         dead=values["pane_dead"] == "1",
         dead_status=_int_or_none(values["pane_dead_status"]),
         dead_signal=_int_or_none(values["pane_dead_signal"]),
+        dead_time=float(values["pane_dead_time"]) if values["pane_dead_time"].isdigit() else None,
         activity=float(values["window_activity"] or 0),
         agentmux_id=values["@agentmux_id"],
     )
 
 
-def terminate_tree(pid: int, timeout: float = 5.0) -> None:
-    """SIGTERM a process and its descendants, then SIGKILL whatever is left after ``timeout``."""
+def terminate_tree(pid: int, is_dead: Callable[[], bool], grace: float = 5.0) -> None:
+    """End the agent under a pane: SIGTERM (repeated) to the wrapper's descendants, then SIGKILL.
+
+    The wrapper itself is spared the SIGTERM so it can record the agent's exit status; the SIGKILL
+    phase, after ``grace`` seconds, takes everything. A process still being tmux's freshly forked
+    child is waited for first: a signal in that instant leaves tmux with no exit status.
+    """
+    _wait_for_exec(pid, grace)
+    for sig, limit in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            _signal_tree(pid, sig, spare_root=sig == signal.SIGTERM)
+            pause = time.monotonic() + 0.5
+            while time.monotonic() < pause:
+                if is_dead():
+                    return
+                time.sleep(0.02)
+
+
+def _wait_for_exec(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not psutil.Process(pid).name().startswith("tmux"):
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)
+
+
+def _signal_tree(pid: int, sig: signal.Signals, *, spare_root: bool) -> None:
     try:
         root = psutil.Process(pid)
-        procs = [*root.children(recursive=True), root]
+        children = root.children(recursive=True)
     except psutil.NoSuchProcess:
         return
+    procs = children if spare_root and children else [root, *children]
     for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            proc.send_signal(sig)

@@ -1,0 +1,142 @@
+"""`rm` never loses work: refusals name what is at risk; --force archives it on a ref first."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from agentmux.core import git as coregit
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.records import Status
+from agentmux.core.sessions import SessionManager
+from tests.conftest import git
+
+
+def stopped_session(manager: SessionManager, name: str) -> Path:
+    record = manager.create(agent="demo", name=name)
+    manager.stop(name)
+    return Path(record.worktree)
+
+
+def test_rm_clean_session_removes_worktree_and_keeps_branch(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "clean")
+    removed = manager.remove("clean")
+    assert removed.status is Status.REMOVED
+    assert not worktree.exists()
+    assert git(repo, "rev-parse", "--verify", "refs/heads/agentmux/clean")
+    assert removed.archive_ref is None
+    assert str(worktree) not in git(repo, "worktree", "list")
+    assert manager.sessions() == []
+    assert [r.name for r in manager.sessions(include_removed=True)] == ["clean"]
+
+
+def test_rm_refuses_running_agent(manager: SessionManager) -> None:
+    manager.create(agent="demo", name="live")
+    with pytest.raises(AgentmuxError, match="still running"):
+        manager.remove("live")
+    assert manager.get("live").status is Status.RUNNING
+
+
+@pytest.mark.parametrize("kind", ["modified", "untracked", "deleted", "staged"])
+def test_rm_refuses_uncommitted_work(repo: Path, manager: SessionManager, kind: str) -> None:
+    worktree = stopped_session(manager, "dirty")
+    if kind == "modified":
+        (worktree / "README.md").write_text("changed\n")
+    elif kind == "untracked":
+        (worktree / "new.txt").write_text("new\n")
+    elif kind == "deleted":
+        (worktree / "README.md").unlink()
+    else:
+        (worktree / "staged.txt").write_text("s\n")
+        git(worktree, "add", "staged.txt")
+    with pytest.raises(AgentmuxError, match="uncommitted or untracked"):
+        manager.remove("dirty")
+    assert worktree.exists()
+
+
+def test_rm_refuses_commits_not_in_base(repo: Path, manager: SessionManager) -> None:
+    worktree = stopped_session(manager, "ahead")
+    (worktree / "feature.txt").write_text("f\n")
+    git(worktree, "add", "feature.txt")
+    git(worktree, "commit", "--quiet", "-m", "feature")
+    with pytest.raises(AgentmuxError, match=r"1 commit\(s\) not in main"):
+        manager.remove("ahead")
+    # Once merged into the base, nothing is at risk.
+    git(repo, "merge", "--quiet", "--ff-only", "agentmux/ahead")
+    manager.remove("ahead")
+    assert not worktree.exists()
+
+
+def test_rm_force_archives_everything_then_removes(repo: Path, manager: SessionManager) -> None:
+    worktree = stopped_session(manager, "gone")
+    (worktree / "committed.txt").write_text("c\n")
+    git(worktree, "add", "committed.txt")
+    git(worktree, "commit", "--quiet", "-m", "committed work")
+    (worktree / "README.md").write_text("modified, not committed\n")
+    (worktree / "untracked.txt").write_text("untracked\n")
+    (worktree / ".gitignore").write_text("ignored.log\n")
+    (worktree / "ignored.log").write_text("ignored\n")
+    removed = manager.remove("gone", force=True, delete_branch=True)
+    assert removed.archive_ref is not None
+    assert removed.archive_ref.startswith("refs/agentmux/archive/gone/")
+    ref = removed.archive_ref
+    assert git(repo, "show", f"{ref}:README.md") == "modified, not committed"
+    assert git(repo, "show", f"{ref}:untracked.txt") == "untracked"
+    assert git(repo, "show", f"{ref}:committed.txt") == "c"
+    assert "ignored.log" not in git(repo, "ls-tree", "-r", "--name-only", ref)
+    assert git(repo, "log", "--format=%s", f"{ref}~1", "-1") == "committed work"
+    assert not worktree.exists()
+    assert not coregit.ref_exists(manager.repo, "refs/heads/agentmux/gone")
+
+
+def test_rm_force_stops_a_running_agent(repo: Path, manager: SessionManager) -> None:
+    record = manager.create(agent="demo", name="busy")
+    manager.remove("busy", force=True)
+    assert record.id not in manager.panes_by_session()
+    assert git(repo, "rev-parse", "--verify", "refs/heads/agentmux/busy")
+
+
+def test_rm_works_when_the_worktree_was_deleted_behind_our_back(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "vanished")
+    import shutil
+
+    shutil.rmtree(worktree)
+    removed = manager.remove("vanished")
+    assert removed.status is Status.REMOVED
+    assert str(worktree) not in git(repo, "worktree", "list")
+
+
+def test_snapshot_never_touches_the_worktree_index(repo: Path, manager: SessionManager) -> None:
+    worktree = stopped_session(manager, "snap")
+    (worktree / "README.md").write_text("edited\n")
+    (worktree / "extra.txt").write_text("extra\n")
+    index = Path(git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index"))
+    before = hashlib.sha256(index.read_bytes()).hexdigest()
+    status_before = git(worktree, "status", "--porcelain")
+    commit = coregit.snapshot_commit(worktree, "snapshot\n")
+    assert hashlib.sha256(index.read_bytes()).hexdigest() == before
+    assert git(worktree, "status", "--porcelain") == status_before
+    assert git(repo, "show", f"{commit}:extra.txt") == "extra"
+
+
+def test_snapshot_with_private_object_dir_keeps_user_store_clean(
+    repo: Path, manager: SessionManager, tmp_path: Path
+) -> None:
+    worktree = stopped_session(manager, "private")
+    (worktree / "fresh.txt").write_text("only in the private store\n")
+    objects = tmp_path / "objects"
+    commit = coregit.snapshot_commit(worktree, "snap\n", object_dir=objects)
+    missing = coregit.run_git(["cat-file", "-e", commit], repo, check=False)
+    assert missing.returncode != 0, "the user's object store did not gain the snapshot"
+    env = {
+        "GIT_OBJECT_DIRECTORY": str(objects),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(repo / ".git" / "objects"),
+    }
+    shown = coregit.run_git(["show", f"{commit}:fresh.txt"], repo, env=env)
+    assert shown.stdout == b"only in the private store\n"
