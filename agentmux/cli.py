@@ -21,8 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from agentmux import __version__
-from agentmux.core.demo_repo import DEMO_PROMPTS, make_demo_repo
-from agentmux.core.doctor import Check, run_checks
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
     PromptDelivered,
@@ -40,6 +38,7 @@ from agentmux.core.records import SessionRecord, Status, iso
 from agentmux.core.sessions import SessionManager
 
 EXIT_INTERNAL = 70
+DEMO_SESSIONS_MAX = 6  # len(agentmux.core.demo_repo.DEMO_PROMPTS), checked by a test
 # Sentences are never wrapped mid-line; tables get room when the output is not a terminal.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -108,15 +107,33 @@ def _kick_deliveries(manager: SessionManager) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    """Create a session (queued when every slot is busy)."""
+    """Create one session, or ``--count`` of them (queued when every slot is busy)."""
     manager = _manager(quiet=args.json)
-    record = manager.create(
-        agent=args.agent, name=args.name, base=args.base, prompt=_prompt_bytes(args.prompt)
-    )
-    if args.json:
-        out.print_json(json.dumps(record.to_json()))
+    prompt = _prompt_bytes(args.prompt)
+    if args.count == 1:
+        records = [manager.create(agent=args.agent, name=args.name, base=args.base, prompt=prompt)]
     else:
-        out.print(f"{record.name}: {record.status} on {record.branch} in {record.worktree}")
+        # Start them all first, then type the prompts: the agents get ready side by side.
+        records = [
+            manager.create(
+                agent=args.agent,
+                name=f"{args.name}-{n}" if args.name else None,
+                base=args.base,
+                prompt=prompt,
+                deliver=False,
+            )
+            for n in range(1, args.count + 1)
+        ]
+        for record in manager.pending_deliveries():
+            if record.id in {r.id for r in records}:
+                manager.deliver_prompt(record.id)
+        records = [manager.store.session(r.id) for r in records]
+    if args.json:
+        rows = [r.to_json() for r in records]
+        out.print_json(json.dumps(rows[0] if args.count == 1 else rows))
+    else:
+        for record in records:
+            out.print(f"{record.name}: {record.status} on {record.branch} in {record.worktree}")
     return 0
 
 
@@ -239,7 +256,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
     """Check the environment, one line per check."""
-    checks: list[Check] = run_checks(Path.cwd())
+    from agentmux.core.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
+
+    checks = run_checks(Path.cwd())
     marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
     for check in checks:
         out.print(f"{marks[check.level]} {check.name}: {check.detail}", soft_wrap=True)
@@ -248,6 +267,8 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Create a scratch repository and start demo sessions in it."""
+    from agentmux.core.demo_repo import DEMO_PROMPTS, make_demo_repo  # noqa: PLC0415
+
     target = Path(args.dir) if args.dir else None
     repo_root = make_demo_repo(target)
     out.print(f"demo repository: {repo_root}")
@@ -303,7 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--agent", help="agent profile: claude, codex, demo or one from config")
     new.add_argument("--name", help="session name (default: <agent>-<n>)")
     new.add_argument("--base", help="branch or commit to start from (default: current HEAD)")
-    new.add_argument("--json", action="store_true", help="print the new session as JSON")
+    new.add_argument(
+        "--count",
+        type=int,
+        default=1,
+        choices=range(1, 10),
+        metavar="N",
+        help="start N sessions at once (1-9; names NAME-1..NAME-N when --name is given)",
+    )
+    new.add_argument("--json", action="store_true", help="print the new session(s) as JSON")
     new.add_argument(
         "prompt", nargs="?", help="prompt to type once the agent is ready ('-': stdin)"
     )
@@ -344,9 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sessions",
         type=int,
         default=4,
-        choices=range(1, len(DEMO_PROMPTS) + 1),
+        choices=range(1, DEMO_SESSIONS_MAX + 1),
         metavar="N",
-        help=f"how many sessions (1-{len(DEMO_PROMPTS)}, default 4)",
+        help=f"how many sessions (1-{DEMO_SESSIONS_MAX}, default 4)",
     )
 
     verb("_tick", cmd_tick, None)

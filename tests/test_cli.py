@@ -271,3 +271,24 @@ def test_two_agentmux_processes_respect_the_limit_and_names(repo: Path) -> None:
     mgr = SessionManager.open(repo)
     assert mgr.store.integrity() == "ok"
     assert len(mgr.panes_by_session()) == 3
+
+
+def test_new_count_starts_several_with_the_prompt(repo: Path, cli: Cli) -> None:
+    result = cli(
+        "new", "--agent", "demo", "--name", "team", "--count", "3", "--json", "write team.txt go"
+    )
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert [r["name"] for r in rows] == ["team-1", "team-2", "team-3"]
+    for row in rows:
+        path = Path(str(row["worktree"])) / "team.txt"
+        wait_for(path.exists, what=f"prompt reaching {row['name']}")
+    too_many = cli("new", "--agent", "demo", "--count", "10")
+    assert too_many.code == 2 and "invalid choice" in too_many.err
+
+
+def test_demo_session_limit_matches_the_demo_prompts() -> None:
+    from agentmux.cli import DEMO_SESSIONS_MAX
+    from agentmux.core.demo_repo import DEMO_PROMPTS
+
+    assert len(DEMO_PROMPTS) == DEMO_SESSIONS_MAX

@@ -19,7 +19,7 @@ USER_CONFIG_NAME = "config.toml"
 class AgentConfig(BaseModel):
     """An agent profile defined (or a built-in one overridden) in a config file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     command: list[str] = Field(min_length=1, description="argv of the agent program")
     env: dict[str, str] = Field(default_factory=dict)
@@ -42,7 +42,7 @@ class AgentConfig(BaseModel):
 class Config(BaseModel):
     """All settings agentmux reads; every field has a default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_sessions: int = Field(default=9, ge=1, le=64)
     worktree_root: str | None = None
@@ -116,4 +116,8 @@ def load_config(repo_root: Path | None) -> Config:
     ):
         if path is not None and path.is_file():
             data = _merge(data, load_file(path))
+    if not data:
+        # The defaults are valid by construction; skipping validation spares every CLI call
+        # the cost of building pydantic's validators.
+        return Config.model_construct()
     return Config.model_validate(data)

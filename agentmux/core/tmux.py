@@ -1,6 +1,7 @@
 """agentmux's private tmux server: one per repository, on its own socket.
 
-libtmux drives the server (liveness, commands, ids). Two calls bypass it on purpose: starting
+libtmux runs tmux commands on the server (imported on first use: it costs ~45 ms, which every
+CLI call would pay otherwise). Two calls bypass it on purpose: starting
 the server, which must happen with a cleaned environment and agentmux's own config file, and
 loading paste buffers, which must carry arbitrary bytes on stdin (libtmux runs tmux in text mode).
 tmux objects are always addressed by id (``$3``, ``@4``, ``%5``) or exact name (``=name``).
@@ -20,12 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import libtmux
 import psutil
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.launch import DROPPED_ENV
+
+if TYPE_CHECKING:
+    import libtmux
 
 MIN_TMUX = (3, 2)
 _FIELDS = (
@@ -112,7 +116,16 @@ class TmuxServer:
 
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
-        self._server = libtmux.Server(socket_path=str(socket_path))
+        self._server: libtmux.Server | None = None
+
+    @property
+    def server(self) -> libtmux.Server:
+        """The libtmux handle on this server."""
+        if self._server is None:
+            import libtmux  # noqa: PLC0415 - deferred, see the module docstring
+
+            self._server = libtmux.Server(socket_path=str(self.socket_path))
+        return self._server
 
     def _raw(
         self, args: Sequence[str], *, stdin: bytes | None = None, check: bool = True
@@ -131,7 +144,7 @@ class TmuxServer:
 
     def cmd(self, *args: str) -> list[str]:
         """Run a tmux command on this server through libtmux and return its stdout lines."""
-        result = self._server.cmd(*args)
+        result = self.server.cmd(*args)
         if result.returncode != 0:
             detail = " ".join(result.stderr).strip() or f"exit {result.returncode}"
             raise AgentmuxError(f"tmux {args[0]} failed: {detail}.")
@@ -139,7 +152,9 @@ class TmuxServer:
 
     def is_running(self) -> bool:
         """Whether the server answers on its socket."""
-        return self.socket_path.exists() and self._server.is_alive()
+        if not self.socket_path.exists():
+            return False
+        return self._raw(["list-sessions", "-F", "#{session_id}"], check=False).returncode == 0
 
     def new_session(
         self,
