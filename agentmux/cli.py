@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -92,7 +92,7 @@ def _prompt_bytes(text: str | None) -> bytes | None:
 
 def _kick_deliveries(manager: SessionManager) -> None:
     """Deliver prompts of sessions a drain just started, in a detached process (no waiting)."""
-    if manager.pending_deliveries():
+    if manager.started_by_last_drain:
         subprocess.Popen(
             [sys.executable, "-m", "agentmux", "_tick"],
             cwd=manager.repo.root,
@@ -114,16 +114,25 @@ def cmd_new(args: argparse.Namespace) -> int:
         records = [manager.create(agent=args.agent, name=args.name, base=args.base, prompt=prompt)]
     else:
         # Start them all first, then type the prompts: the agents get ready side by side.
-        records = [
-            manager.create(
-                agent=args.agent,
-                name=f"{args.name}-{n}" if args.name else None,
-                base=args.base,
-                prompt=prompt,
-                deliver=False,
-            )
-            for n in range(1, args.count + 1)
-        ]
+        records = []
+        for n in range(1, args.count + 1):
+            try:
+                records.append(
+                    manager.create(
+                        agent=args.agent,
+                        name=f"{args.name}-{n}" if args.name else None,
+                        base=args.base,
+                        prompt=prompt,
+                        deliver=False,
+                    )
+                )
+            except AgentmuxError as exc:
+                for record in records:
+                    manager.deliver_prompt(record.id)
+                made = ", ".join(r.name for r in records) or "none"
+                raise AgentmuxError(
+                    f"{exc.message.rstrip('.')} (session {n} of {args.count}; created: {made})."
+                ) from exc
         for record in manager.pending_deliveries():
             if record.id in {r.id for r in records}:
                 manager.deliver_prompt(record.id)
@@ -231,8 +240,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
             argv = ["tmux", "-S", str(manager.tmux.socket_path), "switch-client", "-t", session_id]
         else:
             # In the user's own tmux: open the session in a new window there, not in this pane.
-            attach = shlex.join(argv)
-            argv = ["tmux", "new-window", "-n", f"agentmux:{args.name}", f"TMUX= {attach}"]
+            argv = ["tmux", "new-window", "-n", f"agentmux:{args.name}", "env", "-u", "TMUX", *argv]
         return subprocess.run(argv, check=False).returncode
     os.execvp(argv[0], argv)  # noqa: S606 - replace this process with a full-screen attach
     return 0  # pragma: no cover - execvp does not return
@@ -409,6 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"agentmux: {exc.strerror or exc}{where}.", markup=False)
+        return 1
+    except sqlite3.Error as exc:
+        err.print(f"agentmux: the state database failed: {exc}.", markup=False)
+        return 1
     except Exception as exc:
         log = _log_crash()
         where = f"; details are in {log}" if log else ""

@@ -1,20 +1,24 @@
-"""The pane wrapper: quoting, exit-status recording, and its decoding."""
+"""The pane wrapper: quoting, environment, exit-status recording, and its decoding."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
-from agentmux.core.launch import pane_command, read_exit
+from agentmux.core.launch import pane_command, read_exit, write_env_file
 
 
 def run_wrapper(tmp_path: Path, argv: list[str], env: dict[str, str]) -> tuple[int, Path]:
     status = tmp_path / "exit"
     tick = tmp_path / "tick.sh"
     tick.write_text(f"echo ticked > {tmp_path / 'ticked'}\n")
-    command = pane_command(argv, env, status, tick)
+    env_file = tmp_path / "env"
+    write_env_file(env_file, env)
+    command = pane_command(argv, env_file, status, tick)
+    assert command[:2] == ["sh", "-c"], "never the user's login shell"
     proc = subprocess.run(
-        ["sh", "-c", command],
+        command,
         cwd=tmp_path,
         check=False,
         env={"PATH": "/usr/bin:/bin", "TMUX": "x", "CLAUDECODE": "1"},
@@ -47,18 +51,27 @@ def test_arguments_and_env_are_data_not_shell(tmp_path: Path) -> None:
             "argv0",
             hostile,
         ],
-        {"AGENTMUX_SESSION": hostile},
+        {
+            "AGENTMUX_SESSION": hostile,
+            "PATH": "/usr/bin:/bin",
+            "CLAUDECODE": "1",
+            "BAD-NAME": "skipped",
+        },
     )
     assert code == 0
     assert (tmp_path / "out.txt").read_text() == f"{hostile}|{hostile}|unset|unset"
     assert not marker.exists()
+    assert not (tmp_path / "env").exists(), "the environment file is deleted once read"
+
+
+def test_env_file_is_private(tmp_path: Path) -> None:
+    write_env_file(tmp_path / "env", {"SECRET": "s3cret"})
+    assert oct((tmp_path / "env").stat().st_mode & 0o777) == "0o600"
 
 
 def test_tick_runs_after_the_agent_exits(tmp_path: Path) -> None:
     run_wrapper(tmp_path, ["true"], {})
     ticked = tmp_path / "ticked"
-    import time
-
     deadline = time.monotonic() + 5
     while not ticked.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -140,3 +140,52 @@ def test_snapshot_with_private_object_dir_keeps_user_store_clean(
     }
     shown = coregit.run_git(["show", f"{commit}:fresh.txt"], repo, env=env)
     assert shown.stdout == b"only in the private store\n"
+
+
+def test_rm_refuses_commits_made_on_a_detached_head(repo: Path, manager: SessionManager) -> None:
+    worktree = stopped_session(manager, "detached")
+    git(worktree, "checkout", "--quiet", "--detach")
+    (worktree / "orphan.txt").write_text("o\n")
+    git(worktree, "add", "orphan.txt")
+    git(worktree, "commit", "--quiet", "-m", "only on a detached HEAD")
+    with pytest.raises(AgentmuxError, match=r"1 commit\(s\) not in main"):
+        manager.remove("detached")
+    removed = manager.remove("detached", force=True, delete_branch=True)
+    assert removed.archive_ref is not None
+    assert git(repo, "log", "--format=%s", removed.archive_ref, "-2").splitlines()[1] == (
+        "only on a detached HEAD"
+    )
+
+
+def test_rm_force_archive_keeps_the_branch_tip_too(repo: Path, manager: SessionManager) -> None:
+    worktree = stopped_session(manager, "twotips")
+    (worktree / "on-branch.txt").write_text("b\n")
+    git(worktree, "add", "on-branch.txt")
+    git(worktree, "commit", "--quiet", "-m", "on the branch")
+    branch_tip = git(repo, "rev-parse", "agentmux/twotips")
+    git(worktree, "checkout", "--quiet", "--detach", "HEAD~1")
+    removed = manager.remove("twotips", force=True, delete_branch=True)
+    assert removed.archive_ref is not None
+    parents = git(repo, "rev-list", "--parents", "-n", "1", removed.archive_ref).split()[1:]
+    assert branch_tip in parents, "the deleted branch's commits stay reachable"
+
+
+def test_rm_delete_branch_checked_out_elsewhere_changes_nothing(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "busybranch")
+    git(worktree, "checkout", "--quiet", "--detach")
+    git(repo, "checkout", "--quiet", "agentmux/busybranch")
+    with pytest.raises(AgentmuxError, match="checked out in"):
+        manager.remove("busybranch", force=True, delete_branch=True)
+    assert worktree.exists()
+    assert manager.get("busybranch").status is Status.STOPPED
+
+
+def test_removing_the_last_session_stops_the_private_server(
+    repo: Path, manager: SessionManager
+) -> None:
+    stopped_session(manager, "only")
+    assert manager.tmux.is_running()
+    manager.remove("only")
+    assert not manager.tmux.is_running()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import git as gitpython
+import pytest
 
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.records import Status
@@ -262,3 +263,84 @@ def test_queue_drains_when_a_tmux_session_is_killed_from_outside(repo: Path) -> 
         what="session-closed hook starting the queued session",
     )
     assert mgr.store.session(first.id).status is Status.LOST
+
+
+def test_a_window_the_user_opens_is_never_taken_for_the_agent(
+    repo: Path, manager: SessionManager
+) -> None:
+    record = manager.create(agent="demo", name="split")
+    wait_for(ready(manager, "split"), what="ready")
+    sock = str(manager.tmux.socket_path)
+    subprocess.run(
+        [
+            "tmux",
+            "-S",
+            sock,
+            "split-window",
+            "-t",
+            str(record.tmux_pane_id),
+            "sh",
+            "-c",
+            "cat > typed.txt",
+        ],
+        check=True,
+        cwd=record.worktree,
+    )
+    subprocess.run(
+        ["tmux", "-S", sock, "new-window", "-t", str(record.tmux_session_id), "sleep", "60"],
+        check=True,
+    )
+    assert manager.reconcile()[0].tmux_pane_id == record.tmux_pane_id
+    manager.send("split", b"write to-agent.txt yes")
+    wait_for((Path(record.worktree) / "to-agent.txt").exists, what="prompt reaching the agent")
+    assert manager.panes_by_session()[record.id].pane_id == record.tmux_pane_id
+
+
+def test_agent_runs_under_sh_whatever_the_login_shell(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHELL", "/bin/false")
+    mgr = SessionManager.open(repo)
+    record = mgr.create(agent="demo", name="fishy", prompt=b"write ok.txt 1")
+    wait_for((Path(record.worktree) / "ok.txt").exists, what="agent started despite SHELL")
+
+
+def test_each_session_gets_the_callers_current_environment(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(repo, '[agents.envdump]\ncommand = ["sh", "-c", "env > env.txt; sleep 60"]\n')
+    monkeypatch.setenv("AMX_PROBE", "first")
+    mgr = SessionManager.open(repo)
+    first = mgr.create(agent="envdump", name="e1")
+    monkeypatch.setenv("AMX_PROBE", "second")
+    monkeypatch.setenv("AMX_NEW", "new")
+    second = mgr.create(agent="envdump", name="e2")
+
+    def env_of(record_worktree: str) -> dict[str, str]:
+        dump = Path(record_worktree) / "env.txt"
+        wait_for(lambda: dump.exists() and "AMX_PROBE" in dump.read_text(), what="env dump")
+        return dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+
+    assert env_of(first.worktree)["AMX_PROBE"] == "first"
+    second_env = env_of(second.worktree)
+    assert second_env["AMX_PROBE"] == "second" and second_env["AMX_NEW"] == "new"
+
+
+def test_lost_session_is_adopted_again_when_its_pane_reappears(
+    repo: Path, manager: SessionManager
+) -> None:
+    record = manager.create(agent="demo", name="back")
+    manager.store.update_session(record.id, "lost", status=Status.LOST)
+    assert manager.reconcile()[0].status is Status.RUNNING
+    kinds = [e["kind"] for e in manager.store.events(record.id)]
+    assert kinds[-1] == "adopted"
+
+
+def test_socket_path_is_fixed_at_first_use(
+    repo: Path, manager: SessionManager, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    manager.create(agent="demo", name="fixed")
+    monkeypatch.setenv("AGENTMUX_SOCKET_DIR", str(tmp_path / "elsewhere"))
+    again = SessionManager.open(repo)
+    assert again.tmux.socket_path == manager.tmux.socket_path
+    assert [r.status for r in again.reconcile()] == [Status.RUNNING]

@@ -170,8 +170,16 @@ def ref_exists(repo: Repo, ref: str) -> bool:
 
 
 def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
-    """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``."""
-    run_git(["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], repo.root)
+    """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``.
+
+    The branch must not exist yet; if git fails half-way, a branch it created is deleted again.
+    """
+    try:
+        run_git(["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], repo.root)
+    except AgentmuxError:
+        if not path.exists() and ref_exists(repo, f"refs/heads/{branch}"):
+            run_git(["branch", "-D", "--quiet", branch], repo.root, check=False)
+        raise
 
 
 def remove_worktree(repo: Repo, path: Path) -> None:
@@ -204,13 +212,40 @@ def dirty_paths(worktree: Path) -> list[str]:
     return paths
 
 
-def commits_not_in(repo: Repo, branch: str, base: str) -> list[str]:
-    """Commits on ``branch`` that ``base`` does not contain, newest first."""
-    out = repo.git(["rev-list", branch, "--not", base, "--"])
+def commits_not_in(repo: Repo, tips: Sequence[str], base: str) -> list[str]:
+    """Commits reachable from any of ``tips`` (full ref names or ids) that ``base`` lacks."""
+    if not tips:
+        return []
+    out = repo.git(["rev-list", *tips, "--not", base, "--"])
     return out.split() if out else []
 
 
-def snapshot_commit(worktree: Path, message: str, *, object_dir: Path | None = None) -> str:
+def worktree_head(worktree: Path) -> str | None:
+    """The commit checked out in a worktree (detached or not), or None."""
+    proc = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def branch_checked_out_in(repo: Repo, branch: str) -> list[Path]:
+    """Worktrees that have ``branch`` checked out."""
+    listing = git_out(["worktree", "list", "--porcelain", "-z"], repo.root)
+    found: list[Path] = []
+    current: Path | None = None
+    for field in listing.split("\0"):
+        if field.startswith("worktree "):
+            current = Path(field.removeprefix("worktree "))
+        elif field == f"branch refs/heads/{branch}" and current is not None:
+            found.append(current)
+    return found
+
+
+def snapshot_commit(
+    worktree: Path,
+    message: str,
+    *,
+    object_dir: Path | None = None,
+    extra_parents: Sequence[str] = (),
+) -> str:
     """A commit of the worktree exactly as it is, including uncommitted and untracked work.
 
     The worktree, its index and its index lock are never touched: a copy of the index (which keeps
@@ -233,7 +268,9 @@ def snapshot_commit(worktree: Path, message: str, *, object_dir: Path | None = N
         run_git(["add", "--all", "--", "."], worktree, env=env)
         tree = git_out(["write-tree"], worktree, env=env)
         head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
-        parents = ["-p", head.stdout.decode().strip()] if head.returncode == 0 else []
+        tips = [head.stdout.decode().strip()] if head.returncode == 0 else []
+        tips += [tip for tip in extra_parents if tip not in tips]
+        parents = [arg for tip in tips for arg in ("-p", tip)]
         identity = {
             "GIT_AUTHOR_NAME": "agentmux",
             "GIT_AUTHOR_EMAIL": "agentmux@localhost",

@@ -1,4 +1,4 @@
-"""A per-repository lock so two agentmux processes never start or remove sessions at once."""
+"""File locks (``flock``): released by the kernel even when the holder is killed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 @contextmanager
 def repo_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (released even if the process is killed)."""
+    """Hold an exclusive lock on ``path``, waiting for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
@@ -19,4 +19,23 @@ def repo_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
+def try_lock(path: Path) -> Iterator[bool]:
+    """Take an exclusive lock on ``path`` if it is free; yield whether it was taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
         os.close(fd)

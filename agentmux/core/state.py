@@ -6,6 +6,7 @@ processes may use it at once: writes are short ``BEGIN IMMEDIATE`` transactions 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord, Status
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_VERSION = 2
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -57,12 +59,26 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id, ts);
 """
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
 _RECORD_FIELDS = {f.name for f in fields(SessionRecord)}
 
 
 def _corrupt(path: Path, exc: Exception) -> AgentmuxError:
+    """The one sentence for a database error: busy, full, read-only, or unreadable."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "locked" in text or "busy" in text:
+            return AgentmuxError(
+                f"the state database {path} stayed locked by another agentmux process for 30 s; "
+                "try again."
+            )
+        if "disk is full" in text or "readonly" in text or "unable to open" in text:
+            return AgentmuxError(f"cannot write the state database {path}: {text}.")
     return AgentmuxError(
-        f"the state database {path} is unreadable ({exc}); move it aside and agentmux will start "
+        f"the state database {path} is unreadable ({text}); move it aside and agentmux will start "
         "a new one (your worktrees and branches are untouched)."
     )
 
@@ -73,20 +89,28 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.chmod(0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise AgentmuxError(
+                f"cannot create the state database {path}: {exc.strerror}."
+            ) from exc
         try:
             self._db = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            # Switching to WAL and migrating need the database to themselves: several agentmux
+            # processes opening a new database at once would otherwise fail with "locked".
+            with repo_lock(path.with_name(path.name + ".init-lock")):
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._migrate()
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise _corrupt(path, exc) from exc
 
@@ -99,9 +123,11 @@ class StateStore:
             )
         if version < SCHEMA_VERSION:
             with self.transaction() as db:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for target, script in enumerate(_MIGRATIONS, start=1):
+                    if version < target:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -120,10 +146,16 @@ class StateStore:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already (disk full, I/O error): keep the real error.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
-            else:
+            try:
                 self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise _corrupt(self.path, exc) from exc
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -136,6 +168,18 @@ class StateStore:
         """SQLite's integrity check result (``ok`` when healthy)."""
         rows = self._query("PRAGMA integrity_check")
         return ", ".join(str(row[0]) for row in rows)
+
+    def get_meta(self, key: str) -> str | None:
+        """A repository-wide setting recorded in the database."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Record ``value`` under ``key`` unless one is recorded already; return the one kept."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -220,11 +264,6 @@ class StateStore:
         """The agent command line stored for a session."""
         rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))
         return list(json.loads(rows[0][0])) if rows else []
-
-    def pending_prompt(self, session_id: str) -> bytes | None:
-        """The prompt waiting to be delivered to a session, if any."""
-        rows = self._query("SELECT prompt FROM sessions WHERE id = ?", (session_id,))
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def events(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Events, oldest first, for one session or all."""

@@ -161,18 +161,19 @@ class TmuxServer:
         name: str,
         *,
         cwd: Path,
-        command: str,
+        command: Sequence[str],
         agentmux_id: str,
         hooks: Mapping[str, str] | None = None,
         size: tuple[int, int] = (200, 50),
     ) -> PaneInfo:
-        """Start a detached session running the shell ``command`` in ``cwd``.
+        """Start a detached session whose one pane runs ``command`` (an argv) in ``cwd``.
 
-        Starts the server if needed.
-
-        The server is started with agentmux's own config (``remain-on-exit`` is set there, before
-        any pane can exit) and a cleaned environment.
+        Starts the server if needed, with agentmux's own config (``remain-on-exit`` is set there,
+        before any pane can exit) and a cleaned environment. The pane, not the session, is tagged
+        with ``agentmux_id``: a window or split the user opens later is never taken for the agent.
         """
+        if command and command[-1].endswith(";"):
+            raise ValueError("tmux would read a trailing ';' as a command separator")
         conf = resources.files("agentmux.core").joinpath("tmux.conf")
         args = ["-f", str(conf), "-S", str(self.socket_path)]
         tail: list[str] = []
@@ -195,7 +196,7 @@ class TmuxServer:
                 str(size[0]),
                 "-y",
                 str(size[1]),
-                command,
+                *command,
                 *tail,
             ],
             capture_output=True,
@@ -207,7 +208,12 @@ class TmuxServer:
             raise AgentmuxError(f"tmux could not start session {name!r}: {detail}.")
         self.socket_path.chmod(0o600)
         info = _parse_pane(proc.stdout.decode(errors="replace").splitlines()[0])
-        self.cmd("set-option", "-t", info.session_id, "@agentmux_id", agentmux_id)
+        try:
+            self.cmd("set-option", "-p", "-t", info.pane_id, "@agentmux_id", agentmux_id)
+        except BaseException:
+            # An untagged agent would run unseen: end the session that was just made.
+            self.kill_session(info.session_id)
+            raise
         return PaneInfo(**{**info.__dict__, "agentmux_id": agentmux_id})
 
     def panes(self) -> list[PaneInfo]:
@@ -245,6 +251,12 @@ class TmuxServer:
     def kill_server(self) -> None:
         """Stop the whole server (tests and ``doctor`` use it; never called on user data)."""
         self._raw(["kill-server"], check=False)
+
+
+def tmux_quote(text: str) -> str:
+    """``text`` as one double-quoted word of tmux's command syntax, with no format expansion."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"' + escaped.replace("#", "##") + '"'
 
 
 def _parse_pane(line: str) -> PaneInfo:
