@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,10 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentmux.core.agents import demo_transcript_root
 from agentmux.core.sessions import SessionManager
+from agentmux.demo_agent.transcript import transcript_path
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -149,6 +153,15 @@ def wait_for(
             return
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def demo_transcript(mgr: SessionManager, name: str) -> list[dict[str, Any]]:
+    """The records of a demo session's transcript (empty before it writes one)."""
+    record = mgr.get(name)
+    path = transcript_path(demo_transcript_root(), record.worktree, record.agent_session_id)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def screen(mgr: SessionManager, name: str) -> str:

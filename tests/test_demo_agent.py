@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from agentmux.demo_agent.transcript import encode_cwd, transcript_path, usage_for
-from tests.conftest import git, screen, wait_for
+from agentmux.demo_agent.transcript import encode_cwd, usage_for
+from tests.conftest import demo_transcript, git, screen, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def records(mgr: SessionManager, name: str) -> list[dict[str, Any]]:
-    record = mgr.get(name)
-    path = transcript_path(demo_transcript_root(), record.worktree, record.agent_session_id)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def turn_ended(mgr: SessionManager, name: str, turns: int = 1) -> bool:
-    ends = [r for r in records(mgr, name) if r.get("subtype") == "turn_duration"]
+    ends = [r for r in demo_transcript(mgr, name) if r.get("subtype") == "turn_duration"]
     return len(ends) >= turns
 
 
@@ -54,7 +45,7 @@ def test_records_have_claude_code_shape_and_deterministic_usage(
         for line in (FIXTURES / "claude-code-2.1.197-interactive.jsonl").read_text().splitlines()
     ]
     ref_assistant = next(r for r in reference if r["type"] == "assistant")
-    ours = records(manager, "shape")
+    ours = demo_transcript(manager, "shape")
     assistants = [r for r in ours if r["type"] == "assistant"]
     for rec in assistants:
         assert set(ref_assistant) - {"requestId"} <= set(rec), "same top-level keys as Claude Code"
@@ -84,7 +75,7 @@ def test_fail_is_recorded_like_a_claude_code_api_error(repo: Path, manager: Sess
         for line in (FIXTURES / "claude-code-2.1.197-interactive.jsonl").read_text().splitlines()
         if '"isApiErrorMessage": true' in line
     )
-    error = next(r for r in records(manager, "failing") if r.get("isApiErrorMessage"))
+    error = next(r for r in demo_transcript(manager, "failing") if r.get("isApiErrorMessage"))
     for key in ("error", "isApiErrorMessage", "apiErrorStatus"):
         assert error[key] == reference[key]
     assert error["message"]["model"] == "<synthetic>"
@@ -92,7 +83,7 @@ def test_fail_is_recorded_like_a_claude_code_api_error(repo: Path, manager: Sess
     assert "API Error: 529" in screen(manager, "failing")
     assert not [
         r
-        for r in records(manager, "failing")
+        for r in demo_transcript(manager, "failing")
         if r["type"] == "assistant" and not r.get("isApiErrorMessage")
     ]
 

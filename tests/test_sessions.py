@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -11,26 +10,16 @@ from pathlib import Path
 import git as gitpython
 import pytest
 
-from agentmux.core.agents import demo_transcript_root
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from agentmux.demo_agent.transcript import transcript_path
-from tests.conftest import git, screen, wait_for, write_config
-
-
-def transcript_records(mgr: SessionManager, name: str) -> list[dict[str, object]]:
-    record = mgr.get(name)
-    path = transcript_path(demo_transcript_root(), record.worktree, record.agent_session_id)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from tests.conftest import demo_transcript, git, screen, wait_for, write_config
 
 
 def user_prompts(mgr: SessionManager, name: str) -> list[str]:
     return [
-        str(r["message"]["content"])  # type: ignore[index]
-        for r in transcript_records(mgr, name)
-        if r.get("type") == "user" and isinstance(r["message"]["content"], str)  # type: ignore[index]
+        str(r["message"]["content"])
+        for r in demo_transcript(mgr, name)
+        if r.get("type") == "user" and isinstance(r["message"]["content"], str)
     ]
 
 
