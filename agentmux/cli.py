@@ -283,6 +283,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     manager = SessionManager.open(repo_root, on_event=_report)
     for name, prompt in DEMO_PROMPTS[: args.sessions]:
         manager.create(agent="demo", name=name, prompt=prompt.encode(), deliver=False)
+    if not args.no_tui:
+        for record in manager.pending_deliveries():
+            manager.deliver_prompt(record.id)
+        return run_tui(manager, args.theme)
     for record in manager.pending_deliveries():
         manager.deliver_prompt(record.id)
     out.print(
@@ -301,9 +305,18 @@ def cmd_tick(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_default(_args: argparse.Namespace) -> int:
-    """``agentmux`` with no verb."""
-    return cmd_ls(argparse.Namespace(all=False, json=False))
+def run_tui(manager: SessionManager, theme: str | None) -> int:
+    """Open the TUI on a repository's sessions; quitting leaves every agent running."""
+    from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415 - the headless verbs never load textual
+
+    manager.on_event = lambda _event: None  # the TUI shows core events itself
+    AgentmuxApp(manager, theme=theme or manager.config.theme).run()
+    return 0
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    """``agentmux`` with no verb: the TUI."""
+    return run_tui(_manager(quiet=True), args.theme)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -316,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run coding agents in parallel on one repository, each in its own worktree.",
     )
     parser.add_argument("--version", action="version", version=f"agentmux {__version__}")
+    parser.add_argument(
+        "--theme",
+        help="TUI theme (agentmux-dark, agentmux-light, agentmux-high-contrast, or one of yours)",
+    )
     parser.set_defaults(func=cmd_default)
     verbs = parser.add_subparsers(title="verbs", metavar="VERB")
 
@@ -377,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = verb("demo", cmd_demo, "create a scratch repository with demo sessions working")
     demo.add_argument("--dir", help="where to create it (default: a new temporary directory)")
+    demo.add_argument("--no-tui", action="store_true", help="start the sessions, print, exit")
     demo.add_argument(
         "--sessions",
         type=int,

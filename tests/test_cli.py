@@ -196,7 +196,7 @@ def test_doctor_reports_one_line_per_check(repo: Path, cli: Cli) -> None:
 
 def test_demo_verb_creates_a_repo_with_working_sessions(tmp_path: Path) -> None:
     target = tmp_path / "demo-here"
-    result = run_cli(tmp_path, "demo", "--dir", str(target), "--sessions", "2")
+    result = run_cli(tmp_path, "demo", "--no-tui", "--dir", str(target), "--sessions", "2")
     assert result.code == 0, result.err
     rows = json.loads(run_cli(target, "ls", "--json").out)
     assert [r["name"] for r in rows] == ["greeter", "docs"]

@@ -48,6 +48,7 @@ class Config(BaseModel):
     worktree_root: str | None = None
     default_agent: str | None = None
     idle_seconds: float = Field(default=3.0, gt=0)
+    theme: str | None = None
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
 
 

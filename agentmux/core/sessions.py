@@ -42,6 +42,7 @@ from agentmux.core.records import SessionRecord, Status
 from agentmux.core.safety import WorkAtRisk, archive, work_at_risk
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import (
+    HIDDEN_PREFIX,
     PaneInfo,
     TmuxServer,
     clean_env,
@@ -416,6 +417,11 @@ class SessionManager:
 
     def _sync(self, record: SessionRecord, pane: PaneInfo | None, server_up: bool) -> None:
         now = time.time()
+        if pane is not None and pane.session_name.startswith(HIDDEN_PREFIX):
+            # Its own tmux session was killed; only the TUI's view still shows the window. End it
+            # as the kill meant to.
+            self.tmux.kill_window(pane.window_id)
+            pane = None
         ended = self._exit_of(record, pane)
         if ended is not None or (pane is not None and pane.dead):
             status, sig = ended if ended is not None else (None, None)

@@ -45,6 +45,8 @@ _FIELDS = (
     "window_activity",
     "@agentmux_id",
 )
+# Sessions agentmux keeps for itself (the TUI's view); session names never start with "_".
+HIDDEN_PREFIX = "_agentmux"
 # tmux can mark a pane dead (its pty closed) a moment before it has reaped the process and knows
 # the exit status; a pane dead for less than this long without a status is still settling.
 STATUS_SETTLE_SECONDS = 5.0
@@ -223,7 +225,29 @@ class TmuxServer:
         proc = self._raw(["list-panes", "-a", "-F", _FORMAT], check=False)
         if proc.returncode != 0:
             return []
-        return [_parse_pane(line) for line in proc.stdout.decode(errors="replace").splitlines()]
+        # A window linked into agentmux's hidden view session is listed once per session: keep
+        # the entry of the agent's own session, or the view's when it is the only one left.
+        by_pane: dict[str, PaneInfo] = {}
+        for line in proc.stdout.decode(errors="replace").splitlines():
+            pane = _parse_pane(line)
+            if pane.pane_id not in by_pane or not pane.session_name.startswith(HIDDEN_PREFIX):
+                by_pane[pane.pane_id] = pane
+        return list(by_pane.values())
+
+    def link_window(self, window_id: str, session: str) -> None:
+        """Show a window in another session too (the TUI's view session)."""
+        self._raw(["link-window", "-d", "-s", window_id, "-t", f"={session}:"], check=False)
+
+    def size_window(self, window_id: str, width: int, height: int) -> None:
+        """Fix a window at ``width`` x ``height``, whatever clients are attached."""
+        self._raw(["set-option", "-w", "-t", window_id, "window-size", "manual"], check=False)
+        self._raw(
+            ["resize-window", "-t", window_id, "-x", str(width), "-y", str(height)], check=False
+        )
+
+    def follow_client_size(self, window_id: str) -> None:
+        """Let a window take the size of the client attached to it (a full-screen attach)."""
+        self._raw(["set-option", "-w", "-t", window_id, "window-size", "latest"], check=False)
 
     def capture(self, pane_id: str) -> str:
         """The visible text of a pane."""
@@ -240,8 +264,15 @@ class TmuxServer:
                 time.sleep(submit_delay)
             self._raw(["send-keys", "-t", pane_id, "Enter"])
 
+    def kill_window(self, window_id: str) -> None:
+        """Kill one window in every session it is linked into."""
+        self._raw(["kill-window", "-t", window_id], check=False)
+
     def kill_session(self, session_id: str) -> None:
-        """Kill a session (its processes get SIGHUP)."""
+        """Kill a session and its windows, wherever else they are linked (processes get SIGHUP)."""
+        listed = self._raw(["list-windows", "-t", session_id, "-F", "#{window_id}"], check=False)
+        for window_id in listed.stdout.decode().split():
+            self.kill_window(window_id)
         self._raw(["kill-session", "-t", session_id], check=False)
 
     def attach_argv(self, session_id: str) -> list[str]:

@@ -1,0 +1,327 @@
+"""One persistent tmux control-mode connection that mirrors the agents' screens.
+
+tmux tells a control-mode client (``tmux -C``) about every change in the windows of the session it
+is attached to (``%output %PANE ...``). agentmux attaches to a hidden view session into which
+every agent's window is linked, so one connection sees them all. Output notifications only mark a
+pane dirty; its screen is then fetched with ``capture-pane`` over the same connection, at most
+``focus_fps`` times a second for the focused pane and ``background_fps`` for the others. An idle
+screen costs nothing. tmux's ``pause-after`` flow control keeps a slow reader from stalling an
+agent: a paused pane is captured and continued. If the connection drops it is re-made.
+
+Everything here runs on two background threads (reader and scheduler); results reach the caller
+through the ``on_screen`` and ``on_state`` callbacks, from those threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentmux.core.tmux import clean_env
+
+VIEW_SESSION = "_agentmux_view"
+PAUSE_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One pane's visible screen: rows with their SGR escapes, and the cursor."""
+
+    pane_id: str
+    rows: tuple[str, ...]
+    cursor: tuple[int, int]
+    width: int
+    height: int
+    captured_at: float
+
+
+@dataclass
+class _PaneState:
+    dirty: bool = True
+    last_capture: float = 0.0
+    in_flight: bool = False
+    paused: bool = False
+    output_at: float = field(default_factory=time.monotonic)
+
+
+class ControlClient:
+    """Mirror the screens of panes on a private tmux server through one control connection."""
+
+    def __init__(
+        self,
+        socket_path: Path,
+        on_screen: Callable[[Screen], None],
+        on_state: Callable[[str], None] = lambda _state: None,
+        *,
+        focus_fps: float = 30.0,
+        background_fps: float = 4.0,
+    ) -> None:
+        self.socket_path = socket_path
+        self.on_screen = on_screen
+        self.on_state = on_state
+        self.focus_interval = 1.0 / focus_fps
+        self.background_interval = 1.0 / background_fps
+        self.focused: str | None = None
+        self._panes: dict[str, _PaneState] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._replies: queue.SimpleQueue[Future[list[str]]] = queue.SimpleQueue()
+        self._write_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.connected = threading.Event()
+        self.output_notifications = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (creating the view session if needed) and start the background threads."""
+        self._stop.clear()
+        for target in (self._run_connection, self._run_scheduler):
+            thread = threading.Thread(
+                target=target, name=f"agentmux-{target.__name__}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Disconnect; the agents and their windows are untouched."""
+        self._stop.set()
+        self._wake.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                assert proc.stdin is not None
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._threads.clear()
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        tmux = ["tmux", "-S", str(self.socket_path)]
+        exists = subprocess.run(
+            [*tmux, "has-session", "-t", f"={VIEW_SESSION}"],
+            capture_output=True,
+            check=False,
+            env=clean_env(),
+        )
+        if exists.returncode != 0:
+            made = subprocess.run(
+                [
+                    *tmux,
+                    "new-session",
+                    "-d",
+                    "-s",
+                    VIEW_SESSION,
+                    "-x",
+                    "200",
+                    "-y",
+                    "50",
+                    "sh",
+                    "-c",
+                    "while :; do sleep 3600; done",
+                ],
+                capture_output=True,
+                check=False,
+                env=clean_env(),
+            )
+            if made.returncode != 0:
+                return None
+        return subprocess.Popen(
+            [*tmux, "-C", "attach-session", "-t", f"={VIEW_SESSION}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+        )
+
+    def _run_connection(self) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            proc = self._spawn() if self.socket_path.exists() else None
+            if proc is None:
+                self.on_state("disconnected")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            self._proc = proc
+            self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
+            self.connected.set()
+            self.on_state("connected")
+            with self._lock:
+                for state in self._panes.values():
+                    state.dirty = True
+                    state.in_flight = False
+            self._wake.set()
+            backoff = 0.2
+            self._read(proc)
+            self.connected.clear()
+            self._fail_pending()
+            if not self._stop.is_set():
+                self.on_state("disconnected")
+                self._stop.wait(backoff)
+
+    # --- protocol -------------------------------------------------------------------------------
+
+    def send(self, command: str) -> Future[list[str]]:
+        """Send one tmux command; the future resolves to its output lines (or an error)."""
+        future: Future[list[str]] = Future()
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            future.set_exception(ConnectionError("not connected to tmux"))
+            return future
+        with self._write_lock:
+            try:
+                # Replies come back in order: the future joins the queue with its command.
+                self._replies.put(future)
+                proc.stdin.write(command.encode() + b"\n")
+                proc.stdin.flush()
+            except OSError as exc:
+                future.set_exception(ConnectionError(str(exc)))
+        return future
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                future = self._replies.get_nowait()
+            except queue.Empty:
+                return
+            if not future.done():
+                future.set_exception(ConnectionError("tmux connection lost"))
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        block: list[str] | None = None
+        guard = ""
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if block is not None:
+                # A captured row could look like "%end ...": only the exact guard closes a block.
+                if line.startswith(("%end ", "%error ")) and line.split(" ", 1)[1] == guard:
+                    # Flag 1: the reply to a command this client sent (0: tmux's own, e.g. attach).
+                    if guard.endswith(" 1"):
+                        future = self._replies.get()
+                        if line.startswith("%end"):
+                            future.set_result(block)
+                        else:
+                            future.set_exception(RuntimeError("\n".join(block)))
+                    block = None
+                else:
+                    block.append(line)
+                continue
+            if line.startswith("%begin "):
+                block, guard = [], line.split(" ", 1)[1]
+                continue
+            self._notification(line)
+        proc.wait()
+
+    def _notification(self, line: str) -> None:
+        if line.startswith(("%output ", "%extended-output ")):
+            pane_id = line.split(" ", 2)[1]
+        elif line.startswith("%pause "):
+            pane_id = line.split(" ", 2)[1]
+            with self._lock:
+                self._panes.setdefault(pane_id, _PaneState()).paused = True
+        else:
+            return
+        self.output_notifications += 1
+        with self._lock:
+            state = self._panes.setdefault(pane_id, _PaneState())
+            state.dirty = True
+            state.output_at = time.monotonic()
+        self._wake.set()
+
+    # --- scheduling -----------------------------------------------------------------------------
+
+    def watch(self, pane_ids: list[str]) -> None:
+        """Mirror exactly these panes (each gets a fresh capture)."""
+        with self._lock:
+            for pane_id in list(self._panes):
+                if pane_id not in pane_ids:
+                    del self._panes[pane_id]
+            for pane_id in pane_ids:
+                self._panes.setdefault(pane_id, _PaneState())
+        self._wake.set()
+
+    def focus(self, pane_id: str | None) -> None:
+        """Give ``pane_id`` the fast refresh rate."""
+        self.focused = pane_id
+        with self._lock:
+            if pane_id in self._panes:
+                self._panes[pane_id].dirty = True
+        self._wake.set()
+
+    def refresh(self, pane_id: str) -> None:
+        """Capture a pane again soon, changed or not (after a resize, say)."""
+        with self._lock:
+            if pane_id in self._panes:
+                self._panes[pane_id].dirty = True
+        self._wake.set()
+
+    def _run_scheduler(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.05)
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            now = time.monotonic()
+            due: list[str] = []
+            with self._lock:
+                for pane_id, state in self._panes.items():
+                    interval = (
+                        self.focus_interval if pane_id == self.focused else self.background_interval
+                    )
+                    if state.dirty and not state.in_flight and now - state.last_capture >= interval:
+                        state.dirty = False
+                        state.in_flight = True
+                        state.last_capture = now
+                        due.append(pane_id)
+            for pane_id in due:
+                self._capture(pane_id)
+            with self._lock:
+                waiting = any(state.dirty for state in self._panes.values())
+            if waiting:
+                # Something is dirty but not yet due: look again shortly.
+                time.sleep(0.01)
+                self._wake.set()
+
+    def _capture(self, pane_id: str) -> None:
+        info = self.send(
+            f"display-message -p -t {pane_id} '#{{cursor_x}} #{{cursor_y}} #{{pane_width}} "
+            "#{pane_height}'"
+        )
+        rows = self.send(f"capture-pane -p -e -N -t {pane_id}")
+        rows.add_done_callback(lambda done: self._captured(pane_id, info, done))
+
+    def _captured(self, pane_id: str, info: Future[list[str]], rows: Future[list[str]]) -> None:
+        with self._lock:
+            state = self._panes.get(pane_id)
+            if state is not None:
+                state.in_flight = False
+                paused, state.paused = state.paused, False
+            else:
+                paused = False
+        if paused:
+            self.send(f"refresh-client -A '{pane_id}:continue'")
+        if rows.exception() is not None or info.exception() is not None:
+            return
+        try:
+            cx, cy, width, height = (int(v) for v in info.result()[0].split())
+        except (IndexError, ValueError):
+            return
+        lines = rows.result()[:height]
+        lines += [""] * (height - len(lines))
+        self.on_screen(Screen(pane_id, tuple(lines), (cx, cy), width, height, time.monotonic()))
+        self._wake.set()

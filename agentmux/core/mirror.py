@@ -1,0 +1,123 @@
+"""What the TUI needs from tmux, behind one object: live screens, sizes, keys, full-screen attach.
+
+The UI layer never calls tmux; it drives a :class:`Mirror`. Calls that talk to tmux block for a few
+milliseconds and belong on a worker thread; screens arrive through the ``on_screen`` callback from
+the mirror's own threads.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
+from agentmux.core.records import SessionRecord
+from agentmux.core.tmux import TmuxServer, clean_env
+
+# Textual key names -> tmux key names, for keys typed in insert mode.
+_KEYS = {
+    "enter": "Enter",
+    "escape": "Escape",
+    "tab": "Tab",
+    "shift+tab": "BTab",
+    "backspace": "BSpace",
+    "delete": "DC",
+    "insert": "IC",
+    "home": "Home",
+    "end": "End",
+    "pageup": "PPage",
+    "pagedown": "NPage",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "space": "Space",
+}
+
+
+def tmux_key(key: str) -> str | None:
+    """The tmux name of a Textual key (``ctrl+c`` -> ``C-c``), or None if it has none."""
+    if key in _KEYS:
+        return _KEYS[key]
+    parts = key.split("+")
+    base = parts[-1]
+    mods = parts[:-1]
+    name = _KEYS.get(base, base if len(base) == 1 else None)
+    if name is None and base.startswith("f") and base[1:].isdigit():
+        name = base.upper()
+    if name is None:
+        return None
+    prefix = "".join({"ctrl": "C-", "alt": "M-", "shift": "S-"}.get(m, "") for m in mods)
+    return prefix + name
+
+
+class Mirror:
+    """Live screens of agent panes, and the controls the TUI applies to them."""
+
+    def __init__(
+        self,
+        socket_path: Path,
+        on_screen: Callable[[Screen], None],
+        on_state: Callable[[str], None],
+    ) -> None:
+        self.tmux = TmuxServer(socket_path)
+        self.client = ControlClient(socket_path, on_screen, on_state)
+        self._keys: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._typist = threading.Thread(target=self._type, name="agentmux-keys", daemon=True)
+
+    def start(self) -> None:
+        """Connect to tmux and start mirroring."""
+        self.client.start()
+        self._typist.start()
+
+    def stop(self) -> None:
+        """Disconnect; agents keep running."""
+        self._keys.put(None)
+        self.client.stop()
+
+    def show(self, records: list[SessionRecord]) -> None:
+        """Mirror these sessions' panes (linking their windows into the view session)."""
+        self.client.connected.wait(5)
+        for record in records:
+            if record.tmux_window_id:
+                self.tmux.link_window(record.tmux_window_id, VIEW_SESSION)
+        self.client.watch([r.tmux_pane_id for r in records if r.tmux_pane_id])
+
+    def focus(self, pane_id: str | None) -> None:
+        """Refresh this pane at the fast rate."""
+        self.client.focus(pane_id)
+
+    def resize(self, record: SessionRecord, width: int, height: int) -> None:
+        """Keep the agent's window exactly at its cell's size."""
+        if record.tmux_window_id and width > 0 and height > 0:
+            self.tmux.size_window(record.tmux_window_id, width, height)
+            if record.tmux_pane_id:
+                self.client.refresh(record.tmux_pane_id)
+
+    def send_key(self, pane_id: str, key: str, character: str | None) -> None:
+        """Type one key into a pane (queued; never blocks the caller)."""
+        name = tmux_key(key)
+        if character and len(character) == 1 and character.isprintable() and "+" not in key:
+            self._keys.put(["send-keys", "-t", pane_id, "-l", character])
+        elif name is not None:
+            self._keys.put(["send-keys", "-t", pane_id, name])
+
+    def _type(self) -> None:
+        while True:
+            args = self._keys.get()
+            if args is None:
+                return
+            self.tmux.cmd(*args)
+
+    def attach(self, record: SessionRecord) -> int:
+        """Attach full-screen in this terminal until the user detaches; the exit status.
+
+        Meanwhile the window follows the terminal's size; the caller sizes it back afterwards.
+        """
+        if record.tmux_window_id:
+            self.tmux.follow_client_size(record.tmux_window_id)
+        argv = self.tmux.attach_argv(str(record.tmux_session_id))
+        return subprocess.run(argv, check=False, env=clean_env()).returncode

@@ -1,0 +1,566 @@
+"""The agentmux TUI: up to nine live agent panes, keyboard-driven, fed by core events.
+
+All tmux and git work happens in thread workers or in the core's own threads; results come back as
+messages (:mod:`agentmux.ui.messages`). Workers never touch widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from agentmux.core.agents import all_profiles, resolve_profile
+from agentmux.core.control import Screen as PaneScreen
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.mirror import Mirror
+from agentmux.core.records import Status
+from agentmux.core.sessions import SessionManager
+from agentmux.ui.layout import MAX_VISIBLE, grid_shape
+from agentmux.ui.messages import ConnectionChanged, CoreFailed, OutputUpdated, SessionsRefreshed
+from agentmux.ui.messages import SessionView as View
+from agentmux.ui.modals import (
+    BroadcastRequest,
+    BroadcastScreen,
+    ConfirmScreen,
+    HelpScreen,
+    NewSessionRequest,
+    NewSessionScreen,
+)
+from agentmux.ui.pane_view import PaneView
+from agentmux.ui.themes import DEFAULT_THEME, load_themes
+
+LEAVE_INSERT = "ctrl+right_square_bracket"
+LEAVE_INSERT_LABEL = "Ctrl+]"
+EMPTY_TEXT = (
+    "[b]No sessions yet.[/b]\n\n"
+    "Press [b]n[/b] to start an agent in its own worktree and branch,\n"
+    "or run [b]agentmux demo[/b] to see demo agents at work.\n\n"
+    "[b]?[/b] lists every key, [b]q[/b] quits (agents keep running)."
+)
+
+
+class MainScreen(Screen[None]):
+    """The grid. Its bindings are off while insert mode sends every key to an agent."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(n), f"focus_pane({n})", f"pane {n}", show=False) for n in range(1, 10)),
+        Binding("tab", "cycle(1)", "next pane", show=False),
+        Binding("shift+tab", "cycle(-1)", "previous pane", show=False),
+        Binding("i,enter", "insert", "type"),
+        Binding("z", "zoom", "zoom"),
+        Binding("space", "select", "select", show=False),
+        Binding("a", "attach", "attach"),
+        Binding("n", "new", "new"),
+        Binding("b", "broadcast", "broadcast"),
+        Binding("x", "stop", "stop"),
+        Binding("d", "remove", "remove"),
+        Binding("w", "oldest_waiting", "longest idle", show=False),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit_app", "quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """Grid, empty-state text, overflow line, footer."""
+        yield Static(EMPTY_TEXT, id="empty")
+        yield Grid(id="grid")
+        yield Static("", id="overflow")
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No screen binding fires in insert mode: the keys belong to the agent."""
+        app = self.app
+        return not (isinstance(app, AgentmuxApp) and app.insert_mode)
+
+    def action_focus_pane(self, number: int) -> None:
+        """Focus pane ``number`` (1-9)."""
+        self._app.focus_number(number)
+
+    def action_cycle(self, step: int) -> None:
+        """Focus the next (or previous) pane."""
+        self._app.cycle(step)
+
+    def action_insert(self) -> None:
+        """Type into the focused agent."""
+        self._app.set_insert(True)
+
+    def action_zoom(self) -> None:
+        """Zoom the focused pane to full size, or back."""
+        self._app.toggle_zoom()
+
+    def action_select(self) -> None:
+        """Select or unselect the focused pane for a broadcast."""
+        self._app.toggle_selected()
+
+    def action_attach(self) -> None:
+        """Attach full-screen to the focused session."""
+        self._app.attach_focused()
+
+    def action_new(self) -> None:
+        """Start sessions."""
+        self._app.open_new()
+
+    def action_broadcast(self) -> None:
+        """Send one prompt to several sessions."""
+        self._app.open_broadcast()
+
+    def action_stop(self) -> None:
+        """Stop the focused session's agent."""
+        self._app.confirm_stop()
+
+    def action_remove(self) -> None:
+        """Remove the focused session."""
+        self._app.confirm_remove()
+
+    def action_oldest_waiting(self) -> None:
+        """Jump to the session that has been idle longest."""
+        self._app.focus_longest_idle()
+
+    def action_help(self) -> None:
+        """List every key."""
+        self._app.push_screen(HelpScreen(help_rows()))
+
+    def action_quit_app(self) -> None:
+        """Quit; agents keep running."""
+        self._app.exit()
+
+    @property
+    def _app(self) -> AgentmuxApp:
+        assert isinstance(self.app, AgentmuxApp)
+        return self.app
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """Every binding, for the help screen and the docs."""
+    return [
+        ("1-9", "focus that pane"),
+        ("Tab / Shift+Tab", "next / previous pane (mouse click works too)"),
+        ("i or Enter", f"insert mode: every key goes to the agent; {LEAVE_INSERT_LABEL} leaves"),
+        ("z", "zoom the focused pane to full size, and back"),
+        ("space", "select the pane for a broadcast"),
+        ("a", "attach full-screen (detach with C-b d to come back)"),
+        ("n", "new session(s): agent, name, base, prompt, count"),
+        ("b", "broadcast a prompt: all, selected, or every idle session"),
+        ("x", "stop the focused agent"),
+        ("d", "remove the focused session (never loses work)"),
+        ("w", "jump to the session idle the longest"),
+        ("Ctrl+P", "command palette"),
+        ("?", "this help"),
+        ("q", "quit (agents keep running)"),
+    ]
+
+
+class AgentmuxApp(App[None]):
+    """Nine live agent panes over one repository."""
+
+    TITLE = "agentmux"
+    CSS = """
+    #grid { grid-gutter: 0; height: 1fr; }
+    #empty { height: 1fr; content-align: center middle; text-align: center; }
+    #overflow { height: auto; color: $text-muted; padding: 0 1; }
+    .-hidden { display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(LEAVE_INSERT, "leave_insert", f"leave insert ({LEAVE_INSERT_LABEL})", priority=True)
+    ]
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        *,
+        theme: str | None = None,
+        refresh_seconds: float = 1.0,
+        mirror: bool = True,
+    ) -> None:
+        super().__init__()
+        self.manager = manager
+        self.refresh_seconds = refresh_seconds
+        self.insert_mode = False
+        self.zoomed = False
+        self.selected: set[str] = set()
+        self.views: dict[str, View] = {}
+        self.panes: dict[str, PaneView] = {}
+        self.connection = "connecting"
+        self.last_status: dict[str, Status] = {}
+        self.mirror = (
+            Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
+        )
+        found = load_themes()
+        for loaded in found.themes.values():
+            self.register_theme(loaded)
+        self.theme_problems = list(found.problems)
+        wanted = theme or DEFAULT_THEME
+        if wanted not in found.themes and wanted not in self.available_themes:
+            self.theme_problems.append(f"no theme named {wanted!r}; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Show the grid, start mirroring and the periodic reconcile."""
+        self.push_screen(MainScreen())
+        for problem in self.theme_problems:
+            self.notify(problem, severity="warning", timeout=8)
+        if self.mirror is not None:
+            self.mirror.start()
+        self.refresh_sessions()
+        self.set_interval(self.refresh_seconds, self.refresh_sessions)
+
+    def on_unmount(self) -> None:
+        """Disconnect; every agent keeps running."""
+        if self.mirror is not None:
+            self.mirror.stop()
+
+    def _on_screen(self, screen: PaneScreen) -> None:
+        self.post_message(OutputUpdated(screen))
+
+    def _on_state(self, state: str) -> None:
+        self.post_message(ConnectionChanged(state))
+
+    # --- workers (no widgets touched here) -------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="reconcile")
+    def refresh_sessions(self) -> None:
+        """Reconcile with tmux off the event loop; post what is true now."""
+        try:
+            records = self.manager.reconcile()
+            panes = self.manager.panes_by_session()
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(exc.message))
+            return
+        views = [View(r, self.manager.idle_seconds(r, panes)) for r in records]
+        if self.mirror is not None:
+            self.mirror.show([v.record for v in views if v.record.status is Status.RUNNING])
+        self.post_message(SessionsRefreshed(views))
+
+    @work(thread=True, group="core")
+    def _run_core(self, label: str, operation: str, *args: object) -> None:
+        """Run one SessionManager operation in a thread; report its outcome."""
+        try:
+            getattr(self.manager, operation)(*args)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"{label}: {exc.message}"))
+        self.refresh_sessions()
+
+    @work(thread=True, group="core")
+    def _create(self, request: NewSessionRequest) -> None:
+        prompt = request.prompt.encode() if request.prompt else None
+        made = []
+        for n in range(1, request.count + 1):
+            name = request.name if request.count == 1 or not request.name else f"{request.name}-{n}"
+            self.call_from_thread(
+                self.notify, f"starting session {n} of {request.count}…", timeout=2
+            )
+            try:
+                made.append(
+                    self.manager.create(
+                        agent=request.agent,
+                        name=name,
+                        prompt=prompt,
+                        base=request.base,
+                        deliver=False,
+                    )
+                )
+            except AgentmuxError as exc:
+                self.post_message(CoreFailed(f"new session: {exc.message}"))
+                break
+            self.refresh_sessions()
+        for record in made:
+            self.manager.deliver_prompt(record.id)
+
+    @work(thread=True, group="core")
+    def _broadcast(self, request: BroadcastRequest, names: list[str]) -> None:
+        try:
+            to = ",".join(names) if request.to == "selected" else request.to
+            reached = self.manager.broadcast(request.text.encode(), to)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"broadcast: {exc.message}"))
+            return
+        self.call_from_thread(self.notify, f"sent to {len(reached)}: {', '.join(reached) or '-'}")
+
+    @work(thread=True, group="resize")
+    def _resize(self, pane: PaneView, width: int, height: int) -> None:
+        if self.mirror is not None:
+            self.mirror.resize(pane.record, width, height)
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def on_output_updated(self, message: OutputUpdated) -> None:
+        """A pane's screen changed."""
+        for pane in self.panes.values():
+            if pane.record.tmux_pane_id == message.screen.pane_id:
+                pane.update_screen(message.screen)
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        """The tmux connection went up or down."""
+        if message.state == "disconnected" and self.connection == "connected":
+            self.notify("lost the connection to tmux; reconnecting…", severity="error")
+        elif message.state == "connected" and self.connection == "disconnected":
+            self.notify("reconnected to tmux")
+        self.connection = message.state
+
+    def on_core_failed(self, message: CoreFailed) -> None:
+        """Show a core failure's one sentence."""
+        self.notify(message.reason, severity="error", timeout=8)
+
+    def on_sessions_refreshed(self, message: SessionsRefreshed) -> None:
+        """Lay out the panes for the current sessions and tell about changes."""
+        self._announce(message.sessions)
+        self.views = {v.record.id: v for v in message.sessions}
+        screen = self.screen
+        if not isinstance(screen, MainScreen):
+            return
+        visible = message.sessions[:MAX_VISIBLE]
+        grid = screen.query_one("#grid", Grid)
+        wanted = {v.record.id for v in visible}
+        for session_id in [s for s in self.panes if s not in wanted]:
+            self.panes.pop(session_id).remove()
+        for number, view in enumerate(visible, start=1):
+            pane = self.panes.get(view.record.id)
+            if pane is None:
+                pane = PaneView(view, number)
+                self.panes[view.record.id] = pane
+                grid.mount(pane)
+            pane.update_view(view, number, self.manager.config.idle_seconds)
+            pane.set_class(view.record.id in self.selected, "-selected")
+        screen.query_one("#empty").set_class(bool(visible), "-hidden")
+        grid.set_class(not visible, "-hidden")
+        extra = message.sessions[MAX_VISIBLE:]
+        screen.query_one("#overflow", Static).update(
+            "also: " + ", ".join(f"{v.record.name} ({v.record.status})" for v in extra)
+            if extra
+            else ""
+        )
+        self._apply_layout()
+        if visible and not isinstance(self.focused, PaneView):
+            self.focus_number(1)
+
+    def _announce(self, sessions: Iterable[View]) -> None:
+        for view in sessions:
+            record = view.record
+            before = self.last_status.get(record.id)
+            self.last_status[record.id] = record.status
+            if before is None or before == record.status:
+                continue
+            if record.status is Status.EXITED and record.exit_status not in (0, None):
+                self.notify(
+                    f"{record.name} exited with status {record.exit_status}",
+                    severity="error",
+                    timeout=10,
+                )
+                self.bell()
+            elif record.status is Status.LOST:
+                self.notify(
+                    f"{record.name} was lost: its tmux session is gone",
+                    severity="error",
+                    timeout=10,
+                )
+                self.bell()
+            elif record.status is Status.RUNNING and before is Status.QUEUED:
+                self.notify(f"{record.name} left the queue and started")
+
+    def _apply_layout(self) -> None:
+        screen = self.screen
+        if not isinstance(screen, MainScreen):
+            return
+        grid = screen.query_one("#grid", Grid)
+        focused = self.focused if isinstance(self.focused, PaneView) else None
+        panes = list(self.panes.values())
+        zoomed = self.zoomed and focused is not None
+        for pane in panes:
+            pane.display = not zoomed or pane is focused
+        columns, rows = grid_shape(1 if zoomed else len(panes))
+        grid.styles.grid_size_columns = columns
+        grid.styles.grid_size_rows = rows
+
+    @on(PaneView.Resized)
+    def _pane_resized(self, message: PaneView.Resized) -> None:
+        pane = self.panes.get(message.record.id)
+        if pane is not None:
+            self._resize(pane, message.width, message.height)
+
+    @on(PaneView.Clicked)
+    def _pane_clicked(self, message: PaneView.Clicked) -> None:
+        message.pane.focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused pane gets the fast refresh rate."""
+        for pane in self.panes.values():
+            pane.set_class(pane is event.widget, "-focused")
+        if isinstance(event.widget, PaneView) and self.mirror is not None:
+            self.mirror.focus(event.widget.record.tmux_pane_id)
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def focused_pane(self) -> PaneView | None:
+        """The pane with the keyboard focus."""
+        return self.focused if isinstance(self.focused, PaneView) else None
+
+    def focus_number(self, number: int) -> None:
+        """Focus pane ``number`` if there is one."""
+        panes = list(self.panes.values())
+        if 1 <= number <= len(panes):
+            panes[number - 1].focus()
+            if self.zoomed:
+                self.call_after_refresh(self._apply_layout)
+
+    def cycle(self, step: int) -> None:
+        """Focus the next or previous pane."""
+        panes = list(self.panes.values())
+        if not panes:
+            return
+        current = self.focused_pane()
+        index = panes.index(current) if current in panes else -1
+        self.focus_number((index + step) % len(panes) + 1)
+
+    def set_insert(self, on: bool) -> None:
+        """Enter or leave insert mode."""
+        pane = self.focused_pane()
+        if on and (pane is None or pane.record.status is not Status.RUNNING):
+            self.notify("focus a running session first")
+            return
+        self.insert_mode = on
+        for each in self.panes.values():
+            each.set_class(on and each is pane, "-insert")
+            each.show_cursor = on and each is pane
+            each.refresh()
+        if on:
+            self.notify(
+                f"insert mode: keys go to the agent; {LEAVE_INSERT_LABEL} leaves", timeout=3
+            )
+        self.screen.refresh_bindings()
+
+    def action_leave_insert(self) -> None:
+        """The escape chord."""
+        if self.insert_mode:
+            self.set_insert(False)
+
+    def on_key(self, event: events.Key) -> None:
+        """In insert mode every key goes to the focused agent."""
+        pane = self.focused_pane()
+        if not self.insert_mode or pane is None or self.mirror is None:
+            return
+        if event.key == LEAVE_INSERT:
+            return
+        if pane.record.tmux_pane_id:
+            self.mirror.send_key(pane.record.tmux_pane_id, event.key, event.character)
+        event.stop()
+        event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste in insert mode arrives in the agent as one bracketed paste."""
+        pane = self.focused_pane()
+        if self.insert_mode and pane is not None:
+            self._run_core("paste", "send", pane.record.name, event.text.encode(), False)
+            event.stop()
+
+    def toggle_zoom(self) -> None:
+        """Zoom in or out."""
+        self.zoomed = not self.zoomed and self.focused_pane() is not None
+        self._apply_layout()
+
+    def toggle_selected(self) -> None:
+        """Select or unselect the focused pane."""
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        self.selected ^= {pane.record.id}
+        pane.set_class(pane.record.id in self.selected, "-selected")
+
+    def open_new(self) -> None:
+        """The new-session form."""
+        profiles = sorted(all_profiles(self.manager.config))
+        default = resolve_profile(self.manager.config, None).name
+
+        def started(request: NewSessionRequest | None) -> None:
+            if request is not None:
+                self._create(request)
+
+        self.push_screen(NewSessionScreen(profiles, default), started)
+
+    def open_broadcast(self) -> None:
+        """The broadcast form."""
+        names = [v.record.name for v in self.views.values() if v.record.id in self.selected]
+
+        def send(request: BroadcastRequest | None) -> None:
+            if request is not None:
+                self._broadcast(request, names)
+
+        self.push_screen(BroadcastScreen(len(names)), send)
+
+    def confirm_stop(self) -> None:
+        """Ask, then stop the focused agent."""
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        name = pane.record.name
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._run_core(f"stop {name}", "stop", name)
+
+        self.push_screen(ConfirmScreen(f"Stop the agent of [b]{name}[/b]?"), answer)
+
+    def confirm_remove(self) -> None:
+        """Ask, then remove the focused session (the core refuses to lose work)."""
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        name = pane.record.name
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._run_core(f"remove {name}", "remove", name)
+
+        question = (
+            f"Remove [b]{name}[/b]? Its worktree goes; its branch stays. A session with "
+            "a running agent or unmerged work is refused (use `agentmux rm --force`)."
+        )
+        self.push_screen(ConfirmScreen(question), answer)
+
+    def focus_longest_idle(self) -> None:
+        """Jump to the running session that has been quiet the longest."""
+        idle = [
+            (v.idle_seconds or 0.0, sid)
+            for sid, v in self.views.items()
+            if v.idle_seconds is not None and sid in self.panes
+        ]
+        if idle:
+            self.panes[max(idle)[1]].focus()
+
+    def attach_focused(self) -> None:
+        """Hand the terminal to a full-screen tmux attach; come back as we were."""
+        pane = self.focused_pane()
+        if pane is None or self.mirror is None:
+            return
+        with self.suspend():
+            self.mirror.attach(pane.record)
+        for each in self.panes.values():
+            self._resize(each, each.size.width, each.size.height)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette offers every action."""
+        yield from super().get_system_commands(screen)
+        main = self.screen if isinstance(self.screen, MainScreen) else None
+        if main is None:
+            return
+        for title, help_text, callback in (
+            ("New session", "start agents in new worktrees", self.open_new),
+            ("Broadcast", "send one prompt to several sessions", self.open_broadcast),
+            ("Zoom", "zoom the focused pane", self.toggle_zoom),
+            ("Insert mode", "type into the focused agent", lambda: self.set_insert(True)),
+            ("Attach", "attach full-screen to the focused session", self.attach_focused),
+            ("Stop", "stop the focused agent", self.confirm_stop),
+            ("Remove", "remove the focused session", self.confirm_remove),
+            ("Longest idle", "jump to the session idle the longest", self.focus_longest_idle),
+            ("Help", "list every key", lambda: self.push_screen(HelpScreen(help_rows()))),
+        ):
+            yield SystemCommand(title, help_text, callback)

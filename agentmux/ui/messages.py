@@ -1,0 +1,50 @@
+"""Messages the UI receives from the core bridge (facts, in the past tense)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from agentmux.core.control import Screen
+from agentmux.core.records import SessionRecord
+
+
+class OutputUpdated(Message):
+    """A pane's screen changed."""
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__()
+        self.screen = screen
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What the UI shows about one session."""
+
+    record: SessionRecord
+    idle_seconds: float | None
+
+
+class SessionsRefreshed(Message):
+    """The session list was reconciled with tmux."""
+
+    def __init__(self, sessions: list[SessionView]) -> None:
+        super().__init__()
+        self.sessions = sessions
+
+
+class ConnectionChanged(Message):
+    """The tmux control connection went up or down."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__()
+        self.state = state
+
+
+class CoreFailed(Message):
+    """A core operation failed with a one-sentence reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -1,0 +1,157 @@
+"""One agent's live screen: the Line API, redrawing only the rows that changed."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from agentmux.core.control import Screen
+from agentmux.core.records import SessionRecord, Status
+from agentmux.ui.messages import SessionView
+
+CURSOR_STYLE = Style(reverse=True)
+
+
+def status_label(view: SessionView, idle_after: float) -> tuple[str, str]:
+    """(text, CSS class) for a session's state."""
+    record = view.record
+    if record.status is Status.RUNNING:
+        if view.idle_seconds is None or view.idle_seconds < idle_after:
+            return "working", "-working"
+        return "idle", "-idle"
+    if record.status is Status.EXITED:
+        failed = record.exit_status not in (0, None)
+        text = f"exited {record.exit_status}" if record.exit_status is not None else "exited ?"
+        return text, "-failed" if failed else "-exited"
+    if record.status is Status.STOPPED:
+        return "stopped", "-exited"
+    if record.status is Status.LOST:
+        return "lost", "-failed"
+    if record.status is Status.QUEUED:
+        return "queued", "-queued"
+    return str(record.status), "-starting"
+
+
+class PaneView(Widget, can_focus=True):
+    """The mirrored screen of one session, with a title line in its border."""
+
+    DEFAULT_CSS = """
+    PaneView {
+        border: round $pane-border;
+        border-title-color: $foreground;
+        border-subtitle-color: $foreground-muted;
+        background: $surface;
+        height: 1fr;
+        width: 1fr;
+    }
+    PaneView.-focused { border: round $pane-border-focused; }
+    PaneView.-insert { border: heavy $pane-border-insert; }
+    PaneView.-selected { border-subtitle-color: $accent; }
+    PaneView.-working { border-title-color: $status-working; }
+    PaneView.-idle { border-title-color: $status-idle; }
+    PaneView.-exited { border-title-color: $status-exited; }
+    PaneView.-failed { border-title-color: $status-failed; }
+    PaneView.-queued { border-title-color: $status-queued; }
+    PaneView.-starting { border-title-color: $status-starting; }
+    """
+
+    class Resized(Message):
+        """The pane's cell changed size: the agent's window must follow (a request)."""
+
+        def __init__(self, record: SessionRecord, width: int, height: int) -> None:
+            super().__init__()
+            self.record = record
+            self.width = width
+            self.height = height
+
+    class Clicked(Message):
+        """The user clicked the pane (a request to focus it)."""
+
+        def __init__(self, pane: PaneView) -> None:
+            super().__init__()
+            self.pane = pane
+
+    def __init__(self, view: SessionView, number: int) -> None:
+        super().__init__(id=f"pane-{view.record.id}")
+        self.view = view
+        self.number = number
+        self.rows: tuple[str, ...] = ()
+        self.cursor: tuple[int, int] | None = None
+        self.show_cursor = False
+        self._strips: dict[str, Strip] = {}
+        self.frames = 0
+
+    @property
+    def record(self) -> SessionRecord:
+        """The session shown."""
+        return self.view.record
+
+    def update_view(self, view: SessionView, number: int, idle_after: float) -> None:
+        """New facts about the session: refresh the title line and status colour."""
+        self.view = view
+        self.number = number
+        label, css = status_label(view, idle_after)
+        record = view.record
+        self.border_title = f"{number} {record.name} · {record.agent} · {label}"
+        self.border_subtitle = record.branch
+        for cls in ("-working", "-idle", "-exited", "-failed", "-queued", "-starting"):
+            self.set_class(cls == css, cls)
+
+    def update_screen(self, screen: Screen) -> None:
+        """A new capture: redraw only the rows that differ from the last one."""
+        old = self.rows
+        self.rows = screen.rows
+        old_cursor, self.cursor = self.cursor, screen.cursor
+        width = self.size.width
+        changed = [
+            Region(0, y, width, 1)
+            for y in range(max(len(old), len(self.rows)))
+            if y >= len(old) or y >= len(self.rows) or old[y] != self.rows[y]
+        ]
+        if old_cursor != self.cursor:
+            for cursor in (old_cursor, self.cursor):
+                if cursor is not None:
+                    changed.append(Region(0, cursor[1], width, 1))
+        self.frames += 1
+        if changed:
+            self.refresh(*changed)
+
+    def _strip(self, row: str, width: int) -> Strip:
+        key = f"{width}\0{row}"
+        strip = self._strips.get(key)
+        if strip is None:
+            if len(self._strips) > 4096:
+                self._strips.clear()
+            text = Text.from_ansi(row, no_wrap=True, end="")
+            segments = list(text.render(self.app.console))
+            # tmux and Rich disagree on some wide characters: always crop or pad to the width.
+            strip = Strip(segments).extend_cell_length(width).crop(0, width)
+            self._strips[key] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        """One row of the mirrored screen."""
+        width = self.size.width
+        row = self.rows[y] if y < len(self.rows) else ""
+        strip = self._strip(row, width)
+        if self.show_cursor and self.cursor is not None and self.cursor[1] == y:
+            x = min(self.cursor[0], max(width - 1, 0))
+            left, cell, right = strip.divide([x, x + 1, width])[:3]
+            cell_text = cell.text or " "
+            strip = Strip.join(
+                [left, Strip([Segment(cell_text, CURSOR_STYLE)]), right]
+            ).extend_cell_length(width)
+        return strip
+
+    def on_resize(self) -> None:
+        """Ask for the agent's window to match this cell."""
+        self.post_message(self.Resized(self.record, self.size.width, self.size.height))
+
+    def on_click(self) -> None:
+        """Clicking a pane focuses it."""
+        self.post_message(self.Clicked(self))
