@@ -188,7 +188,7 @@ class ControlClient:
                 self._replies.put(future)
                 proc.stdin.write(command.encode() + b"\n")
                 proc.stdin.flush()
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: stdin closed by stop()
                 future.set_exception(ConnectionError(str(exc)))
         return future
 

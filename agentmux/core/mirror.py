@@ -7,15 +7,13 @@ the mirror's own threads.
 
 from __future__ import annotations
 
-import queue
 import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
 from agentmux.core.records import SessionRecord
-from agentmux.core.tmux import TmuxServer, clean_env
+from agentmux.core.tmux import TmuxServer, clean_env, tmux_string
 
 # Textual key names -> tmux key names, for keys typed in insert mode.
 _KEYS = {
@@ -65,17 +63,13 @@ class Mirror:
     ) -> None:
         self.tmux = TmuxServer(socket_path)
         self.client = ControlClient(socket_path, on_screen, on_state)
-        self._keys: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._typist = threading.Thread(target=self._type, name="agentmux-keys", daemon=True)
 
     def start(self) -> None:
         """Connect to tmux and start mirroring."""
         self.client.start()
-        self._typist.start()
 
     def stop(self) -> None:
         """Disconnect; agents keep running."""
-        self._keys.put(None)
         self.client.stop()
 
     def show(self, records: list[SessionRecord]) -> None:
@@ -98,19 +92,23 @@ class Mirror:
                 self.client.refresh(record.tmux_pane_id)
 
     def send_key(self, pane_id: str, key: str, character: str | None) -> None:
-        """Type one key into a pane (queued; never blocks the caller)."""
+        """Type one key into a pane: over the control connection, or directly while it is down."""
         name = tmux_key(key)
-        if character and len(character) == 1 and character.isprintable() and "+" not in key:
-            self._keys.put(["send-keys", "-t", pane_id, "-l", character])
+        literal = bool(character and len(character) == 1 and character.isprintable())
+        if literal and "+" not in key:
+            args = ["-l", character or ""]
         elif name is not None:
-            self._keys.put(["send-keys", "-t", pane_id, name])
-
-    def _type(self) -> None:
-        while True:
-            args = self._keys.get()
-            if args is None:
+            args = [name]
+        else:
+            return
+        if self.client.connected.is_set():
+            words = " ".join(tmux_string(arg) for arg in args)
+            sent = self.client.send(f"send-keys -t {pane_id} {words}")
+            if sent.done() and sent.exception() is None:
                 return
-            self.tmux.cmd(*args)
+            if not sent.done():
+                return
+        self.tmux.send_keys(pane_id, *args)
 
     def attach(self, record: SessionRecord) -> int:
         """Attach full-screen in this terminal until the user detaches; the exit status.

@@ -15,12 +15,14 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import psutil
@@ -124,9 +126,7 @@ class TmuxServer:
     def server(self) -> libtmux.Server:
         """The libtmux handle on this server."""
         if self._server is None:
-            import libtmux  # noqa: PLC0415 - deferred, see the module docstring
-
-            self._server = libtmux.Server(socket_path=str(self.socket_path))
+            self._server = _libtmux().Server(socket_path=str(self.socket_path))
         return self._server
 
     def _raw(
@@ -264,6 +264,10 @@ class TmuxServer:
                 time.sleep(submit_delay)
             self._raw(["send-keys", "-t", pane_id, "Enter"])
 
+    def send_keys(self, pane_id: str, *args: str) -> None:
+        """``tmux send-keys -t PANE ARGS`` (``-l TEXT`` for literal text)."""
+        self._raw(["send-keys", "-t", pane_id, *args], check=False)
+
     def kill_window(self, window_id: str) -> None:
         """Kill one window in every session it is linked into."""
         self._raw(["kill-window", "-t", window_id], check=False)
@@ -284,10 +288,31 @@ class TmuxServer:
         self._raw(["kill-server"], check=False)
 
 
-def tmux_quote(text: str) -> str:
-    """``text`` as one double-quoted word of tmux's command syntax, with no format expansion."""
+def _libtmux() -> ModuleType:
+    """Import libtmux, whatever ``sys.stdout`` is at the time.
+
+    libtmux reads ``sys.stdout.encoding`` when it is first imported, and inside the TUI
+    ``sys.stdout`` is Textual's capture object, which has no encoding.
+    """
+    if "libtmux" in sys.modules:
+        return sys.modules["libtmux"]
+    swapped, sys.stdout = sys.stdout, sys.__stdout__ or sys.stdout
+    try:
+        import libtmux  # noqa: PLC0415 - deferred, see the module docstring
+    finally:
+        sys.stdout = swapped
+    return libtmux
+
+
+def tmux_string(text: str) -> str:
+    """``text`` as one double-quoted word of tmux's command syntax."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped.replace("#", "##") + '"'
+    return '"' + escaped + '"'
+
+
+def tmux_quote(text: str) -> str:
+    """``text`` as one word for a tmux command that expands formats (``#`` stays literal)."""
+    return tmux_string(text.replace("#", "##"))
 
 
 def _parse_pane(line: str) -> PaneInfo:

@@ -66,6 +66,11 @@ class MainScreen(Screen[None]):
         Binding("q", "quit_app", "quit"),
     ]
 
+    def on_mount(self) -> None:
+        """Lay out whatever sessions arrived before the grid existed."""
+        if isinstance(self.app, AgentmuxApp) and self.app.latest is not None:
+            self.app.on_sessions_refreshed(self.app.latest)
+
     def compose(self) -> ComposeResult:
         """Grid, empty-state text, overflow line, footer."""
         yield Static(EMPTY_TEXT, id="empty")
@@ -188,6 +193,10 @@ class AgentmuxApp(App[None]):
         self.panes: dict[str, PaneView] = {}
         self.connection = "connecting"
         self.last_status: dict[str, Status] = {}
+        self.latest: SessionsRefreshed | None = None
+        self._focused_once = False
+        self.current: PaneView | None = None
+        self.insert_target: PaneView | None = None
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
@@ -313,11 +322,13 @@ class AgentmuxApp(App[None]):
 
     def on_sessions_refreshed(self, message: SessionsRefreshed) -> None:
         """Lay out the panes for the current sessions and tell about changes."""
-        self._announce(message.sessions)
+        if message is not self.latest:
+            self._announce(message.sessions)
+        self.latest = message
         self.views = {v.record.id: v for v in message.sessions}
-        screen = self.screen
-        if not isinstance(screen, MainScreen):
-            return
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if not isinstance(screen, MainScreen) or not screen.query("#grid"):
+            return  # MainScreen.on_mount applies it
         visible = message.sessions[:MAX_VISIBLE]
         grid = screen.query_one("#grid", Grid)
         wanted = {v.record.id for v in visible}
@@ -340,7 +351,9 @@ class AgentmuxApp(App[None]):
             else ""
         )
         self._apply_layout()
-        if visible and not isinstance(self.focused, PaneView):
+        if visible and not self._focused_once:
+            # Once only: a later refresh must never take the focus from where the user put it.
+            self._focused_once = True
             self.focus_number(1)
 
     def _announce(self, sessions: Iterable[View]) -> None:
@@ -368,11 +381,11 @@ class AgentmuxApp(App[None]):
                 self.notify(f"{record.name} left the queue and started")
 
     def _apply_layout(self) -> None:
-        screen = self.screen
+        screen = self.screen_stack[-1] if self.screen_stack else None
         if not isinstance(screen, MainScreen):
             return
         grid = screen.query_one("#grid", Grid)
-        focused = self.focused if isinstance(self.focused, PaneView) else None
+        focused = self.focused_pane()
         panes = list(self.panes.values())
         zoomed = self.zoomed and focused is not None
         for pane in panes:
@@ -389,28 +402,33 @@ class AgentmuxApp(App[None]):
 
     @on(PaneView.Clicked)
     def _pane_clicked(self, message: PaneView.Clicked) -> None:
-        message.pane.focus()
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """The focused pane gets the fast refresh rate."""
-        for pane in self.panes.values():
-            pane.set_class(pane is event.widget, "-focused")
-        if isinstance(event.widget, PaneView) and self.mirror is not None:
-            self.mirror.focus(event.widget.record.tmux_pane_id)
+        if not self.insert_mode:
+            self.select_pane(message.pane)
 
     # --- actions --------------------------------------------------------------------------------
 
     def focused_pane(self) -> PaneView | None:
-        """The pane with the keyboard focus."""
-        return self.focused if isinstance(self.focused, PaneView) else None
+        """The current pane (known at once; Textual applies a focus change a moment later)."""
+        if self.current is not None and self.current.record.id in self.panes:
+            return self.current
+        return None
+
+    def select_pane(self, pane: PaneView) -> None:
+        """Make ``pane`` the current one: keys, zoom and actions apply to it from now on."""
+        self.current = pane
+        pane.focus()
+        for each in self.panes.values():
+            each.set_class(each is pane, "-focused")
+        if self.mirror is not None:
+            self.mirror.focus(pane.record.tmux_pane_id)
+        if self.zoomed:
+            self._apply_layout()
 
     def focus_number(self, number: int) -> None:
         """Focus pane ``number`` if there is one."""
         panes = list(self.panes.values())
         if 1 <= number <= len(panes):
-            panes[number - 1].focus()
-            if self.zoomed:
-                self.call_after_refresh(self._apply_layout)
+            self.select_pane(panes[number - 1])
 
     def cycle(self, step: int) -> None:
         """Focus the next or previous pane."""
@@ -428,6 +446,7 @@ class AgentmuxApp(App[None]):
             self.notify("focus a running session first")
             return
         self.insert_mode = on
+        self.insert_target = pane if on else None
         for each in self.panes.values():
             each.set_class(on and each is pane, "-insert")
             each.show_cursor = on and each is pane
@@ -445,7 +464,7 @@ class AgentmuxApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         """In insert mode every key goes to the focused agent."""
-        pane = self.focused_pane()
+        pane = self.insert_target
         if not self.insert_mode or pane is None or self.mirror is None:
             return
         if event.key == LEAVE_INSERT:
@@ -457,7 +476,7 @@ class AgentmuxApp(App[None]):
 
     def on_paste(self, event: events.Paste) -> None:
         """A paste in insert mode arrives in the agent as one bracketed paste."""
-        pane = self.focused_pane()
+        pane = self.insert_target
         if self.insert_mode and pane is not None:
             self._run_core("paste", "send", pane.record.name, event.text.encode(), False)
             event.stop()
@@ -534,7 +553,7 @@ class AgentmuxApp(App[None]):
             if v.idle_seconds is not None and sid in self.panes
         ]
         if idle:
-            self.panes[max(idle)[1]].focus()
+            self.select_pane(self.panes[max(idle)[1]])
 
     def attach_focused(self) -> None:
         """Hand the terminal to a full-screen tmux attach; come back as we were."""

@@ -47,6 +47,7 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
     """Form for `n`: agent, name, base, prompt, count."""
 
     DEFAULT_CSS = MODAL_CSS
+    AUTO_FOCUS = "#prompt"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Start"),
@@ -105,6 +106,7 @@ class BroadcastScreen(ModalScreen[BroadcastRequest | None]):
     """Form for `b`: one prompt to all, the selected, or every idle session."""
 
     DEFAULT_CSS = MODAL_CSS
+    AUTO_FOCUS = "#text"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Send"),

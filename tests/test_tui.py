@@ -1,0 +1,301 @@
+"""Pilot tests of the TUI on real demo sessions, a real private tmux and real worktrees."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, TextArea
+
+from agentmux.core.records import Status
+from agentmux.core.sessions import SessionManager
+from agentmux.ui.app import AgentmuxApp
+from agentmux.ui.messages import OutputUpdated, SessionsRefreshed
+from agentmux.ui.modals import BroadcastScreen, ConfirmScreen, HelpScreen, NewSessionScreen
+from tests.conftest import screen, wait_for
+
+SIZE = (160, 45)
+
+
+class RecordingApp(AgentmuxApp):
+    """The real app, keeping a log of the messages it handled."""
+
+    def __init__(self, manager: SessionManager, **kwargs: object) -> None:
+        super().__init__(manager, refresh_seconds=0.3, **kwargs)  # type: ignore[arg-type]
+        self.seen: list[str] = []
+
+    def on_sessions_refreshed(self, message: SessionsRefreshed) -> None:
+        self.seen.append("SessionsRefreshed")
+        super().on_sessions_refreshed(message)
+
+    def on_output_updated(self, message: OutputUpdated) -> None:
+        self.seen.append("OutputUpdated")
+        super().on_output_updated(message)
+
+
+async def until(check: Callable[[], object], timeout: float = 15.0, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def demo_sessions(manager: SessionManager, *names: str) -> None:
+    for name in names:
+        manager.create(agent="demo", name=name)
+    for name in names:
+        wait_for(lambda n=name: "demo ❯" in screen(manager, n), what=f"{name} ready")  # type: ignore[misc]
+
+
+def focused_name(app: AgentmuxApp) -> str | None:
+    pane = app.focused_pane()
+    return pane.record.name if pane else None
+
+
+async def test_empty_state_then_new_session_modal(repo: Path, manager: SessionManager) -> None:
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: "SessionsRefreshed" in app.seen, what="first refresh")
+        assert app.screen.query_one("#empty").display
+        await pilot.press("n")
+        assert isinstance(app.screen, NewSessionScreen)
+        app.screen.query_one("#name", Input).value = "fromtui"
+        app.screen.query_one("#prompt", TextArea).text = "write tui.txt made in the TUI"
+        await pilot.press("ctrl+s")
+        assert not isinstance(app.screen, NewSessionScreen)
+        await until(lambda: manager.store.session_by_name("fromtui") is not None, what="create")
+        record = manager.get("fromtui")
+        await until(lambda: (Path(record.worktree) / "tui.txt").exists(), what="prompt")
+        await until(lambda: len(app.panes) == 1, what="its pane")
+        assert not app.screen.query_one("#empty").display
+
+
+async def test_focus_keys_tab_and_click(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "one", "two", "three")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 3, what="three panes")
+        assert focused_name(app) == "one"
+        await pilot.press("2")
+        assert focused_name(app) == "two"
+        await pilot.press("tab")
+        assert focused_name(app) == "three"
+        await pilot.press("tab")
+        assert focused_name(app) == "one"
+        await pilot.press("shift+tab")
+        assert focused_name(app) == "three"
+        await pilot.press("9")  # no ninth pane: nothing changes
+        assert focused_name(app) == "three"
+        first = next(iter(app.panes.values()))
+        await pilot.click(first)
+        assert focused_name(app) == "one"
+        assert first.has_class("-focused")
+
+
+async def test_screens_are_mirrored_and_windows_sized_to_cells(
+    repo: Path, manager: SessionManager
+) -> None:
+    demo_sessions(manager, "left", "right")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 2, what="panes")
+        left = next(iter(app.panes.values()))
+        await until(lambda: any("demo ❯" in row for row in left.rows), what="mirrored screen")
+        assert "OutputUpdated" in app.seen
+        width = left.size.width
+
+        def window_size() -> tuple[int, int]:
+            pane = manager.panes_by_session()[left.record.id]
+            out = manager.tmux.cmd(
+                "display-message", "-p", "-t", pane.pane_id, "#{pane_width} #{pane_height}"
+            )
+            w, h = out[0].split()
+            return int(w), int(h)
+
+        await until(
+            lambda: window_size() == (left.size.width, left.size.height),
+            what="window at the cell size",
+        )
+        manager.send("left", b"spam 5")
+        await until(lambda: any("spam 5/5" in row for row in left.rows), what="live update")
+        await pilot.press("z")
+        await until(lambda: window_size()[0] > width, what="zoomed window resized")
+
+
+async def test_zoom_shows_one_pane_and_back(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "a1", "a2")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 2, what="panes")
+        await pilot.press("2", "z")
+        shown = [p.record.name for p in app.panes.values() if p.display]
+        assert shown == ["a2"] and app.zoomed
+        await pilot.press("z")
+        assert all(p.display for p in app.panes.values()) and not app.zoomed
+
+
+async def test_insert_mode_sends_every_key_to_the_agent(
+    repo: Path, manager: SessionManager
+) -> None:
+    demo_sessions(manager, "typist")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("i")
+        assert app.insert_mode
+        # Keys that are bindings outside insert mode (q quits, n opens a form) go to the agent.
+        await pilot.press(*"write q.txt qn1z", "enter")
+        record = manager.get("typist")
+        await until(lambda: (Path(record.worktree) / "q.txt").exists(), what="typed prompt")
+        assert (Path(record.worktree) / "q.txt").read_text() == "qn1z"
+        assert app.is_running and not isinstance(app.screen, NewSessionScreen)
+        await pilot.press("ctrl+right_square_bracket")
+        assert not app.insert_mode
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+
+
+async def test_broadcast_to_all_and_to_selected(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "b1", "b2", "b3")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 3, what="panes")
+        await pilot.press("b")
+        assert isinstance(app.screen, BroadcastScreen)
+        app.screen.query_one("#text", TextArea).text = "write all.txt x"
+        await pilot.press("ctrl+s")
+        for name in ("b1", "b2", "b3"):
+            worktree = Path(manager.get(name).worktree)
+            await until((worktree / "all.txt").exists, what=f"broadcast reaching {name}")
+        await pilot.press("2", "space")
+        assert app.selected == {manager.get("b2").id}
+        await pilot.press("b")
+        app.screen.query_one("#text", TextArea).text = "write sel.txt x"
+        await pilot.press("ctrl+s")
+        await until((Path(manager.get("b2").worktree) / "sel.txt").exists, what="selected")
+        await asyncio.sleep(0.5)
+        assert not (Path(manager.get("b1").worktree) / "sel.txt").exists()
+
+
+async def test_stop_and_remove_ask_first(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "victim")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert manager.get("victim").status is Status.RUNNING
+        await pilot.press("x", "y")
+        await until(lambda: manager.get("victim").status is Status.STOPPED, what="stopped")
+        await until(lambda: "stopped" in str(app.focused_pane().border_title), what="title")  # type: ignore[union-attr]
+        await pilot.press("d", "y")
+        await until(lambda: manager.store.session_by_name("victim") is None, what="removed")
+        await until(lambda: not app.panes, what="pane gone")
+
+
+async def test_remove_refusal_is_shown_not_raised(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "precious")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("d", "y")
+        await until(
+            lambda: any("still running" in n.message for n in app._notifications),
+            what="refusal notification",
+        )
+        assert manager.get("precious").status is Status.RUNNING
+
+
+async def test_quit_leaves_agents_running_and_reopen_finds_them(
+    repo: Path, manager: SessionManager
+) -> None:
+    demo_sessions(manager, "stays")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("q")
+    assert not app.is_running
+    assert manager.reconcile()[0].status is Status.RUNNING
+    again = RecordingApp(manager)
+    async with again.run_test(size=SIZE):
+        await until(
+            lambda: [p.record.name for p in again.panes.values()] == ["stays"],
+            what="the same session",
+        )
+
+
+async def test_command_palette_and_longest_idle(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "old")
+    time.sleep(2.1)  # tmux keeps activity times in whole seconds
+    demo_sessions(manager, "new")
+    manager.send("new", b"spam 3")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 2, what="panes")
+        await pilot.press("2")
+        await until(
+            lambda: all(v.idle_seconds is not None for v in app.views.values()), what="idle times"
+        )
+        await pilot.press("w")
+        assert focused_name(app) == "old"
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+
+
+async def test_more_than_nine_sessions_are_listed_not_lost(repo: Path) -> None:
+    (repo / "agentmux.toml").write_text("max_sessions = 12\n")
+    import subprocess
+
+    subprocess.run(["git", "add", "agentmux.toml"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "config"], cwd=repo, check=True)
+    manager = SessionManager.open(repo)
+    for n in range(10):
+        manager.create(agent="demo", name=f"s{n}")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 9, what="nine panes")
+        overflow = app.screen.query_one("#overflow")
+        assert "s9" in str(overflow.render())
+
+
+async def test_theme_choice_and_broken_user_theme(repo: Path, manager: SessionManager) -> None:
+    import os
+
+    user_themes = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux" / "themes"
+    user_themes.mkdir(parents=True)
+    (user_themes / "broken.toml").write_text("name = [not toml")
+    app = RecordingApp(manager, theme="agentmux-light")
+    async with app.run_test(size=SIZE):
+        assert app.theme == "agentmux-light"
+        await until(
+            lambda: any("broken" in n.message for n in app._notifications),
+            what="broken theme message",
+        )
+    fallback = RecordingApp(manager, theme="no-such-theme")
+    async with fallback.run_test(size=SIZE):
+        assert fallback.theme == "agentmux-dark"
+
+
+def test_pane_status_labels() -> None:
+    from agentmux.ui.messages import SessionView
+    from agentmux.ui.pane_view import status_label
+    from tests.test_state import make_record
+
+    record = make_record("x")
+    running = SessionView(record.__class__(**{**record.__dict__, "status": Status.RUNNING}), 0.5)
+    assert status_label(running, 3.0) == ("working", "-working")
+    idle = SessionView(running.record, 10.0)
+    assert status_label(idle, 3.0) == ("idle", "-idle")
+    failed = SessionView(
+        record.__class__(**{**record.__dict__, "status": Status.EXITED, "exit_status": 2}), None
+    )
+    assert status_label(failed, 3.0) == ("exited 2", "-failed")
