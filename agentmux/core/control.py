@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentmux.core.tmux import clean_env
@@ -48,7 +48,7 @@ class _PaneState:
     last_capture: float = 0.0
     in_flight: bool = False
     paused: bool = False
-    output_at: float = field(default_factory=time.monotonic)
+    output_at: float | None = None
 
 
 class ControlClient:
@@ -204,44 +204,56 @@ class ControlClient:
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         block: list[str] | None = None
-        guard = ""
+        guard = b""
         for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
+            if block is None and raw.startswith(b"%output "):
+                # The hot path (thousands a second under load): the pane id is all that matters;
+                # the output itself is never decoded.
+                self._output(raw[8 : raw.index(b" ", 8)].decode())
+                continue
             if block is not None:
                 # A captured row could look like "%end ...": only the exact guard closes a block.
-                if line.startswith(("%end ", "%error ")) and line.split(" ", 1)[1] == guard:
+                if raw.startswith((b"%end ", b"%error ")) and raw.split(b" ", 1)[1] == guard:
                     # Flag 1: the reply to a command this client sent (0: tmux's own, e.g. attach).
-                    if guard.endswith(" 1"):
+                    if guard.rstrip().endswith(b" 1"):
                         future = self._replies.get()
-                        if line.startswith("%end"):
+                        if raw.startswith(b"%end"):
                             future.set_result(block)
                         else:
                             future.set_exception(RuntimeError("\n".join(block)))
                     block = None
                 else:
-                    block.append(line)
+                    block.append(raw.decode(errors="replace").rstrip("\n"))
                 continue
-            if line.startswith("%begin "):
-                block, guard = [], line.split(" ", 1)[1]
+            if raw.startswith(b"%begin "):
+                block, guard = [], raw.split(b" ", 1)[1]
                 continue
-            self._notification(line)
+            self._notification(raw.decode(errors="replace").rstrip("\n"))
         proc.wait()
 
+    def _output(self, pane_id: str) -> None:
+        self.output_notifications += 1
+        now = time.monotonic()
+        with self._lock:
+            state = self._panes.get(pane_id)
+            if state is None:
+                return  # not a pane being mirrored
+            state.output_at = now
+            if state.dirty:
+                return  # already due for a capture: nothing to wake
+            state.dirty = True
+        self._wake.set()
+
     def _notification(self, line: str) -> None:
-        if line.startswith(("%output ", "%extended-output ")):
-            pane_id = line.split(" ", 2)[1]
+        if line.startswith("%extended-output "):
+            self._output(line.split(" ", 2)[1])
         elif line.startswith("%pause "):
             pane_id = line.split(" ", 2)[1]
             with self._lock:
-                self._panes.setdefault(pane_id, _PaneState()).paused = True
-        else:
-            return
-        self.output_notifications += 1
-        with self._lock:
-            state = self._panes.setdefault(pane_id, _PaneState())
-            state.dirty = True
-            state.output_at = time.monotonic()
-        self._wake.set()
+                state = self._panes.get(pane_id)
+                if state is not None:
+                    state.paused = True
+            self._output(pane_id)
 
     # --- scheduling -----------------------------------------------------------------------------
 
@@ -254,6 +266,12 @@ class ControlClient:
             for pane_id in pane_ids:
                 self._panes.setdefault(pane_id, _PaneState())
         self._wake.set()
+
+    def last_output(self, pane_id: str) -> float | None:
+        """``time.monotonic()`` of the pane's last output seen on this connection, if any."""
+        with self._lock:
+            state = self._panes.get(pane_id)
+            return state.output_at if state is not None else None
 
     def focus(self, pane_id: str | None) -> None:
         """Give ``pane_id`` the fast refresh rate."""

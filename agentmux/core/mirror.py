@@ -62,7 +62,10 @@ class Mirror:
         on_state: Callable[[str], None],
     ) -> None:
         self.tmux = TmuxServer(socket_path)
-        self.client = ControlClient(socket_path, on_screen, on_state)
+        self._on_state = on_state
+        self.client = ControlClient(socket_path, on_screen, self._state_changed)
+        self._linked: set[str] = set()
+        self._watched: list[str] = []
 
     def start(self) -> None:
         """Connect to tmux and start mirroring."""
@@ -72,13 +75,32 @@ class Mirror:
         """Disconnect; agents keep running."""
         self.client.stop()
 
+    def _state_changed(self, state: str) -> None:
+        if state == "connected":
+            self._linked.clear()  # a new server (or view session) has none of them linked
+        self._on_state(state)
+
     def show(self, records: list[SessionRecord]) -> None:
-        """Mirror these sessions' panes (linking their windows into the view session)."""
+        """Mirror these sessions' panes; windows not yet in the view session are linked into it.
+
+        Costs nothing when the set of sessions has not changed.
+        """
         self.client.connected.wait(5)
         for record in records:
-            if record.tmux_window_id:
-                self.tmux.link_window(record.tmux_window_id, VIEW_SESSION)
-        self.client.watch([r.tmux_pane_id for r in records if r.tmux_pane_id])
+            window = record.tmux_window_id
+            if window and window not in self._linked:
+                self.tmux.link_window(window, VIEW_SESSION)
+                self._linked.add(window)
+        watched = [r.tmux_pane_id for r in records if r.tmux_pane_id]
+        if watched != self._watched:
+            self._watched = watched
+            self.client.watch(watched)
+
+    def last_output(self, record: SessionRecord) -> float | None:
+        """``time.monotonic()`` when the session's agent last printed, as seen live, if it has."""
+        if record.tmux_pane_id is None:
+            return None
+        return self.client.last_output(record.tmux_pane_id)
 
     def focus(self, pane_id: str | None) -> None:
         """Refresh this pane at the fast rate."""

@@ -279,6 +279,25 @@ class DemoAgent:
             )
         return f"Printed {count} lines."
 
+    def do_stream(self, rest: str) -> str:
+        """``stream RATE SECONDS``: print RATE lines a second, each stamped with the time.
+
+        The stamp is ``time.monotonic_ns()`` (one clock for every process on the machine), so a
+        reader can measure how long a line took to reach its screen.
+        """
+        rate_text, _, seconds_text = rest.partition(" ")
+        rate = max(1.0, min(_float(rate_text, 200.0), 100_000.0))
+        seconds = max(0.0, _float(seconds_text, 5.0))
+        start = time.monotonic()
+        count = 0
+        while time.monotonic() - start < seconds:
+            count += 1
+            self.emit(f"\x1b[36mtick {time.monotonic_ns()} {count}\x1b[0m\n")
+            delay = start + count / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return f"Streamed {count} lines."
+
     def do_ask(self, _rest: str) -> str:
         """``ask``: wait for the user's yes/no, as a permission prompt does."""
         self.emit("\x1b[1;33m? demo wants to continue. Allow? [y/n]\x1b[0m ")

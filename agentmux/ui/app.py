@@ -6,9 +6,12 @@ messages (:mod:`agentmux.ui.messages`). Workers never touch widgets.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from typing import ClassVar
 
+import watchfiles
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -20,10 +23,16 @@ from agentmux.core.agents import all_profiles, resolve_profile
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.mirror import Mirror
-from agentmux.core.records import Status
+from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions import SessionManager
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
-from agentmux.ui.messages import ConnectionChanged, CoreFailed, OutputUpdated, SessionsRefreshed
+from agentmux.ui.messages import (
+    ConnectionChanged,
+    CoreFailed,
+    OutputUpdated,
+    SessionsRefreshed,
+    StateChanged,
+)
 from agentmux.ui.messages import SessionView as View
 from agentmux.ui.modals import (
     BroadcastRequest,
@@ -180,7 +189,7 @@ class AgentmuxApp(App[None]):
         manager: SessionManager,
         *,
         theme: str | None = None,
-        refresh_seconds: float = 1.0,
+        refresh_seconds: float = 5.0,
         mirror: bool = True,
     ) -> None:
         super().__init__()
@@ -195,7 +204,10 @@ class AgentmuxApp(App[None]):
         self.last_status: dict[str, Status] = {}
         self.latest: SessionsRefreshed | None = None
         self._focused_once = False
+        self._overflow_text = ""
+        self._activity: dict[str, float] = {}  # session id -> monotonic time of last output
         self.current: PaneView | None = None
+        self._stop_watching = threading.Event()
         self.insert_target: PaneView | None = None
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
@@ -221,10 +233,14 @@ class AgentmuxApp(App[None]):
         if self.mirror is not None:
             self.mirror.start()
         self.refresh_sessions()
+        # Changes arrive as events (the state directory is watched); the poll is a backstop.
         self.set_interval(self.refresh_seconds, self.refresh_sessions)
+        self.set_interval(1.0, self._relabel)
+        self._watch_state()
 
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
+        self._stop_watching.set()
         if self.mirror is not None:
             self.mirror.stop()
 
@@ -242,13 +258,55 @@ class AgentmuxApp(App[None]):
         try:
             records = self.manager.reconcile()
             panes = self.manager.panes_by_session()
+            now = time.monotonic()
+            for record in records:
+                idle = self.manager.idle_seconds(record, panes)
+                if idle is None:
+                    self._activity.pop(record.id, None)
+                else:
+                    self._activity[record.id] = now - idle
         except AgentmuxError as exc:
             self.post_message(CoreFailed(exc.message))
             return
-        views = [View(r, self.manager.idle_seconds(r, panes)) for r in records]
         if self.mirror is not None:
-            self.mirror.show([v.record for v in views if v.record.status is Status.RUNNING])
+            self.mirror.show([r for r in records if r.status is Status.RUNNING])
+        views = [View(r, self._quiet(r)) for r in records]
         self.post_message(SessionsRefreshed(views))
+
+    def _quiet(self, record: SessionRecord) -> float | None:
+        """Seconds since the agent last printed: tmux's record, updated live by the mirror."""
+        last = self._activity.get(record.id)
+        if self.mirror is not None:
+            live = self.mirror.last_output(record)
+            if live is not None and (last is None or live > last):
+                last = live
+        return None if last is None else max(0.0, time.monotonic() - last)
+
+    @work(thread=True, group="watch")
+    def _watch_state(self) -> None:
+        """Post StateChanged whenever agentmux's state directory changes (coalesced)."""
+        for _changes in watchfiles.watch(
+            self.manager.home,
+            stop_event=self._stop_watching,
+            debounce=150,
+            step=50,
+            rust_timeout=1000,
+            raise_interrupt=False,
+        ):
+            self.post_message(StateChanged())
+
+    def on_state_changed(self, _message: StateChanged) -> None:
+        """Another process (or an agent's wrapper) changed the state: reconcile now."""
+        self.refresh_sessions()
+
+    def _relabel(self) -> None:
+        """Working or idle, from the mirror's output times: no tmux call, no redraw if unchanged."""
+        if self.mirror is None:
+            return
+        for number, pane in enumerate(self.panes.values(), start=1):
+            view = View(pane.record, self._quiet(pane.record))
+            pane.update_view(view, number, self.manager.config.idle_seconds)
+            self.views[pane.record.id] = view
 
     @work(thread=True, group="core")
     def _run_core(self, label: str, operation: str, *args: object) -> None:
@@ -345,11 +403,14 @@ class AgentmuxApp(App[None]):
         screen.query_one("#empty").set_class(bool(visible), "-hidden")
         grid.set_class(not visible, "-hidden")
         extra = message.sessions[MAX_VISIBLE:]
-        screen.query_one("#overflow", Static).update(
+        overflow_text = (
             "also: " + ", ".join(f"{v.record.name} ({v.record.status})" for v in extra)
             if extra
             else ""
         )
+        if overflow_text != self._overflow_text:
+            self._overflow_text = overflow_text
+            screen.query_one("#overflow", Static).update(overflow_text)
         self._apply_layout()
         if visible and not self._focused_once:
             # Once only: a later refresh must never take the focus from where the user put it.
@@ -389,10 +450,13 @@ class AgentmuxApp(App[None]):
         panes = list(self.panes.values())
         zoomed = self.zoomed and focused is not None
         for pane in panes:
-            pane.display = not zoomed or pane is focused
+            shown = not zoomed or pane is focused
+            if pane.display != shown:
+                pane.display = shown
         columns, rows = grid_shape(1 if zoomed else len(panes))
-        grid.styles.grid_size_columns = columns
-        grid.styles.grid_size_rows = rows
+        if (grid.styles.grid_size_columns, grid.styles.grid_size_rows) != (columns, rows):
+            grid.styles.grid_size_columns = columns
+            grid.styles.grid_size_rows = rows
 
     @on(PaneView.Resized)
     def _pane_resized(self, message: PaneView.Resized) -> None:

@@ -42,6 +42,10 @@ class ConnectionChanged(Message):
         self.state = state
 
 
+class StateChanged(Message):
+    """Something in agentmux's state directory changed (any agentmux process, any agent)."""
+
+
 class CoreFailed(Message):
     """A core operation failed with a one-sentence reason."""
 

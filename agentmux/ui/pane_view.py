@@ -97,10 +97,15 @@ class PaneView(Widget, can_focus=True):
         self.number = number
         label, css = status_label(view, idle_after)
         record = view.record
-        self.border_title = f"{number} {record.name} · {record.agent} · {label}"
-        self.border_subtitle = record.branch
-        for cls in ("-working", "-idle", "-exited", "-failed", "-queued", "-starting"):
-            self.set_class(cls == css, cls)
+        title = f"{number} {record.name} · {record.agent} · {label}"
+        # Only what changed is touched: an idle grid must cost nothing to keep up to date.
+        if self.border_title != title:
+            self.border_title = title
+        if self.border_subtitle != record.branch:
+            self.border_subtitle = record.branch
+        if not self.has_class(css):
+            for cls in ("-working", "-idle", "-exited", "-failed", "-queued", "-starting"):
+                self.set_class(cls == css, cls)
 
     def update_screen(self, screen: Screen) -> None:
         """A new capture: redraw only the rows that differ from the last one."""

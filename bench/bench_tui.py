@@ -1,0 +1,302 @@
+"""TUI latency and CPU, with 9 demo sessions each printing ~200 lines a second.
+
+Latency: the demo agents print lines stamped with the system-wide monotonic clock; the real
+AgentmuxApp runs in this process (headless, 160x45) with a hook on ``PaneView.render_line``, and a
+line's latency is the time from its stamp to the first frame that draws it. Lines that scroll past
+between two frames never reach the screen; they are counted, not measured.
+
+CPU: the real `agentmux` TUI, in a pseudo-terminal (`script`) of 160x45, idle and busy; next to a
+plain `tmux attach` client, in the same kind of terminal, showing a window of nine panes that run
+the same demo agents with the same load, in the same run. Reported for the client process alone
+and with its tmux server, as % of one core.
+
+    .venv/bin/python bench/bench_tui.py [--seconds 10] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+STAMP = re.compile(r"tick (\d+) (\d+)")
+COLS, ROWS = 160, 45
+SESSIONS = 9
+
+
+def setup(scratch: Path) -> Path:
+    sockets = Path(tempfile.mkdtemp(prefix="amxt-", dir="/tmp"))
+    os.environ.update(IDENTITY)
+    for var, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        os.environ[var] = str(scratch / sub)
+    os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
+    repo = scratch / "repo"
+    repo.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "README.md").write_text("bench\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "bench"], cwd=repo, check=True)
+    return sockets
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, object]:
+    from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
+    from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
+    from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
+
+    manager = SessionManager.open(repo)
+    for n in range(SESSIONS):
+        manager.create(agent="demo", name=f"s{n}")
+    seen: set[tuple[str, str]] = set()
+    focused_ms: list[float] = []
+    others_ms: list[float] = []
+    original = PaneView.render_line
+
+    def render_line(self: PaneView, y: int):  # type: ignore[no-untyped-def]
+        strip = original(self, y)
+        row = self.rows[y] if y < len(self.rows) else ""
+        match = STAMP.search(row)
+        if match:
+            key = (self.record.id, match.group(2))
+            if key not in seen:
+                seen.add(key)
+                latency = (time.monotonic_ns() - int(match.group(1))) / 1e6
+                target = focused_ms if self.has_class("-focused") else others_ms
+                target.append(latency)
+        return strip
+
+    PaneView.render_line = render_line  # type: ignore[method-assign]
+    app = AgentmuxApp(manager)
+    async with app.run_test(size=(COLS, ROWS)) as pilot:
+        deadline = time.monotonic() + 20
+        while len(app.panes) < SESSIONS and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await pilot.pause(2.0)  # windows resized, screens mirrored
+        for n in range(SESSIONS):
+            manager.send(f"s{n}", f"stream {rate:g} {seconds:g}".encode())
+        me = psutil.Process()
+        before = me.cpu_times()
+        await pilot.pause(seconds)
+        after = me.cpu_times()
+        app_cpu = 100 * ((after.user + after.system) - (before.user + before.system)) / seconds
+        await pilot.pause(1.0)
+        frames = sum(p.frames for p in app.panes.values())
+    PaneView.render_line = original  # type: ignore[method-assign]
+    printed = int(rate * seconds) * SESSIONS
+    manager.tmux.kill_server()
+    return {
+        "focused": focused_ms,
+        "others": others_ms,
+        "printed": printed,
+        "shown": len(seen),
+        "app_cpu": app_cpu,
+        "frames": frames,
+    }
+
+
+def in_terminal(command: str, record: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """Run ``command`` in a pseudo-terminal of COLS x ROWS; what it draws goes to ``record``."""
+    return subprocess.Popen(
+        ["script", "-qfec", f"stty cols {COLS} rows {ROWS}; exec {command}", str(record)],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def find(parent: subprocess.Popen[bytes], needle: str, timeout: float = 20) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(parent.pid).children(recursive=True):
+            try:
+                if needle in " ".join(child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.1)
+    raise RuntimeError(f"no process matching {needle!r}")
+
+
+def tmux_server(socket: Path) -> psutil.Process:
+    out = subprocess.run(
+        ["tmux", "-S", str(socket), "display-message", "-p", "#{pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return psutil.Process(int(out))
+
+
+def cpu_percent(procs: list[psutil.Process], seconds: float, drawn: Path) -> list[float]:
+    """% of one core for each of ``procs``, then KiB/s the terminal received, over a window."""
+    before = [p.cpu_times() for p in procs]
+    size = drawn.stat().st_size
+    time.sleep(seconds)
+    after = [p.cpu_times() for p in procs]
+    cpu = [
+        100 * ((a.user + a.system) - (b.user + b.system)) / seconds
+        for a, b in zip(after, before, strict=True)
+    ]
+    return [*cpu, (drawn.stat().st_size - size) / 1024 / seconds]
+
+
+def measure_cpu(repo: Path, seconds: float, rate: float) -> dict[str, list[float]]:
+    from agentmux.core.sessions import SessionManager  # noqa: PLC0415
+
+    manager = SessionManager.open(repo)
+    for n in range(SESSIONS):
+        manager.create(agent="demo", name=f"c{n}")
+    time.sleep(2)
+    drawn = Path(os.environ["AGENTMUX_SOCKET_DIR"]) / "agentmux.tty"
+    tui = in_terminal(f"{sys.executable} -m agentmux", drawn, repo)
+    app = find(tui, "-m agentmux")
+    time.sleep(4)  # mirrored and settled
+    server = tmux_server(manager.tmux.socket_path)
+    results: dict[str, list[float]] = {"agentmux idle": cpu_percent([app, server], seconds, drawn)}
+    for n in range(SESSIONS):
+        manager.send(f"c{n}", f"stream {rate:g} {seconds + 2:g}".encode())
+    time.sleep(1)
+    results["agentmux busy"] = cpu_percent([app, server], seconds, drawn)
+    tui.stdin.write(b"q")  # type: ignore[union-attr]
+    tui.stdin.flush()  # type: ignore[union-attr]
+    tui.wait(10)
+    manager.tmux.kill_server()
+
+    # The baseline: one tmux window of nine panes running the same agents, one plain client.
+    socket = Path(os.environ["AGENTMUX_SOCKET_DIR"]) / "plain.sock"
+    demo = f"{sys.executable} -m agentmux.demo_agent --fast"
+    tmux = ["tmux", "-f", "/dev/null", "-S", str(socket)]
+    subprocess.run(
+        [
+            *tmux,
+            "new-session",
+            "-d",
+            "-s",
+            "plain",
+            "-x",
+            str(COLS),
+            "-y",
+            str(ROWS - 1),
+            "-c",
+            str(repo),
+            demo,
+        ],
+        check=True,
+    )
+    for _ in range(SESSIONS - 1):
+        subprocess.run([*tmux, "split-window", "-t", "plain", "-c", str(repo), demo], check=True)
+        subprocess.run([*tmux, "select-layout", "-t", "plain", "tiled"], check=True)
+    time.sleep(2)
+    plain_drawn = socket.with_name("plain.tty")
+    client = in_terminal(f"tmux -S {socket} attach -t plain", plain_drawn, repo)
+    attach = find(client, "attach -t plain")
+    plain_server = tmux_server(socket)
+    time.sleep(3)
+    results["tmux idle"] = cpu_percent([attach, plain_server], seconds, plain_drawn)
+    panes = subprocess.run(
+        [*tmux, "list-panes", "-t", "plain", "-F", "#{pane_id}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for pane in panes:
+        subprocess.run(
+            [*tmux, "send-keys", "-t", pane, f"stream {rate:g} {seconds + 2:g}", "Enter"],
+            check=True,
+        )
+    time.sleep(1)
+    results["tmux busy"] = cpu_percent([attach, plain_server], seconds, plain_drawn)
+    subprocess.run([*tmux, "kill-server"], check=False)
+    client.wait(10)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="amx-bench-tui-"))
+    sockets = setup(scratch)
+    try:
+        lat = asyncio.run(measure_latency(scratch / "repo", args.seconds, args.rate))
+        cpu = measure_cpu(scratch / "repo", args.seconds, args.rate)
+    finally:
+        for sock in sockets.glob("*.sock"):
+            subprocess.run(
+                ["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False
+            )
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+    print(
+        f"load: {SESSIONS} demo sessions x {args.rate:g} lines/s for {args.seconds:g} s; "
+        f"terminal {COLS}x{ROWS}"
+    )
+    focused = [float(v) for v in lat["focused"]]  # type: ignore[attr-defined]
+    others = [float(v) for v in lat["others"]]  # type: ignore[attr-defined]
+    for label, values, target in (("focused pane", focused, 50), ("other panes", others, 250)):
+        if values:
+            p50, p95 = statistics.median(values), percentile(values, 0.95)
+            verdict = "met" if p95 < target else "NOT met"
+            print(
+                f"latency {label:13} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+                f"(n={len(values)}; target p95 < {target} ms: {verdict})"
+            )
+    print(
+        f"lines printed {lat['printed']}, drawn {lat['shown']} (the rest scrolled past "
+        f"between frames); frames {lat['frames']}"
+    )
+    print(f"in-process app while busy (latency run): {lat['app_cpu']:.1f}% of a core")
+    print(f"{'CPU, % of one core':20} {'client':>8} {'server':>8} {'both':>8} {'drawn KiB/s':>12}")
+    for key, values in cpu.items():
+        print(
+            f"{key:20} {values[0]:8.1f} {values[1]:8.1f} {values[0] + values[1]:8.1f} "
+            f"{values[2]:12.1f}"
+        )
+    busy = cpu["agentmux busy"][0] / max(cpu["tmux busy"][0], 0.01)
+    busy_all = sum(cpu["agentmux busy"][:2]) / max(sum(cpu["tmux busy"][:2]), 0.01)
+    idle = cpu["agentmux idle"][0]
+    print(
+        f"busy ratio agentmux/tmux client: {busy:.2f}x (with servers {busy_all:.2f}x); "
+        f"target <= 2x: {'met' if busy <= 2 else 'NOT met'}"
+    )
+    print(
+        f"idle agentmux CPU: {idle:.2f}% of a core; target < 1%: {'met' if idle < 1 else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
