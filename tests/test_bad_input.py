@@ -285,3 +285,8 @@ def test_next_free_name() -> None:
     assert next_free_name("demo", set()) == "demo-1"
     assert next_free_name("demo", {"demo-1", "demo-2"}) == "demo-3"
     assert validate_name(next_free_name("weird agent!", set()))
+
+
+def test_a_trailing_newline_is_not_a_valid_name() -> None:
+    with pytest.raises(AgentmuxError):
+        validate_name("ok\n")

@@ -39,7 +39,7 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
     lines = [
         f"export {key}={shlex.quote(value)}\n"
         for key, value in env.items()
-        if _NAME.match(key) and key not in _SKIPPED_ENV and "\0" not in value
+        if _NAME.fullmatch(key) and key not in _SKIPPED_ENV and "\0" not in value
     ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:

@@ -20,7 +20,7 @@ def validate_name(name: str) -> str:
         raise AgentmuxError(
             f"session name {name[:40]!r}... is too long: at most {MAX_NAME_LENGTH} characters."
         )
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise AgentmuxError(
             f"session name {name!r} is not allowed: use letters, digits, '-' and '_', "
             "starting with a letter or digit."
