@@ -521,6 +521,12 @@ class AgentmuxApp(App[None]):
             )
         self.screen.refresh_bindings()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The leave-insert chord exists (and shows in the footer) only in insert mode."""
+        if action == "leave_insert":
+            return self.insert_mode
+        return True
+
     def action_leave_insert(self) -> None:
         """The escape chord."""
         if self.insert_mode:

@@ -84,6 +84,7 @@ class PaneView(Widget, can_focus=True):
         self.cursor: tuple[int, int] | None = None
         self.show_cursor = False
         self._strips: dict[str, Strip] = {}
+        self._strip_theme = ""
         self.frames = 0
 
     @property
@@ -128,14 +129,19 @@ class PaneView(Widget, can_focus=True):
 
     def _strip(self, row: str, width: int) -> Strip:
         key = f"{width}\0{row}"
+        if self._strip_theme != self.app.theme:
+            self._strip_theme = self.app.theme  # cached rows carry the old theme's colours
+            self._strips.clear()
         strip = self._strips.get(key)
         if strip is None:
             if len(self._strips) > 4096:
                 self._strips.clear()
             text = Text.from_ansi(row, no_wrap=True, end="")
             segments = list(text.render(self.app.console))
-            # tmux and Rich disagree on some wide characters: always crop or pad to the width.
-            strip = Strip(segments).extend_cell_length(width).crop(0, width)
+            # The theme's colours are the base an agent's own colours sit on; tmux and Rich
+            # disagree on some wide characters, so every row is cropped or padded to the width.
+            base = self.rich_style
+            strip = Strip(segments).extend_cell_length(width).crop(0, width).apply_style(base)
             self._strips[key] = strip
         return strip
 

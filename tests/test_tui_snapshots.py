@@ -1,0 +1,109 @@
+"""SVG snapshots of the main layouts in every built-in theme, from fixed data, at 120x36.
+
+Regenerate after a deliberate change with ``UPDATE_SNAPSHOTS=1 pytest tests/test_tui_snapshots.py``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from agentmux.core.control import Screen
+from agentmux.core.records import SessionRecord, Status
+from agentmux.core.sessions import SessionManager
+from agentmux.ui.app import AgentmuxApp
+from agentmux.ui.messages import OutputUpdated, SessionsRefreshed, SessionView
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+THEMES = ("agentmux-dark", "agentmux-light", "agentmux-high-contrast")
+SIZE = (120, 36)
+
+
+class SnapshotApp(AgentmuxApp):
+    """The real app with its data fixed: no reconcile, no mirror, no clock."""
+
+    def refresh_sessions(self) -> None:  # type: ignore[override]
+        """Nothing live: the test posts the sessions."""
+
+    def _watch_state(self) -> None:  # type: ignore[override]
+        """Nothing live."""
+
+
+def record(
+    n: int, status: Status = Status.RUNNING, exit_status: int | None = None
+) -> SessionRecord:
+    names = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota"]
+    name = names[n]
+    return SessionRecord(
+        id=f"00000000-0000-0000-0000-00000000000{n}",
+        name=name,
+        agent="claude" if n % 2 else "demo",
+        agent_kind="demo",
+        agent_session_id=f"s{n}",
+        branch=f"agentmux/{name}",
+        worktree=f"/work/{name}",
+        base_ref="main",
+        base_commit="0" * 40,
+        status=status,
+        created_at=0.0,
+        exit_status=exit_status,
+        tmux_pane_id=f"%{n}",
+        tmux_window_id=f"@{n}",
+        tmux_session_id=f"${n}",
+    )
+
+
+def screen_rows(n: int) -> tuple[str, ...]:
+    return (
+        "\x1b[1;36m✻ agentmux demo agent\x1b[0m",
+        "",
+        f"\x1b[1;35mdemo ❯\x1b[0m write src/module_{n}.py",
+        "\x1b[33m⏺ Working…\x1b[0m",
+        f"\x1b[32m⎿ Wrote src/module_{n}.py\x1b[0m",
+        "",
+        "\x1b[1;35mdemo ❯\x1b[0m ",
+    )
+
+
+def normalise(svg: str) -> str:
+    # Rich names the SVG's CSS classes after a hash of the whole terminal; keep them stable.
+    return re.sub(r"terminal-\d+", "terminal", svg)
+
+
+async def snapshot(manager: SessionManager, theme: str, count: int) -> str:
+    app = SnapshotApp(manager, theme=theme, mirror=False, refresh_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        views = []
+        for n in range(count):
+            status, code = Status.RUNNING, None
+            if n == 2:
+                status, code = Status.EXITED, 1
+            views.append(SessionView(record(n, status, code), 1.0 if n % 3 else 30.0))
+        app.post_message(SessionsRefreshed(views))
+        await pilot.pause()
+        for n in range(count):
+            app.post_message(
+                OutputUpdated(Screen(f"%{n}", screen_rows(n), (7, 6), 80, 20, time.monotonic()))
+            )
+        await pilot.pause()
+        await pilot.pause()
+        return normalise(app.export_screenshot(title=f"agentmux {theme}"))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("count", [0, 4, 9])
+async def test_layout_snapshot(manager: SessionManager, theme: str, count: int) -> None:
+    svg = await snapshot(manager, theme, count)
+    path = SNAPSHOTS / f"grid{count}-{theme}.svg"
+    if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
+        if os.environ.get("CI") and not path.exists():
+            pytest.fail(f"snapshot {path.name} is missing; generate it and commit it")
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(svg)
+    assert svg == path.read_text(), f"{path.name} changed (UPDATE_SNAPSHOTS=1 to accept)"
