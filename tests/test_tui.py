@@ -299,3 +299,39 @@ def test_pane_status_labels() -> None:
         record.__class__(**{**record.__dict__, "status": Status.EXITED, "exit_status": 2}), None
     )
     assert status_label(failed, 3.0) == ("exited 2", "-failed")
+
+
+async def test_waiting_for_you_is_marked_announced_and_jumped_to(
+    repo: Path, manager: SessionManager
+) -> None:
+    demo_sessions(manager, "calm", "asking")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 2, what="panes")
+        manager.send("asking", b"ask")
+        asking = app.panes[manager.get("asking").id]
+        await until(lambda: "waiting for you" in str(asking.border_title), what="waiting mark")
+        assert asking.has_class("-waiting")
+        assert any("asking is waiting for you" in n.message for n in app._notifications)
+        await pilot.press("1", "w")
+        assert focused_name(app) == "asking"
+        manager.send("asking", b"y", submit=False)
+        await until(lambda: "waiting for you" not in str(asking.border_title), what="answered")
+
+
+def test_is_waiting_reads_the_plain_screen() -> None:
+    from agentmux.core.agents import builtin_profiles
+    from agentmux.core.attention import is_waiting
+
+    demo = builtin_profiles()["demo"]
+    assert is_waiting(demo, ("x", "\x1b[1;33m? demo wants to continue. Allow? [y/n]\x1b[0m "))
+    assert not is_waiting(demo, ("demo ❯ ",))
+    assert not is_waiting(builtin_profiles()["claude"].__class__("g", ("g",), "generic"), ("Do",))
+
+
+def test_an_answered_question_is_not_waiting() -> None:
+    from agentmux.core.agents import builtin_profiles
+    from agentmux.core.attention import is_waiting
+
+    demo = builtin_profiles()["demo"]
+    assert not is_waiting(demo, ("? demo wants to continue. Allow? [y/n] y", "⎿ Allowed"))

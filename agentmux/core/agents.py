@@ -21,6 +21,11 @@ AgentKind = Literal["claude", "codex", "demo", "generic"]
 # folder-trust question, say) would be lost, so Claude is only "ready" when it is on screen.
 CLAUDE_READY = r"\? for shortcuts"
 DEMO_READY = r"demo ❯"
+# "Waiting for you" read off the screen: a fallback until agents report it through hooks. These are
+# the questions each agent asks before it acts; they must be checked against the real CLIs.
+CLAUDE_WAITING = r"Do you want to |Would you like to |❯ 1\. Yes"
+CODEX_WAITING = r"Allow command\?|Approve\?|\[y/N\]"
+DEMO_WAITING = r"Allow\? \[y/n\] *$"
 
 _INSTALL_HINTS = {
     "claude": "npm install -g @anthropic-ai/claude-code",
@@ -37,6 +42,7 @@ class AgentProfile:
     kind: AgentKind
     env: Mapping[str, str] = field(default_factory=dict)
     ready_pattern: str | None = None
+    waiting_pattern: str | None = None
     ready_timeout: float = 60.0
     submit_delay: float = 0.1
 
@@ -85,14 +91,27 @@ def builtin_profiles() -> dict[str, AgentProfile]:
     """The profiles agentmux ships with."""
     return {
         "claude": AgentProfile(
-            "claude", ("claude",), "claude", ready_pattern=CLAUDE_READY, submit_delay=0.3
+            "claude",
+            ("claude",),
+            "claude",
+            ready_pattern=CLAUDE_READY,
+            waiting_pattern=CLAUDE_WAITING,
+            submit_delay=0.3,
         ),
-        "codex": AgentProfile("codex", ("codex",), "codex", ready_timeout=60.0, submit_delay=0.3),
+        "codex": AgentProfile(
+            "codex",
+            ("codex",),
+            "codex",
+            waiting_pattern=CODEX_WAITING,
+            ready_timeout=60.0,
+            submit_delay=0.3,
+        ),
         "demo": AgentProfile(
             "demo",
             (sys.executable, "-m", "agentmux.demo_agent"),
             "demo",
             ready_pattern=DEMO_READY,
+            waiting_pattern=DEMO_WAITING,
             ready_timeout=20.0,
             submit_delay=0.0,
         ),
@@ -106,6 +125,7 @@ def _from_config(name: str, conf: AgentConfig) -> AgentProfile:
         kind=conf.kind,
         env=dict(conf.env),
         ready_pattern=conf.ready_pattern,
+        waiting_pattern=conf.waiting_pattern,
         ready_timeout=conf.ready_timeout,
         submit_delay=conf.submit_delay,
     )

@@ -25,10 +25,11 @@ class AgentConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     kind: Literal["claude", "codex", "generic"] = "generic"
     ready_pattern: str | None = None
+    waiting_pattern: str | None = None
     ready_timeout: float = Field(default=60.0, gt=0)
     submit_delay: float = Field(default=0.1, ge=0)
 
-    @field_validator("ready_pattern")
+    @field_validator("ready_pattern", "waiting_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -49,6 +50,7 @@ class Config(BaseModel):
     default_agent: str | None = None
     idle_seconds: float = Field(default=3.0, gt=0)
     theme: str | None = None
+    attention: Literal["bell", "osc9", "osc777", "none"] = "bell"
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
 
 

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from agentmux.core.agents import all_profiles, resolve_profile
+from agentmux.core.attention import is_waiting
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.mirror import Mirror
@@ -70,7 +71,7 @@ class MainScreen(Screen[None]):
         Binding("b", "broadcast", "broadcast"),
         Binding("x", "stop", "stop"),
         Binding("d", "remove", "remove"),
-        Binding("w", "oldest_waiting", "longest idle", show=False),
+        Binding("w", "oldest_waiting", "waiting longest", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit_app", "quit"),
     ]
@@ -163,7 +164,7 @@ def help_rows() -> list[tuple[str, str]]:
         ("b", "broadcast a prompt: all, selected, or every idle session"),
         ("x", "stop the focused agent"),
         ("d", "remove the focused session (never loses work)"),
-        ("w", "jump to the session idle the longest"),
+        ("w", "jump to the session waiting for you longest (else the one idle longest)"),
         ("Ctrl+P", "command palette"),
         ("?", "this help"),
         ("q", "quit (agents keep running)"),
@@ -206,6 +207,8 @@ class AgentmuxApp(App[None]):
         self._focused_once = False
         self._overflow_text = ""
         self._activity: dict[str, float] = {}  # session id -> monotonic time of last output
+        self.waiting_since: dict[str, float] = {}  # session id -> when it began waiting for you
+        self._profiles = all_profiles(manager.config)
         self.current: PaneView | None = None
         self._stop_watching = threading.Event()
         self.insert_target: PaneView | None = None
@@ -270,7 +273,7 @@ class AgentmuxApp(App[None]):
             return
         if self.mirror is not None:
             self.mirror.show([r for r in records if r.status is Status.RUNNING])
-        views = [View(r, self._quiet(r)) for r in records]
+        views = [View(r, self._quiet(r), r.id in self.waiting_since) for r in records]
         self.post_message(SessionsRefreshed(views))
 
     def _quiet(self, record: SessionRecord) -> float | None:
@@ -304,7 +307,7 @@ class AgentmuxApp(App[None]):
         if self.mirror is None:
             return
         for number, pane in enumerate(self.panes.values(), start=1):
-            view = View(pane.record, self._quiet(pane.record))
+            view = View(pane.record, self._quiet(pane.record), pane.record.id in self.waiting_since)
             pane.update_view(view, number, self.manager.config.idle_seconds)
             self.views[pane.record.id] = view
 
@@ -361,10 +364,41 @@ class AgentmuxApp(App[None]):
     # --- messages -------------------------------------------------------------------------------
 
     def on_output_updated(self, message: OutputUpdated) -> None:
-        """A pane's screen changed."""
+        """A pane's screen changed: draw it, and notice an agent that starts waiting for you."""
         for pane in self.panes.values():
             if pane.record.tmux_pane_id == message.screen.pane_id:
                 pane.update_screen(message.screen)
+                self._check_waiting(pane, message.screen.rows)
+
+    def _check_waiting(self, pane: PaneView, rows: tuple[str, ...]) -> None:
+        record = pane.record
+        profile = self._profiles.get(record.agent)
+        waiting = profile is not None and is_waiting(profile, rows)
+        if waiting == (record.id in self.waiting_since):
+            return
+        if waiting:
+            self.waiting_since[record.id] = time.monotonic()
+            self.notify(f"{record.name} is waiting for you", severity="warning", timeout=10)
+            self._signal(f"agentmux: {record.name} is waiting for you")
+        else:
+            self.waiting_since.pop(record.id, None)
+        self._relabel()
+
+    def _signal(self, text: str) -> None:
+        """Get the user's attention the configured way: bell, or a desktop notification."""
+        how = self.manager.config.attention
+        if how == "bell":
+            self.bell()
+        elif how in ("osc9", "osc777") and self._driver is not None:
+            clean = "".join(ch for ch in text if ch.isprintable() and ch != ";")
+            # OSC 9 (iTerm2, WezTerm, Windows Terminal) and OSC 777 (urxvt, foot, kitty). Textual
+            # has no public call for them; it writes its own OSC 52 the same way.
+            sequence = (
+                f"\x1b]9;{clean}\x07"
+                if how == "osc9"
+                else (f"\x1b]777;notify;agentmux;{clean}\x07")
+            )
+            self._driver.write(sequence)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         """The tmux connection went up or down."""
@@ -616,7 +650,11 @@ class AgentmuxApp(App[None]):
         self.push_screen(ConfirmScreen(question), answer)
 
     def focus_longest_idle(self) -> None:
-        """Jump to the running session that has been quiet the longest."""
+        """Jump to the session waiting for you the longest, else the one quiet the longest."""
+        waiting = [(since, sid) for sid, since in self.waiting_since.items() if sid in self.panes]
+        if waiting:
+            self.select_pane(self.panes[min(waiting)[1]])
+            return
         idle = [
             (v.idle_seconds or 0.0, sid)
             for sid, v in self.views.items()

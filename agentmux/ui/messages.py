@@ -24,6 +24,7 @@ class SessionView:
 
     record: SessionRecord
     idle_seconds: float | None
+    waiting: bool = False
 
 
 class SessionsRefreshed(Message):

@@ -15,12 +15,15 @@ from agentmux.core.records import SessionRecord, Status
 from agentmux.ui.messages import SessionView
 
 CURSOR_STYLE = Style(reverse=True)
+STATUS_CLASSES = ("-working", "-waiting", "-idle", "-exited", "-failed", "-queued", "-starting")
 
 
 def status_label(view: SessionView, idle_after: float) -> tuple[str, str]:
     """(text, CSS class) for a session's state."""
     record = view.record
     if record.status is Status.RUNNING:
+        if view.waiting:
+            return "waiting for you", "-waiting"
         if view.idle_seconds is None or view.idle_seconds < idle_after:
             return "working", "-working"
         return "idle", "-idle"
@@ -53,6 +56,7 @@ class PaneView(Widget, can_focus=True):
     PaneView.-insert { border: heavy $pane-border-insert; }
     PaneView.-selected { border-subtitle-color: $accent; }
     PaneView.-working { border-title-color: $status-working; }
+    PaneView.-waiting { border-title-color: $status-waiting; border-title-style: bold; }
     PaneView.-idle { border-title-color: $status-idle; }
     PaneView.-exited { border-title-color: $status-exited; }
     PaneView.-failed { border-title-color: $status-failed; }
@@ -105,7 +109,7 @@ class PaneView(Widget, can_focus=True):
         if self.border_subtitle != record.branch:
             self.border_subtitle = record.branch
         if not self.has_class(css):
-            for cls in ("-working", "-idle", "-exited", "-failed", "-queued", "-starting"):
+            for cls in STATUS_CLASSES:
                 self.set_class(cls == css, cls)
 
     def update_screen(self, screen: Screen) -> None:
