@@ -335,3 +335,39 @@ def test_an_answered_question_is_not_waiting() -> None:
 
     demo = builtin_profiles()["demo"]
     assert not is_waiting(demo, ("? demo wants to continue. Allow? [y/n] y", "⎿ Allowed"))
+
+
+async def test_the_control_connection_is_remade_when_it_drops(
+    repo: Path, manager: SessionManager
+) -> None:
+    import psutil
+
+    demo_sessions(manager, "steady")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="pane")
+        pane = next(iter(app.panes.values()))
+        await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
+
+        def control_clients() -> list[psutil.Process]:
+            return [
+                p
+                for p in psutil.Process().children(recursive=True)
+                if "-C" in p.cmdline() and "attach-session" in p.cmdline()
+            ]
+
+        first = control_clients()
+        assert len(first) == 1
+        first[0].kill()
+        await until(lambda: app.connection == "disconnected", what="the drop noticed")
+        await until(
+            lambda: (
+                app.connection == "connected"
+                and control_clients()
+                and control_clients()[0].pid != first[0].pid
+            ),
+            what="reconnected",
+        )
+        manager.send("steady", b"spam 4")
+        await until(lambda: any("spam 4/4" in row for row in pane.rows), what="live again")
+        assert any("reconnected" in n.message for n in app._notifications)

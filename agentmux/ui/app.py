@@ -31,6 +31,7 @@ from agentmux.ui.messages import (
     ConnectionChanged,
     CoreFailed,
     OutputUpdated,
+    Progress,
     SessionsRefreshed,
     StateChanged,
 )
@@ -318,7 +319,7 @@ class AgentmuxApp(App[None]):
             getattr(self.manager, operation)(*args)
         except AgentmuxError as exc:
             self.post_message(CoreFailed(f"{label}: {exc.message}"))
-        self.refresh_sessions()
+        self.post_message(StateChanged())
 
     @work(thread=True, group="core")
     def _create(self, request: NewSessionRequest) -> None:
@@ -326,9 +327,7 @@ class AgentmuxApp(App[None]):
         made = []
         for n in range(1, request.count + 1):
             name = request.name if request.count == 1 or not request.name else f"{request.name}-{n}"
-            self.call_from_thread(
-                self.notify, f"starting session {n} of {request.count}…", timeout=2
-            )
+            self.post_message(Progress(f"starting session {n} of {request.count}…"))
             try:
                 made.append(
                     self.manager.create(
@@ -342,7 +341,7 @@ class AgentmuxApp(App[None]):
             except AgentmuxError as exc:
                 self.post_message(CoreFailed(f"new session: {exc.message}"))
                 break
-            self.refresh_sessions()
+            self.post_message(StateChanged())
         for record in made:
             self.manager.deliver_prompt(record.id)
 
@@ -354,7 +353,7 @@ class AgentmuxApp(App[None]):
         except AgentmuxError as exc:
             self.post_message(CoreFailed(f"broadcast: {exc.message}"))
             return
-        self.call_from_thread(self.notify, f"sent to {len(reached)}: {', '.join(reached) or '-'}")
+        self.post_message(Progress(f"sent to {len(reached)}: {', '.join(reached) or '-'}"))
 
     @work(thread=True, group="resize")
     def _resize(self, pane: PaneView, width: int, height: int) -> None:
@@ -407,6 +406,10 @@ class AgentmuxApp(App[None]):
         elif message.state == "connected" and self.connection == "disconnected":
             self.notify("reconnected to tmux")
         self.connection = message.state
+
+    def on_progress(self, message: Progress) -> None:
+        """Show how a long operation is going."""
+        self.notify(message.text, timeout=3)
 
     def on_core_failed(self, message: CoreFailed) -> None:
         """Show a core failure's one sentence."""

@@ -47,6 +47,14 @@ class StateChanged(Message):
     """Something in agentmux's state directory changed (any agentmux process, any agent)."""
 
 
+class Progress(Message):
+    """A core operation moved on; one short sentence for the user."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class CoreFailed(Message):
     """A core operation failed with a one-sentence reason."""
 
