@@ -350,11 +350,15 @@ async def test_the_control_connection_is_remade_when_it_drops(
         await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
 
         def control_clients() -> list[psutil.Process]:
-            return [
-                p
-                for p in psutil.Process().children(recursive=True)
-                if "-C" in p.cmdline() and "attach-session" in p.cmdline()
-            ]
+            found = []
+            for proc in psutil.Process().children(recursive=True):
+                try:
+                    argv = proc.cmdline()
+                except psutil.Error:
+                    continue  # exited meanwhile
+                if "-C" in argv and "attach-session" in argv:
+                    found.append(proc)
+            return found
 
         first = control_clients()
         assert len(first) == 1
@@ -371,3 +375,30 @@ async def test_the_control_connection_is_remade_when_it_drops(
         manager.send("steady", b"spam 4")
         await until(lambda: any("spam 4/4" in row for row in pane.rows), what="live again")
         assert any("reconnected" in n.message for n in app._notifications)
+
+
+async def test_insert_mode_owns_ctrl_p_and_paste_reaches_the_agent(
+    repo: Path, manager: SessionManager
+) -> None:
+    demo_sessions(manager, "keys")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("i", "ctrl+p")
+        assert not isinstance(app.screen, CommandPalette), "Ctrl+P went to the agent"
+        app.post_message(
+            __import__("textual.events", fromlist=["Paste"]).Paste("write pasted.txt via paste")
+        )
+        await pilot.pause()
+        await pilot.press("enter")
+        record = manager.get("keys")
+        await until((Path(record.worktree) / "pasted.txt").exists, what="pasted prompt")
+        assert app.is_running
+
+
+async def test_a_textual_builtin_theme_does_not_crash(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "themed")
+    app = RecordingApp(manager, theme="textual-dark")
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="pane")
+        assert app.theme == "textual-dark"

@@ -17,7 +17,7 @@ from agentmux.core.control import Screen
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions import SessionManager
 from agentmux.ui.app import AgentmuxApp
-from agentmux.ui.messages import OutputUpdated, SessionsRefreshed, SessionView
+from agentmux.ui.messages import SessionsRefreshed, SessionView
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 THEMES = ("agentmux-dark", "agentmux-light", "agentmux-high-contrast")
@@ -88,9 +88,8 @@ async def snapshot(manager: SessionManager, theme: str, count: int) -> str:
         app.post_message(SessionsRefreshed(views))
         await pilot.pause()
         for n in range(count):
-            app.post_message(
-                OutputUpdated(Screen(f"%{n}", screen_rows(n), (7, 6), 80, 20, time.monotonic()))
-            )
+            # As the mirror delivers them (coalesced per pane).
+            app._on_screen(Screen(f"%{n}", screen_rows(n), (7, 6), 80, 20, time.monotonic()))
         await pilot.pause()
         await pilot.pause()
         return normalise(app.export_screenshot(title=f"agentmux {theme}"))

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from agentmux.core.tmux import clean_env
@@ -118,9 +119,15 @@ class ControlClient:
             env=clean_env(),
         )
         if exists.returncode != 0:
+            # With agentmux's config, in case this starts the server (after a crash, say).
+            conf = str(resources.files("agentmux.core").joinpath("tmux.conf"))
             made = subprocess.run(
                 [
-                    *tmux,
+                    "tmux",
+                    "-f",
+                    conf,
+                    "-S",
+                    str(self.socket_path),
                     "new-session",
                     "-d",
                     "-s",
@@ -156,7 +163,8 @@ class ControlClient:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
-            self._proc = proc
+            with self._write_lock:
+                self._proc, self._replies = proc, queue.SimpleQueue()
             self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
             self.connected.set()
             self.on_state("connected")
@@ -166,9 +174,14 @@ class ControlClient:
                     state.in_flight = False
             self._wake.set()
             backoff = 0.2
-            self._read(proc)
-            self.connected.clear()
-            self._fail_pending()
+            try:
+                self._read(proc)
+            except Exception:  # a reader failure is a lost connection, not a crash
+                with contextlib.suppress(OSError):
+                    proc.kill()
+            finally:
+                self.connected.clear()
+                self._fail_pending()
             if not self._stop.is_set():
                 self.on_state("disconnected")
                 self._stop.wait(backoff)
@@ -178,14 +191,15 @@ class ControlClient:
     def send(self, command: str) -> Future[list[str]]:
         """Send one tmux command; the future resolves to its output lines (or an error)."""
         future: Future[list[str]] = Future()
-        proc = self._proc
-        if proc is None or proc.stdin is None or proc.poll() is not None:
-            future.set_exception(ConnectionError("not connected to tmux"))
-            return future
         with self._write_lock:
+            proc, replies = self._proc, self._replies
+            if proc is None or proc.stdin is None or proc.poll() is not None:
+                future.set_exception(ConnectionError("not connected to tmux"))
+                return future
             try:
-                # Replies come back in order: the future joins the queue with its command.
-                self._replies.put(future)
+                # Replies come back in order: the future joins this connection's queue with its
+                # command (a new connection gets a new queue, so nothing stale is ever matched).
+                replies.put(future)
                 proc.stdin.write(command.encode() + b"\n")
                 proc.stdin.flush()
             except (OSError, ValueError) as exc:  # ValueError: stdin closed by stop()
@@ -203,21 +217,26 @@ class ControlClient:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
+        replies = self._replies
         block: list[str] | None = None
         guard = b""
         for raw in proc.stdout:
-            if block is None and raw.startswith(b"%output "):
+            if block is None and raw.startswith((b"%output ", b"%extended-output ")):
                 # The hot path (thousands a second under load): the pane id is all that matters;
-                # the output itself is never decoded.
-                self._output(raw[8 : raw.index(b" ", 8)].decode())
+                # the output itself is never decoded. (With pause-after on, tmux sends
+                # %extended-output.)
+                start = raw.index(b" ") + 1
+                self._output(raw[start : raw.index(b" ", start)].decode())
                 continue
             if block is not None:
                 # A captured row could look like "%end ...": only the exact guard closes a block.
                 if raw.startswith((b"%end ", b"%error ")) and raw.split(b" ", 1)[1] == guard:
                     # Flag 1: the reply to a command this client sent (0: tmux's own, e.g. attach).
                     if guard.rstrip().endswith(b" 1"):
-                        future = self._replies.get()
-                        if raw.startswith(b"%end"):
+                        future = replies.get()
+                        if future.done():
+                            pass  # failed when its write failed; nothing to deliver
+                        elif raw.startswith(b"%end"):
                             future.set_result(block)
                         else:
                             future.set_exception(RuntimeError("\n".join(block)))
@@ -245,15 +264,17 @@ class ControlClient:
         self._wake.set()
 
     def _notification(self, line: str) -> None:
-        if line.startswith("%extended-output "):
-            self._output(line.split(" ", 2)[1])
-        elif line.startswith("%pause "):
+        if line.startswith("%pause "):
             pane_id = line.split(" ", 2)[1]
             with self._lock:
                 state = self._panes.get(pane_id)
                 if state is not None:
                     state.paused = True
-            self._output(pane_id)
+            if state is None:
+                # Not mirrored: let it run on rather than leave it paused.
+                self.send(f"refresh-client -A '{pane_id}:continue'")
+            else:
+                self._output(pane_id)
 
     # --- scheduling -----------------------------------------------------------------------------
 
@@ -289,31 +310,36 @@ class ControlClient:
         self._wake.set()
 
     def _run_scheduler(self) -> None:
+        timeout = 1.0
         while not self._stop.is_set():
-            self._wake.wait(0.05)
+            # Woken by new output or a finished capture; otherwise exactly when the next dirty
+            # pane falls due (an idle mirror sleeps a second at a time).
+            self._wake.wait(timeout)
             self._wake.clear()
             if not self.connected.is_set():
+                timeout = 0.05
                 continue
             now = time.monotonic()
             due: list[str] = []
+            next_due = now + 1.0
             with self._lock:
                 for pane_id, state in self._panes.items():
+                    if not state.dirty or state.in_flight:
+                        continue
                     interval = (
                         self.focus_interval if pane_id == self.focused else self.background_interval
                     )
-                    if state.dirty and not state.in_flight and now - state.last_capture >= interval:
+                    at = state.last_capture + interval
+                    if at <= now:
                         state.dirty = False
                         state.in_flight = True
                         state.last_capture = now
                         due.append(pane_id)
+                    else:
+                        next_due = min(next_due, at)
             for pane_id in due:
                 self._capture(pane_id)
-            with self._lock:
-                waiting = any(state.dirty for state in self._panes.values())
-            if waiting:
-                # Something is dirty but not yet due: look again shortly.
-                time.sleep(0.01)
-                self._wake.set()
+            timeout = max(0.0, next_due - time.monotonic())
 
     def _capture(self, pane_id: str) -> None:
         info = self.send(

@@ -45,7 +45,7 @@ from agentmux.ui.modals import (
     NewSessionScreen,
 )
 from agentmux.ui.pane_view import PaneView
-from agentmux.ui.themes import DEFAULT_THEME, load_themes
+from agentmux.ui.themes import DEFAULT_THEME, FALLBACK_VARIABLES, load_themes
 
 LEAVE_INSERT = "ctrl+right_square_bracket"
 LEAVE_INSERT_LABEL = "Ctrl+]"
@@ -194,6 +194,10 @@ class AgentmuxApp(App[None]):
         refresh_seconds: float = 5.0,
         mirror: bool = True,
     ) -> None:
+        # Textual asks for the theme variable defaults while it initialises: have them first.
+        self._themes = load_themes()
+        shipped = self._themes.themes.get(DEFAULT_THEME)
+        self._variable_defaults = {**FALLBACK_VARIABLES, **(shipped.variables if shipped else {})}
         super().__init__()
         self.manager = manager
         self.refresh_seconds = refresh_seconds
@@ -212,11 +216,14 @@ class AgentmuxApp(App[None]):
         self._profiles = all_profiles(manager.config)
         self.current: PaneView | None = None
         self._stop_watching = threading.Event()
+        self._screens: dict[str, PaneScreen] = {}
+        self._screens_lock = threading.Lock()
+        self._attached = False
         self.insert_target: PaneView | None = None
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
-        found = load_themes()
+        found = self._themes
         for loaded in found.themes.values():
             self.register_theme(loaded)
         self.theme_problems = list(found.problems)
@@ -228,6 +235,10 @@ class AgentmuxApp(App[None]):
             self.theme = wanted
 
     # --- lifecycle ------------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """agentmux's own theme variables, for themes that do not set them (Textual's own)."""
+        return dict(self._variable_defaults)
 
     def on_mount(self) -> None:
         """Show the grid, start mirroring and the periodic reconcile."""
@@ -249,7 +260,17 @@ class AgentmuxApp(App[None]):
             self.mirror.stop()
 
     def _on_screen(self, screen: PaneScreen) -> None:
-        self.post_message(OutputUpdated(screen))
+        """From the mirror's thread: keep the latest screen per pane, post once per batch.
+
+        While the TUI is suspended (a full-screen attach) nothing is queued at all.
+        """
+        if self._attached:
+            return
+        with self._screens_lock:
+            first = not self._screens
+            self._screens[screen.pane_id] = screen
+        if first:
+            self.post_message(OutputUpdated(screen))
 
     def _on_state(self, state: str) -> None:
         self.post_message(ConnectionChanged(state))
@@ -319,7 +340,17 @@ class AgentmuxApp(App[None]):
             getattr(self.manager, operation)(*args)
         except AgentmuxError as exc:
             self.post_message(CoreFailed(f"{label}: {exc.message}"))
+        except Exception as exc:  # a worker error must not take the TUI down
+            self.post_message(CoreFailed(f"{label} failed: {exc}"))
         self.post_message(StateChanged())
+
+    @work(thread=True, group="core")
+    def _paste(self, name: str, data: bytes) -> None:
+        """A paste in insert mode: typed into the agent as one bracketed paste, not submitted."""
+        try:
+            self.manager.send(name, data, submit=False)
+        except Exception as exc:  # a worker error must not take the TUI down
+            self.post_message(CoreFailed(f"paste: {exc}"))
 
     @work(thread=True, group="core")
     def _create(self, request: NewSessionRequest) -> None:
@@ -343,7 +374,10 @@ class AgentmuxApp(App[None]):
                 break
             self.post_message(StateChanged())
         for record in made:
-            self.manager.deliver_prompt(record.id)
+            try:
+                self.manager.deliver_prompt(record.id)
+            except Exception as exc:  # a worker error must not take the TUI down
+                self.post_message(CoreFailed(f"prompt for {record.name}: {exc}"))
 
     @work(thread=True, group="core")
     def _broadcast(self, request: BroadcastRequest, names: list[str]) -> None:
@@ -362,12 +396,15 @@ class AgentmuxApp(App[None]):
 
     # --- messages -------------------------------------------------------------------------------
 
-    def on_output_updated(self, message: OutputUpdated) -> None:
+    def on_output_updated(self, _message: OutputUpdated) -> None:
         """A pane's screen changed: draw it, and notice an agent that starts waiting for you."""
+        with self._screens_lock:
+            screens, self._screens = self._screens, {}
         for pane in self.panes.values():
-            if pane.record.tmux_pane_id == message.screen.pane_id:
-                pane.update_screen(message.screen)
-                self._check_waiting(pane, message.screen.rows)
+            screen = screens.get(pane.record.tmux_pane_id or "")
+            if screen is not None:
+                pane.update_screen(screen)
+                self._check_waiting(pane, screen.rows)
 
     def _check_waiting(self, pane: PaneView, rows: tuple[str, ...]) -> None:
         record = pane.record
@@ -405,6 +442,7 @@ class AgentmuxApp(App[None]):
             self.notify("lost the connection to tmux; reconnecting…", severity="error")
         elif message.state == "connected" and self.connection == "disconnected":
             self.notify("reconnected to tmux")
+            self.refresh_sessions()  # the view session may be new: link the windows again
         self.connection = message.state
 
     def on_progress(self, message: Progress) -> None:
@@ -428,7 +466,13 @@ class AgentmuxApp(App[None]):
         grid = screen.query_one("#grid", Grid)
         wanted = {v.record.id for v in visible}
         for session_id in [s for s in self.panes if s not in wanted]:
-            self.panes.pop(session_id).remove()
+            gone = self.panes.pop(session_id)
+            if gone is self.insert_target:
+                self.set_insert(False)
+                self.notify(f"{gone.record.name} left the grid; insert mode ended")
+            if gone is self.current:
+                self.current = None
+            gone.remove()
         for number, view in enumerate(visible, start=1):
             pane = self.panes.get(view.record.id)
             if pane is None:
@@ -467,14 +511,14 @@ class AgentmuxApp(App[None]):
                     severity="error",
                     timeout=10,
                 )
-                self.bell()
+                self._signal(f"agentmux: {record.name} needs you")
             elif record.status is Status.LOST:
                 self.notify(
                     f"{record.name} was lost: its tmux session is gone",
                     severity="error",
                     timeout=10,
                 )
-                self.bell()
+                self._signal(f"agentmux: {record.name} needs you")
             elif record.status is Status.RUNNING and before is Status.QUEUED:
                 self.notify(f"{record.name} left the queue and started")
 
@@ -562,7 +606,8 @@ class AgentmuxApp(App[None]):
         """The leave-insert chord exists (and shows in the footer) only in insert mode."""
         if action == "leave_insert":
             return self.insert_mode
-        return True
+        # In insert mode every other key (Ctrl+P and Ctrl+Q included) belongs to the agent.
+        return not self.insert_mode
 
     def action_leave_insert(self) -> None:
         """The escape chord."""
@@ -574,6 +619,8 @@ class AgentmuxApp(App[None]):
         pane = self.insert_target
         if not self.insert_mode or pane is None or self.mirror is None:
             return
+        if not isinstance(self.screen, MainScreen):
+            return  # a dialog on top has the keys
         if event.key == LEAVE_INSERT:
             return
         if pane.record.tmux_pane_id:
@@ -585,7 +632,7 @@ class AgentmuxApp(App[None]):
         """A paste in insert mode arrives in the agent as one bracketed paste."""
         pane = self.insert_target
         if self.insert_mode and pane is not None:
-            self._run_core("paste", "send", pane.record.name, event.text.encode(), False)
+            self._paste(pane.record.name, event.text.encode())
             event.stop()
 
     def toggle_zoom(self) -> None:
@@ -671,8 +718,12 @@ class AgentmuxApp(App[None]):
         pane = self.focused_pane()
         if pane is None or self.mirror is None:
             return
-        with self.suspend():
-            self.mirror.attach(pane.record)
+        self._attached = True
+        try:
+            with self.suspend():
+                self.mirror.attach(pane.record)
+        finally:
+            self._attached = False
         for each in self.panes.values():
             self._resize(each, each.size.width, each.size.height)
 

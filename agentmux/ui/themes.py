@@ -11,6 +11,19 @@ from textual.theme import Theme
 from agentmux.core.paths import config_dir
 
 DEFAULT_THEME = "agentmux-dark"
+# Used only if the shipped default theme is missing; it normally supplies these.
+FALLBACK_VARIABLES = {
+    "status-starting": "#7dcfff",
+    "status-working": "#9ece6a",
+    "status-waiting": "#e0af68",
+    "status-idle": "#808080",
+    "status-exited": "#a9b1d6",
+    "status-failed": "#f7768e",
+    "status-queued": "#bb9af7",
+    "pane-border": "#606060",
+    "pane-border-focused": "#7aa2f7",
+    "pane-border-insert": "#e0af68",
+}
 _FIELDS = (
     "primary",
     "secondary",
