@@ -60,21 +60,22 @@ EMPTY_TEXT = (
 class MainScreen(Screen[None]):
     """The grid. Its bindings are off while insert mode sends every key to an agent."""
 
+    # The actions live on the app, which also turns them all off in insert mode.
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n), f"focus_pane({n})", f"pane {n}", show=False) for n in range(1, 10)),
-        Binding("tab", "cycle(1)", "next pane", show=False),
-        Binding("shift+tab", "cycle(-1)", "previous pane", show=False),
-        Binding("i,enter", "insert", "type"),
-        Binding("z", "zoom", "zoom"),
-        Binding("space", "select", "select", show=False),
-        Binding("a", "attach", "attach"),
-        Binding("n", "new", "new"),
-        Binding("b", "broadcast", "broadcast"),
-        Binding("x", "stop", "stop"),
-        Binding("d", "remove", "remove"),
-        Binding("w", "oldest_waiting", "waiting longest", show=False),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit_app", "quit"),
+        *(Binding(str(n), f"app.focus_pane({n})", f"pane {n}", show=False) for n in range(1, 10)),
+        Binding("tab", "app.cycle(1)", "next pane", show=False),
+        Binding("shift+tab", "app.cycle(-1)", "previous pane", show=False),
+        Binding("i,enter", "app.insert", "type"),
+        Binding("z", "app.zoom", "zoom"),
+        Binding("space", "app.select", "select", show=False),
+        Binding("a", "app.attach", "attach"),
+        Binding("n", "app.new", "new"),
+        Binding("b", "app.broadcast", "broadcast"),
+        Binding("x", "app.stop", "stop"),
+        Binding("d", "app.remove", "remove"),
+        Binding("w", "app.oldest_waiting", "waiting longest", show=False),
+        Binding("question_mark", "app.help", "help"),
+        Binding("q", "app.quit", "quit"),
     ]
 
     def on_mount(self) -> None:
@@ -88,68 +89,6 @@ class MainScreen(Screen[None]):
         yield Grid(id="grid")
         yield Static("", id="overflow")
         yield Footer()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """No screen binding fires in insert mode: the keys belong to the agent."""
-        app = self.app
-        return not (isinstance(app, AgentmuxApp) and app.insert_mode)
-
-    def action_focus_pane(self, number: int) -> None:
-        """Focus pane ``number`` (1-9)."""
-        self._app.focus_number(number)
-
-    def action_cycle(self, step: int) -> None:
-        """Focus the next (or previous) pane."""
-        self._app.cycle(step)
-
-    def action_insert(self) -> None:
-        """Type into the focused agent."""
-        self._app.set_insert(True)
-
-    def action_zoom(self) -> None:
-        """Zoom the focused pane to full size, or back."""
-        self._app.toggle_zoom()
-
-    def action_select(self) -> None:
-        """Select or unselect the focused pane for a broadcast."""
-        self._app.toggle_selected()
-
-    def action_attach(self) -> None:
-        """Attach full-screen to the focused session."""
-        self._app.attach_focused()
-
-    def action_new(self) -> None:
-        """Start sessions."""
-        self._app.open_new()
-
-    def action_broadcast(self) -> None:
-        """Send one prompt to several sessions."""
-        self._app.open_broadcast()
-
-    def action_stop(self) -> None:
-        """Stop the focused session's agent."""
-        self._app.confirm_stop()
-
-    def action_remove(self) -> None:
-        """Remove the focused session."""
-        self._app.confirm_remove()
-
-    def action_oldest_waiting(self) -> None:
-        """Jump to the session that has been idle longest."""
-        self._app.focus_longest_idle()
-
-    def action_help(self) -> None:
-        """List every key."""
-        self._app.push_screen(HelpScreen(help_rows()))
-
-    def action_quit_app(self) -> None:
-        """Quit; agents keep running."""
-        self._app.exit()
-
-    @property
-    def _app(self) -> AgentmuxApp:
-        assert isinstance(self.app, AgentmuxApp)
-        return self.app
 
 
 def help_rows() -> list[tuple[str, str]]:
@@ -496,7 +435,7 @@ class AgentmuxApp(App[None]):
         if visible and not self._focused_once:
             # Once only: a later refresh must never take the focus from where the user put it.
             self._focused_once = True
-            self.focus_number(1)
+            self.action_focus_pane(1)
 
     def _announce(self, sessions: Iterable[View]) -> None:
         for view in sessions:
@@ -569,20 +508,20 @@ class AgentmuxApp(App[None]):
         if self.zoomed:
             self._apply_layout()
 
-    def focus_number(self, number: int) -> None:
+    def action_focus_pane(self, number: int) -> None:
         """Focus pane ``number`` if there is one."""
         panes = list(self.panes.values())
         if 1 <= number <= len(panes):
             self.select_pane(panes[number - 1])
 
-    def cycle(self, step: int) -> None:
+    def action_cycle(self, step: int) -> None:
         """Focus the next or previous pane."""
         panes = list(self.panes.values())
         if not panes:
             return
         current = self.focused_pane()
         index = panes.index(current) if current in panes else -1
-        self.focus_number((index + step) % len(panes) + 1)
+        self.action_focus_pane((index + step) % len(panes) + 1)
 
     def set_insert(self, on: bool) -> None:
         """Enter or leave insert mode."""
@@ -608,6 +547,14 @@ class AgentmuxApp(App[None]):
             return self.insert_mode
         # In insert mode every other key (Ctrl+P and Ctrl+Q included) belongs to the agent.
         return not self.insert_mode
+
+    def action_insert(self) -> None:
+        """Type into the focused agent."""
+        self.set_insert(True)
+
+    def action_help(self) -> None:
+        """List every key."""
+        self.push_screen(HelpScreen(help_rows()))
 
     def action_leave_insert(self) -> None:
         """The escape chord."""
@@ -635,12 +582,12 @@ class AgentmuxApp(App[None]):
             self._paste(pane.record.name, event.text.encode())
             event.stop()
 
-    def toggle_zoom(self) -> None:
+    def action_zoom(self) -> None:
         """Zoom in or out."""
         self.zoomed = not self.zoomed and self.focused_pane() is not None
         self._apply_layout()
 
-    def toggle_selected(self) -> None:
+    def action_select(self) -> None:
         """Select or unselect the focused pane."""
         pane = self.focused_pane()
         if pane is None:
@@ -648,7 +595,7 @@ class AgentmuxApp(App[None]):
         self.selected ^= {pane.record.id}
         pane.set_class(pane.record.id in self.selected, "-selected")
 
-    def open_new(self) -> None:
+    def action_new(self) -> None:
         """The new-session form."""
         profiles = sorted(all_profiles(self.manager.config))
         default = resolve_profile(self.manager.config, None).name
@@ -659,7 +606,7 @@ class AgentmuxApp(App[None]):
 
         self.push_screen(NewSessionScreen(profiles, default), started)
 
-    def open_broadcast(self) -> None:
+    def action_broadcast(self) -> None:
         """The broadcast form."""
         names = [v.record.name for v in self.views.values() if v.record.id in self.selected]
 
@@ -669,7 +616,7 @@ class AgentmuxApp(App[None]):
 
         self.push_screen(BroadcastScreen(len(names)), send)
 
-    def confirm_stop(self) -> None:
+    def action_stop(self) -> None:
         """Ask, then stop the focused agent."""
         pane = self.focused_pane()
         if pane is None:
@@ -682,7 +629,7 @@ class AgentmuxApp(App[None]):
 
         self.push_screen(ConfirmScreen(f"Stop the agent of [b]{name}[/b]?"), answer)
 
-    def confirm_remove(self) -> None:
+    def action_remove(self) -> None:
         """Ask, then remove the focused session (the core refuses to lose work)."""
         pane = self.focused_pane()
         if pane is None:
@@ -699,7 +646,7 @@ class AgentmuxApp(App[None]):
         )
         self.push_screen(ConfirmScreen(question), answer)
 
-    def focus_longest_idle(self) -> None:
+    def action_oldest_waiting(self) -> None:
         """Jump to the session waiting for you the longest, else the one quiet the longest."""
         waiting = [(since, sid) for sid, since in self.waiting_since.items() if sid in self.panes]
         if waiting:
@@ -713,7 +660,7 @@ class AgentmuxApp(App[None]):
         if idle:
             self.select_pane(self.panes[max(idle)[1]])
 
-    def attach_focused(self) -> None:
+    def action_attach(self) -> None:
         """Hand the terminal to a full-screen tmux attach; come back as we were."""
         pane = self.focused_pane()
         if pane is None or self.mirror is None:
@@ -734,14 +681,18 @@ class AgentmuxApp(App[None]):
         if main is None:
             return
         for title, help_text, callback in (
-            ("New session", "start agents in new worktrees", self.open_new),
-            ("Broadcast", "send one prompt to several sessions", self.open_broadcast),
-            ("Zoom", "zoom the focused pane", self.toggle_zoom),
-            ("Insert mode", "type into the focused agent", lambda: self.set_insert(True)),
-            ("Attach", "attach full-screen to the focused session", self.attach_focused),
-            ("Stop", "stop the focused agent", self.confirm_stop),
-            ("Remove", "remove the focused session", self.confirm_remove),
-            ("Longest idle", "jump to the session idle the longest", self.focus_longest_idle),
-            ("Help", "list every key", lambda: self.push_screen(HelpScreen(help_rows()))),
+            ("New session", "start agents in new worktrees", self.action_new),
+            ("Broadcast", "send one prompt to several sessions", self.action_broadcast),
+            ("Zoom", "zoom the focused pane", self.action_zoom),
+            ("Insert mode", "type into the focused agent", self.action_insert),
+            ("Attach", "attach full-screen to the focused session", self.action_attach),
+            ("Stop", "stop the focused agent", self.action_stop),
+            ("Remove", "remove the focused session", self.action_remove),
+            (
+                "Waiting longest",
+                "jump to the session waiting for you longest",
+                self.action_oldest_waiting,
+            ),
+            ("Help", "list every key", self.action_help),
         ):
             yield SystemCommand(title, help_text, callback)
