@@ -29,12 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+from isolation import isolate
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -117,15 +112,7 @@ def main() -> int:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-", dir=args.dir))
-    sockets = Path(tempfile.mkdtemp(prefix="amxb-", dir="/tmp"))
-    os.environ.update(IDENTITY)
-    for var, sub in (
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_STATE_HOME", "state"),
-    ):
-        os.environ[var] = str(scratch / sub)
-    os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
+    sockets = isolate(scratch)
     config = scratch / "config" / "agentmux" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(f'max_sessions = {args.sessions}\n[agents.cat]\ncommand = ["cat"]\n')

@@ -29,28 +29,15 @@ import time
 from pathlib import Path
 
 import psutil
+from isolation import isolate
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
 STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
 SESSIONS = 9
 
 
 def setup(scratch: Path) -> Path:
-    sockets = Path(tempfile.mkdtemp(prefix="amxt-", dir="/tmp"))
-    os.environ.update(IDENTITY)
-    for var, sub in (
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_STATE_HOME", "state"),
-    ):
-        os.environ[var] = str(scratch / sub)
-    os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
+    sockets = isolate(scratch)
     repo = scratch / "repo"
     repo.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)

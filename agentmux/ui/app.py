@@ -618,19 +618,18 @@ class AgentmuxApp(App[None]):
 
     def action_stop(self) -> None:
         """Ask, then stop the focused agent."""
-        pane = self.focused_pane()
-        if pane is None:
-            return
-        name = pane.record.name
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._run_core(f"stop {name}", "stop", name)
-
-        self.push_screen(ConfirmScreen(f"Stop the agent of [b]{name}[/b]?"), answer)
+        self._confirm_then("stop", "Stop the agent of [b]{name}[/b]?")
 
     def action_remove(self) -> None:
         """Ask, then remove the focused session (the core refuses to lose work)."""
+        self._confirm_then(
+            "remove",
+            "Remove [b]{name}[/b]? Its worktree goes; its branch stays. A session with a running "
+            "agent or unmerged work is refused (use `agentmux rm --force`).",
+        )
+
+    def _confirm_then(self, operation: str, question: str) -> None:
+        """Ask ``question`` about the focused session; on yes, run the core ``operation``."""
         pane = self.focused_pane()
         if pane is None:
             return
@@ -638,13 +637,9 @@ class AgentmuxApp(App[None]):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._run_core(f"remove {name}", "remove", name)
+                self._run_core(f"{operation} {name}", operation, name)
 
-        question = (
-            f"Remove [b]{name}[/b]? Its worktree goes; its branch stays. A session with "
-            "a running agent or unmerged work is refused (use `agentmux rm --force`)."
-        )
-        self.push_screen(ConfirmScreen(question), answer)
+        self.push_screen(ConfirmScreen(question.format(name=name)), answer)
 
     def action_oldest_waiting(self) -> None:
         """Jump to the session waiting for you the longest, else the one quiet the longest."""

@@ -1,0 +1,28 @@
+"""A benchmark's own agentmux home: XDG dirs, a short tmux socket dir, a git identity."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+
+
+def isolate(scratch: Path) -> Path:
+    """Point this process (and what it starts) at dirs under ``scratch``; return the socket dir."""
+    sockets = Path(tempfile.mkdtemp(prefix="amxb-", dir="/tmp"))  # socket paths must stay short
+    os.environ.update(IDENTITY)
+    for var, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        os.environ[var] = str(scratch / sub)
+    os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
+    return sockets
