@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from isolation import isolate
+from isolation import clean_up, isolate, kill_servers, machine
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -94,11 +93,6 @@ def time_cli(repo: Path, sessions: int, agent: str) -> float:
     return time.perf_counter() - start
 
 
-def kill_servers(sockets: Path) -> None:
-    for sock in sockets.glob("*.sock"):
-        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
@@ -141,14 +135,9 @@ def main() -> int:
                 times[kind].append(contenders[kind][1](repo))
                 kill_servers(sockets)
     finally:
-        kill_servers(sockets)
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(sockets, ignore_errors=True)
+        clean_up(scratch, sockets)
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
-    )
+    print(machine())
     print(
         f"repository: {args.files} files in {scratch.parent}; {n} sessions; "
         f"{args.rounds} rounds, medians"

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +27,7 @@ import time
 from pathlib import Path
 
 import psutil
-from isolation import isolate
+from isolation import clean_up, isolate, machine
 
 STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
@@ -236,17 +234,9 @@ def main() -> int:
         lat = asyncio.run(measure_latency(scratch / "repo", args.seconds, args.rate))
         cpu = measure_cpu(scratch / "repo", args.seconds, args.rate)
     finally:
-        for sock in sockets.glob("*.sock"):
-            subprocess.run(
-                ["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False
-            )
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(sockets, ignore_errors=True)
+        clean_up(scratch, sockets)
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
-    )
+    print(machine())
     print(
         f"load: {SESSIONS} demo sessions x {args.rate:g} lines/s for {args.seconds:g} s; "
         f"terminal {COLS}x{ROWS}"

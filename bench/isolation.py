@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -26,3 +29,24 @@ def isolate(scratch: Path) -> Path:
         os.environ[var] = str(scratch / sub)
     os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
     return sockets
+
+
+def kill_servers(sockets: Path) -> None:
+    """Stop every tmux server a benchmark started."""
+    for sock in sockets.glob("*.sock"):
+        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False)
+
+
+def clean_up(scratch: Path, sockets: Path) -> None:
+    """Stop the benchmark's tmux servers and delete everything it made."""
+    kill_servers(sockets)
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(sockets, ignore_errors=True)
+
+
+def machine() -> str:
+    """One line naming the machine the figures come from."""
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )

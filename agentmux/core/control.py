@@ -79,7 +79,6 @@ class ControlClient:
         self._write_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.connected = threading.Event()
-        self.output_notifications = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -251,7 +250,6 @@ class ControlClient:
         proc.wait()
 
     def _output(self, pane_id: str) -> None:
-        self.output_notifications += 1
         now = time.monotonic()
         with self._lock:
             state = self._panes.get(pane_id)

@@ -88,6 +88,8 @@ class SessionManager:
         self._lock_path = self.home / "lock"
         self.worktree_root = self._worktree_root(key)
         self.started_by_last_drain: list[str] = []
+        # The panes the last reconcile saw, for callers that need them too (the TUI's idle times).
+        self.last_panes: dict[str, PaneInfo] = {}
 
     @classmethod
     def open(cls, cwd: Path, *, on_event: EventSink = ignore_events) -> SessionManager:
@@ -337,7 +339,13 @@ class SessionManager:
     def send(self, name: str, text: bytes, *, submit: bool = True) -> SessionRecord:
         """Type ``text`` into a running session's agent, as a bracketed paste, then Enter."""
         record = self.get(name)
-        pane = self._running_pane(record)
+        return self._send(
+            record, self._running_pane(record, self.panes_by_session()), text, submit=submit
+        )
+
+    def _send(
+        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, submit: bool
+    ) -> SessionRecord:
         data = sanitize_prompt(text)
         profile = self._profile_of(record)
         self.tmux.paste(pane.pane_id, data, submit=submit, submit_delay=profile.submit_delay)
@@ -354,7 +362,7 @@ class SessionManager:
         if to == "all":
             targets = records
         elif to == "idle":
-            panes = self.panes_by_session()
+            panes = self.last_panes
             targets = [
                 r
                 for r in records
@@ -369,14 +377,15 @@ class SessionManager:
                 if n not in by_name:
                     raise AgentmuxError(f"session {n!r} is not running ({record.status}).")
             targets = [by_name[n] for n in names]
+        panes = self.last_panes  # listed by the reconcile above: one tmux call for all targets
         for record in targets:
-            self.send(record.name, text)
+            self._send(record, self._running_pane(record, panes), text, submit=True)
         return [r.name for r in targets]
 
-    def _running_pane(self, record: SessionRecord) -> PaneInfo:
+    def _running_pane(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> PaneInfo:
         if record.status is not Status.RUNNING:
             raise AgentmuxError(f"session {record.name!r} is not running ({record.status}).")
-        pane = self.panes_by_session().get(record.id)
+        pane = panes.get(record.id)
         if pane is None or pane.dead or read_exit(self._file("exit", record.id)) is not None:
             self.reconcile()
             raise AgentmuxError(f"session {record.name!r} is not running any more.")
@@ -393,12 +402,16 @@ class SessionManager:
         if not locked:
             with repo_lock(self._lock_path):
                 return self.reconcile(drain=drain, locked=True)
-        server_up = self.tmux.is_running()
-        panes = self.panes_by_session(settle=True) if server_up else {}
+        panes = self.panes_by_session(settle=True)
+        # One tmux call in the usual case: panes listed means the server is up.
+        server_up = bool(panes) or self.tmux.is_running()
+        self.last_panes = panes
         for record in self.store.sessions():
             if record.status.is_live or record.status is Status.LOST:
                 self._sync(record, panes.get(record.id), server_up)
         self.started_by_last_drain = [r.id for r in self._drain_locked()] if drain else []
+        if self.started_by_last_drain:
+            self.last_panes = self.panes_by_session()  # the panes the drain just made
         return self.store.sessions()
 
     def _exit_of(

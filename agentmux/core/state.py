@@ -176,6 +176,9 @@ class StateStore:
 
     def set_meta_once(self, key: str, value: str) -> str:
         """Record ``value`` under ``key`` unless one is recorded already; return the one kept."""
+        known = self.get_meta(key)
+        if known is not None:
+            return known  # the common case: no write lock, so no wait behind other writers
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

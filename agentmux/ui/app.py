@@ -221,7 +221,7 @@ class AgentmuxApp(App[None]):
         """Reconcile with tmux off the event loop; post what is true now."""
         try:
             records = self.manager.reconcile()
-            panes = self.manager.panes_by_session()
+            panes = self.manager.last_panes
             now = time.monotonic()
             for record in records:
                 idle = self.manager.idle_seconds(record, panes)
