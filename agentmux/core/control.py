@@ -202,7 +202,9 @@ class ControlClient:
                 proc.stdin.write(command.encode() + b"\n")
                 proc.stdin.flush()
             except (OSError, ValueError) as exc:  # ValueError: stdin closed by stop()
-                future.set_exception(ConnectionError(str(exc)))
+                # The reader may have failed it already, draining the queue as the pipe closed.
+                if not future.done():
+                    future.set_exception(ConnectionError(str(exc)))
         return future
 
     def _fail_pending(self) -> None:
