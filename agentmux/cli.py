@@ -17,68 +17,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from agentmux import __version__
+from agentmux.commands import conflicts
+from agentmux.commands.common import err, exit_text, open_manager, out, report
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.events import (
-    PromptDelivered,
-    PromptNotDelivered,
-    SessionEvent,
-    SessionExited,
-    SessionLost,
-    SessionQueued,
-    SessionRemoved,
-    SessionStarted,
-    SessionStopped,
-)
 from agentmux.core.paths import state_dir
 from agentmux.core.records import SessionRecord, Status, iso
 from agentmux.core.sessions import SessionManager
 
 EXIT_INTERNAL = 70
 DEMO_SESSIONS_MAX = 6  # len(agentmux.core.demo_repo.DEMO_PROMPTS), checked by a test
-# Sentences are never wrapped mid-line; tables get room when the output is not a terminal.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-
-
-def _report(event: SessionEvent) -> None:
-    """Print core events as short progress lines on stderr."""
-    if isinstance(event, SessionStarted):
-        err.print(f"[green]started[/] {event.name} (tmux {event.tmux_session_id} {event.pane_id})")
-    elif isinstance(event, SessionQueued):
-        err.print(
-            f"[yellow]queued[/] {event.name}: {event.running} of {event.limit} slots busy; "
-            "it starts when one frees"
-        )
-    elif isinstance(event, PromptDelivered):
-        err.print(f"[green]prompt delivered[/] to {event.name} ({event.size} bytes)")
-    elif isinstance(event, PromptNotDelivered):
-        err.print(
-            f"[red]prompt not delivered[/] to {event.name}: {event.reason}; "
-            f"send it with `agentmux send {event.name} ...`"
-        )
-    elif isinstance(event, SessionExited):
-        err.print(f"{event.name} exited ({_exit_text(event.exit_status, event.exit_signal)})")
-    elif isinstance(event, SessionLost):
-        err.print(f"[red]lost[/] {event.name}: {event.reason}")
-    elif isinstance(event, SessionStopped):
-        err.print(f"stopped {event.name}")
-    elif isinstance(event, SessionRemoved):
-        kept = f"; its work is kept on {event.archive_ref}" if event.archive_ref else ""
-        err.print(f"removed {event.name}{kept}")
-
-
-def _exit_text(status: int | None, signal: int | None) -> str:
-    if signal:
-        return f"signal {signal}"
-    return f"status {status}" if status is not None else "status unknown"
-
-
-def _manager(quiet: bool = False) -> SessionManager:
-    return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else _report)
 
 
 def _prompt_bytes(text: str | None) -> bytes | None:
@@ -108,7 +58,7 @@ def _kick_deliveries(manager: SessionManager) -> None:
 
 def cmd_new(args: argparse.Namespace) -> int:
     """Create one session, or ``--count`` of them (queued when every slot is busy)."""
-    manager = _manager(quiet=args.json)
+    manager = open_manager(quiet=args.json)
     prompt = _prompt_bytes(args.prompt)
     if args.count == 1:
         records = [manager.create(agent=args.agent, name=args.name, base=args.base, prompt=prompt)]
@@ -152,7 +102,7 @@ def _status_text(record: SessionRecord, idle: float | None, position: int | None
     if record.status is Status.QUEUED:
         return f"queued #{position}" if position else "queued"
     if record.status in (Status.EXITED, Status.STOPPED):
-        return f"{record.status} ({_exit_text(record.exit_status, record.exit_signal)})"
+        return f"{record.status} ({exit_text(record.exit_status, record.exit_signal)})"
     return str(record.status)
 
 
@@ -167,7 +117,7 @@ def _duration(seconds: float) -> str:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """List sessions."""
-    manager = _manager(quiet=True)
+    manager = open_manager(quiet=True)
     manager.reconcile()
     _kick_deliveries(manager)
     records = manager.sessions(include_removed=args.all)
@@ -210,7 +160,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Type a prompt into one session."""
-    manager = _manager()
+    manager = open_manager()
     data = _prompt_bytes(args.text)
     assert data is not None
     manager.send(args.name, data, submit=not args.no_enter)
@@ -219,7 +169,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_broadcast(args: argparse.Namespace) -> int:
     """Type a prompt into several sessions."""
-    manager = _manager(quiet=True)
+    manager = open_manager(quiet=True)
     data = _prompt_bytes(args.text)
     assert data is not None
     reached = manager.broadcast(data, args.to)
@@ -231,7 +181,7 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     """Attach full-screen to a session's tmux session."""
-    manager = _manager(quiet=True)
+    manager = open_manager(quiet=True)
     argv = manager.attach_argv(args.name)
     session_id = argv[-1]
     inside = os.environ.get("TMUX", "")
@@ -248,7 +198,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a session's agent."""
-    manager = _manager()
+    manager = open_manager()
     manager.stop(args.name)
     _kick_deliveries(manager)
     return 0
@@ -256,7 +206,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     """Remove a session, keeping its work reachable."""
-    manager = _manager()
+    manager = open_manager()
     manager.remove(args.name, force=args.force, delete_branch=args.delete_branch)
     _kick_deliveries(manager)
     return 0
@@ -280,7 +230,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     target = Path(args.dir) if args.dir else None
     repo_root = make_demo_repo(target)
     out.print(f"demo repository: {repo_root}")
-    manager = SessionManager.open(repo_root, on_event=_report)
+    manager = SessionManager.open(repo_root, on_event=report)
     for name, prompt in DEMO_PROMPTS[: args.sessions]:
         manager.create(agent="demo", name=name, prompt=prompt.encode(), deliver=False)
     if not args.no_tui:
@@ -298,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_tick(_args: argparse.Namespace) -> int:
     """Internal: reconcile, start queued sessions and deliver their prompts (tmux hooks call it)."""
-    manager = _manager(quiet=True)
+    manager = open_manager(quiet=True)
     manager.reconcile()
     for record in manager.pending_deliveries():
         manager.deliver_prompt(record.id)
@@ -316,7 +266,7 @@ def run_tui(manager: SessionManager, theme: str | None) -> int:
 
 def cmd_default(args: argparse.Namespace) -> int:
     """``agentmux`` with no verb: the TUI."""
-    return run_tui(_manager(quiet=True), args.theme)
+    return run_tui(open_manager(quiet=True), args.theme)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -404,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how many sessions (1-{DEMO_SESSIONS_MAX}, default 4)",
     )
 
+    conflicts.register(verbs)
     verb("_tick", cmd_tick, None)
     return parser
 
@@ -421,15 +372,16 @@ def _log_crash() -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status."""
+    """Run the CLI; return the exit status (a verb may reserve its own status for errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    failed: int = getattr(args, "error_exit", 1)
     try:
         result: int = args.func(args)
         return result
     except AgentmuxError as exc:
         err.print(f"agentmux: {exc.message}", markup=False)
-        return exc.exit_code
+        return exc.exit_code if failed == 1 else failed
     except KeyboardInterrupt:
         err.print("agentmux: interrupted.")
         return 130
@@ -438,12 +390,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         err.print(f"agentmux: {exc.strerror or exc}{where}.", markup=False)
-        return 1
+        return failed
     except sqlite3.Error as exc:
         err.print(f"agentmux: the state database failed: {exc}.", markup=False)
-        return 1
+        return failed
     except Exception as exc:
         log = _log_crash()
         where = f"; details are in {log}" if log else ""
         err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.", markup=False)
-        return EXIT_INTERNAL
+        return EXIT_INTERNAL if failed == 1 else failed

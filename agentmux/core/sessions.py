@@ -17,6 +17,7 @@ from pathlib import Path
 from agentmux.core import git
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.config import Config, load_config
+from agentmux.core.conflicts import ConflictRadar
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
     EventSink,
@@ -40,6 +41,7 @@ from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.safety import WorkAtRisk, archive, work_at_risk
+from agentmux.core.snapshots import SnapshotStore
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import (
     HIDDEN_PREFIX,
@@ -548,6 +550,12 @@ class SessionManager:
             self._emit(SessionStopped(record.name, record.id))
             self.started_by_last_drain = [r.id for r in self._drain_locked()]
             return self.store.session(record.id)
+
+    def conflict_radar(self) -> ConflictRadar:
+        """A conflict radar over this repository's sessions (snapshots kept in agentmux's dir)."""
+        store = SnapshotStore(self.repo, self.home / "snapshots")
+        store.prune_if_large()
+        return ConflictRadar(store)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop."""

@@ -1,0 +1,1 @@
+"""Verbs of the agentmux command, one module per concern; agentmux.cli composes them."""

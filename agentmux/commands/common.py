@@ -1,0 +1,64 @@
+"""What every verb shares: the consoles, progress lines for core events, opening a repository."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from agentmux.core.events import (
+    PromptDelivered,
+    PromptNotDelivered,
+    SessionEvent,
+    SessionExited,
+    SessionLost,
+    SessionQueued,
+    SessionRemoved,
+    SessionStarted,
+    SessionStopped,
+)
+from agentmux.core.sessions import SessionManager
+
+# Sentences are never wrapped mid-line; tables get room when the output is not a terminal.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def report(event: SessionEvent) -> None:
+    """Print core events as short progress lines on stderr."""
+    if isinstance(event, SessionStarted):
+        err.print(f"[green]started[/] {event.name} (tmux {event.tmux_session_id} {event.pane_id})")
+    elif isinstance(event, SessionQueued):
+        err.print(
+            f"[yellow]queued[/] {event.name}: {event.running} of {event.limit} slots busy; "
+            "it starts when one frees"
+        )
+    elif isinstance(event, PromptDelivered):
+        err.print(f"[green]prompt delivered[/] to {event.name} ({event.size} bytes)")
+    elif isinstance(event, PromptNotDelivered):
+        err.print(
+            f"[red]prompt not delivered[/] to {event.name}: {event.reason}; "
+            f"send it with `agentmux send {event.name} ...`"
+        )
+    elif isinstance(event, SessionExited):
+        err.print(f"{event.name} exited ({exit_text(event.exit_status, event.exit_signal)})")
+    elif isinstance(event, SessionLost):
+        err.print(f"[red]lost[/] {event.name}: {event.reason}")
+    elif isinstance(event, SessionStopped):
+        err.print(f"stopped {event.name}")
+    elif isinstance(event, SessionRemoved):
+        kept = f"; its work is kept on {event.archive_ref}" if event.archive_ref else ""
+        err.print(f"removed {event.name}{kept}")
+
+
+def exit_text(status: int | None, signal: int | None) -> str:
+    """How an agent process ended, in words."""
+    if signal:
+        return f"signal {signal}"
+    return f"status {status}" if status is not None else "status unknown"
+
+
+def open_manager(quiet: bool = False) -> SessionManager:
+    """The repository around the current directory, printing core events unless ``quiet``."""
+    return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
