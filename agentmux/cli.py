@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agentmux import __version__
-from agentmux.commands import conflicts
+from agentmux.commands import conflicts, merge
 from agentmux.commands.common import err, exit_text, open_manager, out, report
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
@@ -355,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     conflicts.register(verbs)
+    merge.register(verbs)
     verb("_tick", cmd_tick, None)
     return parser
 

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentmux.core import git
@@ -35,6 +36,7 @@ from agentmux.core.events import (
 )
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
+from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
 from agentmux.core.prompts import sanitize_prompt
@@ -556,6 +558,29 @@ class SessionManager:
         store = SnapshotStore(self.repo, self.home / "snapshots")
         store.prune_if_large()
         return ConflictRadar(store)
+
+    def merge_plan(
+        self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False
+    ) -> MergePlan:
+        """Plan merging the named sessions (every live one when ``names`` is None)."""
+        records = [r for r in self.reconcile(drain=False) if r.status is not Status.QUEUED]
+        if names is not None:
+            records = [self.get(name) for name in dict.fromkeys(names)]
+        if not records:
+            raise AgentmuxError("there are no sessions to merge.")
+        return plan_merge(self.repo, records, into or default_into(records), squash=squash)
+
+    def land_merge(self, plan: MergePlan) -> None:
+        """Move the base branch to the plan's result (all or nothing) and record each merge."""
+
+        def record(step: MergeStep) -> None:
+            self.store.record_event(
+                step.session_id,
+                "merged",
+                {"into": plan.into, "tip": step.tip, "commit": plan.result, "squash": plan.squash},
+            )
+
+        land(self.repo, plan, self.home / "merge.lock", record)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop."""
