@@ -33,6 +33,9 @@ class SnapshotApp(AgentmuxApp):
     def _watch_state(self) -> None:  # type: ignore[override]
         """Nothing live."""
 
+    def _start_radar(self) -> None:  # type: ignore[override]
+        """Nothing live."""
+
 
 def record(
     n: int, status: Status = Status.RUNNING, exit_status: int | None = None

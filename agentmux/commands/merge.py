@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from agentmux.commands.common import err, open_manager, out
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.merge import MergePlan, run_check
+from agentmux.core.merge import MergePlan, describe_plan, run_check
 from agentmux.core.sessions import SessionManager
 
 
@@ -33,15 +33,8 @@ def plan_json(plan: MergePlan) -> dict[str, Any]:
 
 def print_plan(plan: MergePlan) -> None:
     """The plan in words."""
-    how = "squash-merge" if plan.squash else "merge"
-    if plan.steps:
-        out.print(f"Plan: {how} into [b]{escape(plan.into)}[/] (at {plan.base_before[:10]}):")
-        for number, step in enumerate(plan.steps, start=1):
-            out.print(f"  {number}. {escape(step.name)} ({escape(step.branch)} at {step.tip[:10]})")
-    else:
-        out.print(f"Nothing to merge into [b]{escape(plan.into)}[/].")
-    for left in plan.left_out:
-        out.print(f"  [yellow]left out[/] {escape(left.name)}: {escape(left.reason)}")
+    for line in describe_plan(plan):
+        out.print(line, markup=False, highlight=False)
 
 
 def _offer_removal(manager: SessionManager, plan: MergePlan, remove: bool | None) -> None:

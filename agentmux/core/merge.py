@@ -58,6 +58,22 @@ class MergePlan:
         return self.steps[-1].commit if self.steps else self.base_before
 
 
+def describe_plan(plan: MergePlan) -> list[str]:
+    """The plan in plain sentences, one per line."""
+    how = "squash-merge" if plan.squash else "merge"
+    lines = (
+        [f"{how} into {plan.into} (at {_short(plan.base_before)}), in this order:"]
+        + [
+            f"  {n}. {s.name} ({s.branch} at {_short(s.tip)})"
+            for n, s in enumerate(plan.steps, start=1)
+        ]
+        if plan.steps
+        else [f"nothing to merge into {plan.into}."]
+    )
+    lines += [f"  left out {x.name}: {x.reason}" for x in plan.left_out]
+    return lines
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of ``--check CMD`` in the integration worktree."""

@@ -18,7 +18,7 @@ import watchfiles
 from agentmux.core.conflicts import ConflictRadar, ConflictReport
 from agentmux.core.records import SessionRecord, Status
 
-ReportSink = Callable[[ConflictReport], None]
+ReportSink = Callable[[ConflictReport], object]
 _DEFAULT = watchfiles.DefaultFilter()
 
 
@@ -51,6 +51,9 @@ class RadarWatcher:
         self._records_changed = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Ends one watch: a watcher flooded with ignored events never times out, so a change of
+        # sessions (or stop) must interrupt it from outside.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors: list[str] = []
 
@@ -62,6 +65,7 @@ class RadarWatcher:
             self._records = live
         if {(r.id, r.worktree) for r in live} != before:
             self._records_changed.set()
+            self._wake.set()
 
     def start(self) -> None:
         """Start watching in a daemon thread."""
@@ -71,6 +75,7 @@ class RadarWatcher:
     def stop(self) -> None:
         """Stop watching and wait for the thread."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -89,6 +94,7 @@ class RadarWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._records_changed.clear()
+            self._wake.clear()
             records = self._snapshot_records()
             self._scan(None)
             last_full = time.monotonic()
@@ -97,11 +103,11 @@ class RadarWatcher:
             try:
                 for changes in watchfiles.watch(
                     *worktrees,
-                    self.common_dir,
+                    *self._ref_paths(),
                     watch_filter=self._wanted,
                     debounce=self.debounce_ms,
                     step=20,
-                    stop_event=self._stop,
+                    stop_event=self._wake,
                     rust_timeout=500,
                     yield_on_timeout=True,
                     raise_interrupt=False,
@@ -122,6 +128,11 @@ class RadarWatcher:
             except (OSError, RuntimeError) as exc:  # a watched directory vanished: start over
                 self.errors.append(str(exc))
                 self._stop.wait(0.5)
+
+    def _ref_paths(self) -> list[Path]:
+        """What moves when a commit is made or a branch moves (not the state DB, not objects)."""
+        candidates = ("refs", "packed-refs", "HEAD", "worktrees")
+        return [self.common_dir / name for name in candidates if (self.common_dir / name).exists()]
 
     def _group(
         self, changes: set[tuple[watchfiles.Change, str]], worktrees: dict[Path, str]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 import watchfiles
+from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -21,15 +22,22 @@ from textual.widgets import Footer, Static
 
 from agentmux.core.agents import all_profiles, resolve_profile
 from agentmux.core.attention import is_waiting
+from agentmux.core.conflicts import ConflictReport, Verdict
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.merge import MergePlan, describe_plan
 from agentmux.core.mirror import Mirror
+from agentmux.core.radar_watch import RadarWatcher, new_conflicts
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions import SessionManager
+from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
 from agentmux.ui.messages import (
+    ConflictsUpdated,
     ConnectionChanged,
     CoreFailed,
+    MergeLanded,
+    MergePlanned,
     OutputUpdated,
     Progress,
     SessionsRefreshed,
@@ -74,6 +82,8 @@ class MainScreen(Screen[None]):
         Binding("x", "app.stop", "stop"),
         Binding("d", "app.remove", "remove"),
         Binding("w", "app.oldest_waiting", "waiting longest", show=False),
+        Binding("c", "app.conflicts", "conflicts"),
+        Binding("m", "app.merge", "merge"),
         Binding("question_mark", "app.help", "help"),
         Binding("q", "app.quit", "quit"),
     ]
@@ -105,6 +115,8 @@ def help_rows() -> list[tuple[str, str]]:
         ("x", "stop the focused agent"),
         ("d", "remove the focused session (never loses work)"),
         ("w", "jump to the session waiting for you longest (else the one idle longest)"),
+        ("c", "conflict panel: which sessions collide, the files, the hunks side by side"),
+        ("m", "merge: show the plan (order, what is left out), then land it all or nothing"),
         ("Ctrl+P", "command palette"),
         ("?", "this help"),
         ("q", "quit (agents keep running)"),
@@ -132,6 +144,7 @@ class AgentmuxApp(App[None]):
         theme: str | None = None,
         refresh_seconds: float = 5.0,
         mirror: bool = True,
+        radar: bool = True,
     ) -> None:
         # Textual asks for the theme variable defaults while it initialises: have them first.
         self._themes = load_themes()
@@ -159,6 +172,9 @@ class AgentmuxApp(App[None]):
         self._screens_lock = threading.Lock()
         self._attached = False
         self.insert_target: PaneView | None = None
+        self._radar_wanted = radar
+        self.radar: RadarWatcher | None = None
+        self.conflicts: ConflictReport | None = None
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
@@ -191,12 +207,16 @@ class AgentmuxApp(App[None]):
         self.set_interval(self.refresh_seconds, self.refresh_sessions)
         self.set_interval(1.0, self._relabel)
         self._watch_state()
+        if self._radar_wanted:
+            self._start_radar()
 
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
         self._stop_watching.set()
         if self.mirror is not None:
             self.mirror.stop()
+        if self.radar is not None:
+            self.radar.stop()
 
     def _on_screen(self, screen: PaneScreen) -> None:
         """From the mirror's thread: keep the latest screen per pane, post once per batch.
@@ -234,6 +254,8 @@ class AgentmuxApp(App[None]):
             return
         if self.mirror is not None:
             self.mirror.show([r for r in records if r.status is Status.RUNNING])
+        if self.radar is not None:
+            self.radar.set_records(records)
         views = [View(r, self._quiet(r), r.id in self.waiting_since) for r in records]
         self.post_message(SessionsRefreshed(views))
 
@@ -262,6 +284,122 @@ class AgentmuxApp(App[None]):
     def on_state_changed(self, _message: StateChanged) -> None:
         """Another process (or an agent's wrapper) changed the state: reconcile now."""
         self.refresh_sessions()
+
+    @work(thread=True, group="radar")
+    def _start_radar(self) -> None:
+        """Start the conflict radar (its own thread); its reports come back as messages."""
+        try:
+            watcher = RadarWatcher(
+                self.manager.conflict_radar(),
+                self.manager.repo.common_dir,
+                lambda report: self.post_message(ConflictsUpdated(report)),
+            )
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"conflict radar: {exc.message}"))
+            return
+        if self.latest is not None:
+            watcher.set_records([v.record for v in self.latest.sessions])
+        watcher.start()
+        self.radar = watcher
+
+    def on_conflicts_updated(self, message: ConflictsUpdated) -> None:
+        """Mark panes, tell about new conflicts, refresh an open conflict panel."""
+        report = message.report
+        fresh = new_conflicts(self.conflicts, report) if self.conflicts is not None else []
+        self.conflicts = report
+        for a, b, path in fresh[:3]:
+            self.notify(f"new conflict: {a} × {b} in {path}", severity="warning", timeout=10)
+        for pane in self.panes.values():
+            involved = report.involving(pane.record.name)
+            if any(p.verdict is Verdict.CONFLICT for p in involved):
+                pane.set_marker("⚠ conflict")
+            elif involved:
+                pane.set_marker("≈ overlap")
+            else:
+                pane.set_marker("")
+        if isinstance(self.screen, ConflictScreen):
+            self.screen.update_report(report)
+
+    def on_hunks_requested(self, message: HunksRequested) -> None:
+        """The conflict panel wants a pair's hunks: read them off the loop."""
+        self._load_hunks(message)
+
+    @work(thread=True, exclusive=True, group="hunks")
+    def _load_hunks(self, message: HunksRequested) -> None:
+        radar = self.radar
+        if radar is None:
+            return
+        try:
+            hunks = radar.radar.hunks(message.pair)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"conflict hunks: {exc.message}"))
+            return
+        self.post_message(HunksLoaded(message.pair, hunks))
+
+    def on_hunks_loaded(self, message: HunksLoaded) -> None:
+        """Hand the hunks to the conflict panel if it is still open."""
+        if isinstance(self.screen, ConflictScreen):
+            self.screen.show_hunks(message)
+
+    def action_conflicts(self) -> None:
+        """Open the conflict panel."""
+        self.push_screen(ConflictScreen(self.conflicts))
+
+    def action_merge(self) -> None:
+        """Plan a merge of every session off the loop; the plan is shown before anything lands."""
+        self.notify("planning the merge…", timeout=3)
+        self._plan_merge()
+
+    @work(thread=True, exclusive=True, group="merge")
+    def _plan_merge(self) -> None:
+        try:
+            plan = self.manager.merge_plan(None)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"merge: {exc.message}"))
+            return
+        self.post_message(MergePlanned(plan))
+
+    def on_merge_planned(self, message: MergePlanned) -> None:
+        """Show the plan; land it only on yes."""
+        plan = message.plan
+        text = "\n".join(escape(line) for line in describe_plan(plan))
+        if not plan.steps:
+            self.notify(text, severity="warning", timeout=10)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._land_merge(plan)
+
+        question = f"{text}\n\nLand it? {escape(plan.into)} moves in one step, or not at all."
+        self.push_screen(ConfirmScreen(question), answer)
+
+    @work(thread=True, exclusive=True, group="merge")
+    def _land_merge(self, plan: MergePlan) -> None:
+        try:
+            self.manager.land_merge(plan)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"merge: {exc.message}"))
+            return
+        self.post_message(MergeLanded(plan))
+        self.post_message(StateChanged())
+
+    def on_merge_landed(self, message: MergeLanded) -> None:
+        """Say what landed; offer to remove the merged sessions (the core's safety rules hold)."""
+        plan = message.plan
+        names = [s.name for s in plan.steps]
+        self.notify(f"merged {', '.join(names)} into {plan.into}", timeout=10)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                for name in names:
+                    self._run_core(f"remove {name}", "remove", name)
+
+        listed = escape(", ".join(names))
+        self.push_screen(
+            ConfirmScreen(f"Remove the merged session(s) {listed}? Running agents are kept."),
+            answer,
+        )
 
     def _relabel(self) -> None:
         """Working or idle, from the mirror's output times: no tmux call, no redraw if unchanged."""
@@ -688,6 +826,8 @@ class AgentmuxApp(App[None]):
                 "jump to the session waiting for you longest",
                 self.action_oldest_waiting,
             ),
+            ("Conflicts", "which sessions collide, down to the hunk", self.action_conflicts),
+            ("Merge", "plan and land a merge of the ready sessions", self.action_merge),
             ("Help", "list every key", self.action_help),
         ):
             yield SystemCommand(title, help_text, callback)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from agentmux.core.conflicts import ConflictReport
 from agentmux.core.control import Screen
+from agentmux.core.merge import MergePlan
 from agentmux.core.records import SessionRecord
 
 
@@ -61,3 +63,27 @@ class CoreFailed(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class ConflictsUpdated(Message):
+    """The conflict radar has a new answer."""
+
+    def __init__(self, report: ConflictReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+class MergePlanned(Message):
+    """A merge plan is ready to be shown before anything lands."""
+
+    def __init__(self, plan: MergePlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class MergeLanded(Message):
+    """A merge plan landed on its base branch."""
+
+    def __init__(self, plan: MergePlan) -> None:
+        super().__init__()
+        self.plan = plan

@@ -90,6 +90,8 @@ class PaneView(Widget, can_focus=True):
         self._strips: dict[str, Strip] = {}
         self._strip_theme = ""
         self.frames = 0
+        self.marker = ""  # e.g. "⚠ conflict", from the conflict radar
+        self._idle_after = 0.0
 
     @property
     def record(self) -> SessionRecord:
@@ -100,9 +102,12 @@ class PaneView(Widget, can_focus=True):
         """New facts about the session: refresh the title line and status colour."""
         self.view = view
         self.number = number
+        self._idle_after = idle_after
         label, css = status_label(view, idle_after)
         record = view.record
         title = f"{number} {record.name} · {record.agent} · {label}"
+        if self.marker:
+            title += f" · {self.marker}"
         # Only what changed is touched: an idle grid must cost nothing to keep up to date.
         if self.border_title != title:
             self.border_title = title
@@ -111,6 +116,12 @@ class PaneView(Widget, can_focus=True):
         if not self.has_class(css):
             for cls in STATUS_CLASSES:
                 self.set_class(cls == css, cls)
+
+    def set_marker(self, marker: str) -> None:
+        """Show ``marker`` (or nothing) at the end of the title."""
+        if marker != self.marker:
+            self.marker = marker
+            self.update_view(self.view, self.number, self._idle_after)
 
     def update_screen(self, screen: Screen) -> None:
         """A new capture: redraw only the rows that differ from the last one."""
