@@ -42,7 +42,11 @@ def test_uncommitted_edit_conflicts_with_a_commit_without_touching_the_worktree(
     (b / "src" / "app.py").write_text("print('from b')\n")
     commit_all(b)
     index_a = Path(git(a, "rev-parse", "--path-format=absolute", "--git-path", "index"))
-    before = (digest(index_a), index_a.stat().st_mtime_ns, git(a, "--no-optional-locks", "status", "--porcelain"))
+    before = (
+        digest(index_a),
+        index_a.stat().st_mtime_ns,
+        git(a, "--no-optional-locks", "status", "--porcelain"),
+    )
     objects_before = git(repo, "count-objects", "-v")
 
     radar = manager.conflict_radar()
@@ -54,7 +58,11 @@ def test_uncommitted_edit_conflicts_with_a_commit_without_touching_the_worktree(
     hunks = radar.hunks(pair)["src/app.py"]
     assert [(h.ours, h.theirs) for h in hunks] == [(("print('from a')",), ("print('from b')",))]
     assert report.has_conflict
-    after = (digest(index_a), index_a.stat().st_mtime_ns, git(a, "--no-optional-locks", "status", "--porcelain"))
+    after = (
+        digest(index_a),
+        index_a.stat().st_mtime_ns,
+        git(a, "--no-optional-locks", "status", "--porcelain"),
+    )
     assert after == before, "the worktree and its index must not be touched"
     assert not Path(str(index_a) + ".lock").exists()
     assert git(a, "stash", "list") == ""
