@@ -20,8 +20,9 @@ from pathlib import Path
 from rich.table import Table
 
 from agentmux import __version__
-from agentmux.commands import conflicts, merge
+from agentmux.commands import conflicts, cost, merge
 from agentmux.commands.common import err, exit_text, open_manager, out, report
+from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
 from agentmux.core.records import SessionRecord, Status, iso
@@ -58,10 +59,15 @@ def _kick_deliveries(manager: SessionManager) -> None:
 
 def cmd_new(args: argparse.Namespace) -> int:
     """Create one session, or ``--count`` of them (queued when every slot is busy)."""
+    budget = parse_budget(args.budget) if args.budget else None
     manager = open_manager(quiet=args.json)
     prompt = _prompt_bytes(args.prompt)
     if args.count == 1:
-        records = [manager.create(agent=args.agent, name=args.name, base=args.base, prompt=prompt)]
+        records = [
+            manager.create(
+                agent=args.agent, name=args.name, base=args.base, prompt=prompt, budget=budget
+            )
+        ]
     else:
         # Start them all first, then type the prompts: the agents get ready side by side.
         records = []
@@ -74,6 +80,7 @@ def cmd_new(args: argparse.Namespace) -> int:
                         base=args.base,
                         prompt=prompt,
                         deliver=False,
+                        budget=budget,
                     )
                 )
             except AgentmuxError as exc:
@@ -309,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("--json", action="store_true", help="print the new session(s) as JSON")
     new.add_argument(
+        "--budget", metavar="USD", help="spending cap: warn at 80%%, stop prompting at 100%%"
+    )
+    new.add_argument(
         "prompt", nargs="?", help="prompt to type once the agent is ready ('-': stdin)"
     )
 
@@ -356,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     conflicts.register(verbs)
     merge.register(verbs)
+    cost.register(verbs)
     verb("_tick", cmd_tick, None)
     return parser
 

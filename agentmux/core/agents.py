@@ -68,6 +68,13 @@ class AgentProfile:
                 f"which is not installed or not on PATH{extra}."
             )
 
+    @property
+    def interrupt_keys(self) -> tuple[str, ...]:
+        """tmux keys that interrupt the agent's current turn without ending it."""
+        # Claude Code and Codex stop a turn on Escape (Ctrl-C twice would quit them); the demo
+        # agent and plain commands take Ctrl-C.
+        return ("Escape",) if self.kind in ("claude", "codex") else ("C-c",)
+
     def argv(self, agent_session_id: str) -> list[str]:
         """The full command line for one session."""
         args = list(self.command)

@@ -51,6 +51,7 @@ class Config(BaseModel):
     idle_seconds: float = Field(default=3.0, gt=0)
     theme: str | None = None
     attention: Literal["bell", "osc9", "osc777", "none"] = "bell"
+    budget_usd: float | None = Field(default=None, gt=0)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
 
 

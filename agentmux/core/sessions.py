@@ -13,10 +13,12 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from agentmux.core import git
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
+from agentmux.core.budgets import BudgetState, budget_states, level
 from agentmux.core.config import Config, load_config
 from agentmux.core.conflicts import ConflictRadar
 from agentmux.core.errors import AgentmuxError
@@ -37,6 +39,7 @@ from agentmux.core.events import (
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
+from agentmux.core.metrics import MetricsCollector, SessionMetrics
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
 from agentmux.core.prompts import sanitize_prompt
@@ -162,6 +165,7 @@ class SessionManager:
         base: str | None = None,
         prompt: bytes | None = None,
         deliver: bool = True,
+        budget: Decimal | None = None,
     ) -> SessionRecord:
         """Create a session: record, branch, worktree, and (when a slot is free) the agent.
 
@@ -179,6 +183,10 @@ class SessionManager:
         with repo_lock(self._lock_path):
             self.reconcile(drain=False, locked=True)
             record = self._create_locked(profile, name, base, prompt)
+            if budget is None and self.config.budget_usd is not None:
+                budget = Decimal(str(self.config.budget_usd))
+            if budget is not None:
+                self.store.record_event(record.id, "budget", {"usd": str(budget)})
         if record.status is Status.RUNNING and record.prompt_pending and deliver:
             self.deliver_prompt(record.id)
             record = self.store.session(record.id)
@@ -350,6 +358,16 @@ class SessionManager:
     def _send(
         self, record: SessionRecord, pane: PaneInfo, text: bytes, *, submit: bool
     ) -> SessionRecord:
+        state = self.budget_states().get(record.id)
+        if state is not None and not state.reached:
+            # Spend is checked before every prompt, so a cap holds even with no TUI running.
+            self.enforce_budgets(MetricsCollector().collect([record], {record.id: state.usd}))
+            state = self.budget_states().get(record.id)
+        if state is not None and state.reached:
+            raise AgentmuxError(
+                f"{record.name} reached its ${state.usd} budget; agentmux sends it no more "
+                f"prompts (raise it with `agentmux budget {record.name} USD`)."
+            )
         data = sanitize_prompt(text)
         profile = self._profile_of(record)
         self.tmux.paste(pane.pane_id, data, submit=submit, submit_delay=profile.submit_delay)
@@ -558,6 +576,38 @@ class SessionManager:
         store = SnapshotStore(self.repo, self.home / "snapshots")
         store.prune_if_large()
         return ConflictRadar(store)
+
+    # --- budgets --------------------------------------------------------------------------------
+
+    def budget_states(self) -> dict[str, BudgetState]:
+        """Each session's budget, and whether it was reached."""
+        return budget_states(self.store.events(kinds=("budget", "budget_reached")))
+
+    def set_budget(self, name: str, usd: Decimal) -> SessionRecord:
+        """Set (or raise) a session's budget; a reached budget that is raised lets prompts in."""
+        record = self.get(name)
+        self.store.record_event(record.id, "budget", {"usd": str(usd)})
+        return record
+
+    def enforce_budgets(self, metrics: Sequence[SessionMetrics]) -> list[str]:
+        """Stop sessions whose known spend reached their budget: interrupt the agent, record it,
+        and refuse further prompts. Returns the names newly stopped."""
+        states = self.budget_states()
+        stopped: list[str] = []
+        for m in metrics:
+            state = states.get(m.record.id)
+            if state is None or state.reached or level(m.budget_used) != "reached":
+                continue
+            record = m.record
+            if record.status is Status.RUNNING and record.tmux_pane_id:
+                keys = self._profile_of(record).interrupt_keys
+                self.tmux.send_keys(record.tmux_pane_id, *keys)
+            spent = m.cost.known if m.cost is not None else None
+            self.store.record_event(
+                record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}
+            )
+            stopped.append(record.name)
+        return stopped
 
     def merge_plan(
         self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False

@@ -268,13 +268,21 @@ class StateStore:
         rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))
         return list(json.loads(rows[0][0])) if rows else []
 
-    def events(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        """Events, oldest first, for one session or all."""
-        sql = "SELECT session_id, ts, kind, data FROM events"
+    def events(
+        self, session_id: str | None = None, kinds: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """Events, oldest first, for one session or all, of the given kinds or all."""
+        where: list[str] = []
         params: tuple[Any, ...] = ()
         if session_id is not None:
-            sql += " WHERE session_id = ?"
+            where.append("session_id = ?")
             params = (session_id,)
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params += kinds
+        sql = "SELECT session_id, ts, kind, data FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         rows = self._query(sql + " ORDER BY id", params)
         return [
             {"session_id": r[0], "ts": r[1], "kind": r[2], "data": json.loads(r[3])} for r in rows

@@ -94,7 +94,7 @@ class Transcript:
         }
         base.update(record)
         self.parent = record_id
-        line = json.dumps(base, ensure_ascii=False) + "\n"
+        line = json.dumps(base, ensure_ascii=False, separators=(",", ":")) + "\n"
         # One write per record, O_APPEND: a reader never sees two records interleaved.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

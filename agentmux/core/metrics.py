@@ -1,0 +1,265 @@
+"""Per-session metrics: spend from the agents' own transcripts, queue wait, failures, wall time.
+
+Tokens come from the transcript readers (:mod:`agentmux.core.claude_transcripts`,
+:mod:`agentmux.core.codex_rollouts`), which read incrementally, so keeping one
+:class:`MetricsCollector` alive makes each refresh cost only what was appended. Anything agentmux
+cannot know is ``None`` (shown as unknown), never zero.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from agentmux.core.agents import demo_transcript_root
+from agentmux.core.claude_transcripts import ClaudeSessionReader, claude_config_dir
+from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
+from agentmux.core.prices import Cost, cost_of_samples
+from agentmux.core.records import SessionRecord, Status, iso
+from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
+
+
+class _Reader(Protocol):
+    def update(self) -> int: ...
+
+    def snapshot(self) -> UsageSnapshot: ...
+
+
+@dataclass(frozen=True)
+class QueueWait:
+    """Time from a unit of work being asked for to an agent starting on it (seconds)."""
+
+    samples: tuple[float, ...] = ()
+    current: float | None = None  # the wait still going on, if any
+
+    @property
+    def count(self) -> int:
+        """How many units of work have waited (finished waits)."""
+        return len(self.samples)
+
+    @property
+    def mean(self) -> float | None:
+        """Mean of the finished waits, or None when there are none."""
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+    @property
+    def p95(self) -> float | None:
+        """95th percentile (nearest rank) of the finished waits, or None."""
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class SessionMetrics:
+    """Everything agentmux measures about one session."""
+
+    record: SessionRecord
+    usage: UsageSnapshot | None  # None: no transcript found (yet): tokens unknown
+    cost: Cost | None
+    queue_wait: QueueWait
+    exit_failure: Failure | None
+    wall_seconds: float | None
+    budget_usd: Decimal | None = None
+    transcript: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        """Every failure: the transcript's, then the agent process's own exit."""
+        found = self.usage.failures if self.usage else ()
+        return (*found, self.exit_failure) if self.exit_failure else found
+
+    @property
+    def turns(self) -> int | None:
+        """Turns (prompts the agent worked on), a crash counted as one; None when unknown."""
+        if self.usage is None:
+            return 1 if self.exit_failure else None
+        return len(self.usage.turns) + (1 if self.exit_failure else 0)
+
+    @property
+    def failed_turns(self) -> int | None:
+        """Turns that failed (API error, interruption, crash); None when unknown."""
+        if self.usage is None:
+            return 1 if self.exit_failure else None
+        return self.usage.failed_turns + (1 if self.exit_failure else 0)
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed turns / turns, or None before the first turn."""
+        turns, failed = self.turns, self.failed_turns
+        if not turns or failed is None:
+            return None
+        return failed / turns
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        """Dollars spent, or None when any model's price (or the transcript) is unknown."""
+        return self.cost.total if self.cost is not None else None
+
+    @property
+    def budget_used(self) -> float | None:
+        """Spend as a fraction of the budget, or None without a budget or a known cost."""
+        if self.budget_usd is None or self.budget_usd <= 0 or self.cost is None:
+            return None
+        return float(self.cost.known / self.budget_usd)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of one session in ``agentmux cost --json`` (docs/metrics.md)."""
+        usage = self.usage
+        models = sorted(usage.by_model) if usage else []
+        cost = self.cost
+        return {
+            "id": self.record.id,
+            "name": self.record.name,
+            "agent": self.record.agent,
+            "status": str(self.record.status),
+            "transcript": self.transcript,
+            "models": models,
+            "tokens": usage.total.to_json() if usage else None,
+            "tokens_by_model": {m: usage.by_model[m].to_json() for m in models} if usage else None,
+            "cost_usd": _money(cost.total) if cost else None,
+            "cost_by_model_usd": (
+                {m: _money(c) for m, c in cost.by_model.items()} if cost else None
+            ),
+            "unpriced_models": sorted(cost.unknown_models) if cost else [],
+            "turns": self.turns,
+            "failed_turns": self.failed_turns,
+            "failure_rate": self.failure_rate,
+            "failures": [f.to_json() for f in self.failures],
+            "queue_wait_seconds": {
+                "count": self.queue_wait.count,
+                "mean": self.queue_wait.mean,
+                "p95": self.queue_wait.p95,
+                "current": self.queue_wait.current,
+            },
+            "waiting_on_you_seconds": None,
+            "wall_seconds": self.wall_seconds,
+            "budget_usd": _money(self.budget_usd),
+            "malformed_lines": usage.malformed_lines if usage else None,
+            "created": iso(self.record.created_at),
+        }
+
+
+def _money(value: Decimal | None) -> str | None:
+    """Dollars as a string with every digit kept (JSON floats would round)."""
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _exit_failure(record: SessionRecord) -> Failure | None:
+    if record.status is not Status.EXITED and record.status is not Status.LOST:
+        return None
+    when = datetime.fromtimestamp(record.ended_at or record.created_at, tz=UTC)
+    if record.status is Status.LOST:
+        return Failure(when, FailureKind.EXIT, "its tmux session vanished")
+    if record.exit_signal:
+        return Failure(
+            when, FailureKind.EXIT, f"the agent was killed by signal {record.exit_signal}"
+        )
+    if record.exit_status not in (0, None):
+        return Failure(when, FailureKind.EXIT, f"the agent exited with status {record.exit_status}")
+    return None
+
+
+def queue_wait(record: SessionRecord, now: float | None = None) -> QueueWait:
+    """The session's own start: asked for at creation (or queueing), started when it ran."""
+    asked = record.queued_at or record.created_at
+    if record.started_at is not None:
+        return QueueWait(samples=(max(0.0, record.started_at - asked),))
+    if record.status is Status.QUEUED:
+        return QueueWait(current=max(0.0, (now or time.time()) - asked))
+    return QueueWait()
+
+
+def wall_seconds(record: SessionRecord, now: float | None = None) -> float | None:
+    """From the agent starting to it ending (or now)."""
+    if record.started_at is None:
+        return None
+    end = record.ended_at if record.ended_at is not None else (now or time.time())
+    return max(0.0, end - record.started_at)
+
+
+class MetricsCollector:
+    """Keeps one incremental transcript reader per session; :meth:`collect` brings all up to date.
+
+    ``environ`` is the environment the agents were started with (by default this process's):
+    it says where Claude Code (``CLAUDE_CONFIG_DIR``) and Codex (``CODEX_HOME``) keep their files.
+    """
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self._readers: dict[str, _Reader] = {}
+        self._where: dict[str, str] = {}
+
+    def _reader(self, record: SessionRecord) -> _Reader | None:
+        reader = self._readers.get(record.id)
+        if reader is not None:
+            return reader
+        kind = record.agent_kind
+        if kind == "claude" and record.agent_session_id:
+            config = claude_config_dir(self.environ)
+            reader = ClaudeSessionReader(record.agent_session_id, config)
+            self._where[record.id] = str(config)
+        elif kind == "demo" and record.agent_session_id:
+            reader = ClaudeSessionReader(record.agent_session_id, demo_transcript_root())
+            self._where[record.id] = str(demo_transcript_root())
+        elif kind == "codex":
+            started = (
+                datetime.fromtimestamp(record.started_at - 5, tz=UTC) if record.started_at else None
+            )
+            home = codex_home(self.environ)
+            reader = CodexSessionReader(cwd=Path(record.worktree), started_after=started, home=home)
+            self._where[record.id] = str(home)
+        else:
+            return None
+        self._readers[record.id] = reader
+        return reader
+
+    def collect(
+        self,
+        records: list[SessionRecord],
+        budgets: dict[str, Decimal | None] | None = None,
+        now: float | None = None,
+    ) -> list[SessionMetrics]:
+        """Metrics for each record, reading only what was appended since the last call."""
+        now = now or time.time()
+        found: list[SessionMetrics] = []
+        for record in records:
+            reader = self._reader(record)
+            usage: UsageSnapshot | None = None
+            notes: list[str] = []
+            if reader is None:
+                notes.append(
+                    f"agent kind {record.agent_kind!r} writes no transcript agentmux reads"
+                )
+            else:
+                reader.update()
+                snap = reader.snapshot()
+                # No record read at all means the transcript was not found (yet): unknown.
+                usage = snap if (snap.first is not None or snap.turns) else None
+            cost = cost_of_samples(usage.samples) if usage is not None else None
+            found.append(
+                SessionMetrics(
+                    record=record,
+                    usage=usage,
+                    cost=cost,
+                    queue_wait=queue_wait(record, now),
+                    exit_failure=_exit_failure(record),
+                    wall_seconds=wall_seconds(record, now),
+                    budget_usd=(budgets or {}).get(record.id),
+                    transcript=self._where.get(record.id),
+                    notes=tuple(notes),
+                )
+            )
+        return found
+
+    def forget(self, session_id: str) -> None:
+        """Drop a session's reader."""
+        self._readers.pop(session_id, None)
