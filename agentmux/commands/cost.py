@@ -14,20 +14,26 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from agentmux.commands.common import err, open_manager, out
-from agentmux.core.budgets import level, parse_budget
+from agentmux.core.budgets import parse_budget
+from agentmux.core.cost_report import (
+    COLUMNS,
+    UNKNOWN,
+    count_text,
+    row,
+    total_cost_text,
+    totals,
+)
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.metrics import MetricsCollector, SessionMetrics
 from agentmux.core.prices import price_source
 
 SCHEMA_VERSION = 1
-UNKNOWN = "unknown"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -49,24 +55,6 @@ def parse_since(text: str, now: float | None = None) -> float:
     return when.timestamp()
 
 
-def _n(value: int | None) -> str:
-    return UNKNOWN if value is None else f"{value:,}"
-
-
-def _usd(value: Decimal | None) -> str:
-    return UNKNOWN if value is None else f"${value:,.4f}"
-
-
-def _secs(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:.1f}s"
-    if value < 3600:
-        return f"{value / 60:.1f}m"
-    return f"{value / 3600:.1f}h"
-
-
 def collect(
     since: float | None = None,
 ) -> tuple[list[SessionMetrics], list[str]]:
@@ -86,39 +74,6 @@ def collect(
         manager.close()
 
 
-def totals(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
-    """Sums over sessions; a sum that includes an unknown is unknown."""
-    usages = [m.usage for m in metrics]
-    costs = [m.cost_usd for m in metrics]
-    known_usage = [u for u in usages if u is not None]
-    tokens: dict[str, int] | None = None
-    if known_usage and len(known_usage) == len(usages):
-        tokens = {}
-        for u in known_usage:
-            for key, value in u.total.to_json().items():
-                tokens[key] = tokens.get(key, 0) + value
-    cost = sum((c for c in costs if c is not None), Decimal(0))
-    turns = [m.turns for m in metrics]
-    failed = [m.failed_turns for m in metrics]
-    return {
-        "sessions": len(metrics),
-        "tokens": tokens,
-        "cost_usd": (
-            format(cost.normalize(), "f") if costs and all(c is not None for c in costs) else None
-        ),
-        # The sum over the sessions whose cost is known: a lower bound when some are unknown.
-        "cost_usd_known": (
-            format(cost.normalize(), "f") if any(c is not None for c in costs) else None
-        ),
-        "turns": sum(t for t in turns if t is not None)
-        if all(t is not None for t in turns)
-        else None,
-        "failed_turns": (
-            sum(f for f in failed if f is not None) if all(f is not None for f in failed) else None
-        ),
-    }
-
-
 def metrics_json(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
     """The documented JSON of ``agentmux cost --json`` (docs/metrics.md)."""
     return {
@@ -128,61 +83,6 @@ def metrics_json(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
         "sessions": [m.to_json() for m in metrics],
         "totals": totals(metrics),
     }
-
-
-COLUMNS = (
-    "session",
-    "agent",
-    "models",
-    "input",
-    "output",
-    "cache write",
-    "cache read",
-    "cost",
-    "turns",
-    "failures",
-    "queue wait mean/p95",
-    "wall",
-)
-
-
-def row(m: SessionMetrics) -> list[str]:
-    """One session's table row, as text."""
-    u = m.usage.total if m.usage else None
-    rate = m.failure_rate
-    failures = (
-        UNKNOWN
-        if m.failed_turns is None
-        else f"{m.failed_turns} ({rate:.0%})"
-        if rate is not None
-        else str(m.failed_turns)
-    )
-    budget = ""
-    if m.budget_usd is not None:
-        mark = {"warn": " ⚠", "reached": " ⛔"}.get(level(m.budget_used) or "", "")
-        budget = f" / ${m.budget_usd}{mark}"
-    return [
-        m.record.name,
-        m.record.agent,
-        ", ".join(sorted(m.usage.by_model)) if m.usage and m.usage.by_model else "-",
-        _n(u.input if u else None),
-        _n(u.output if u else None),
-        _n(u.cache_write if u else None),
-        _n(u.cache_read if u else None),
-        _usd(m.cost_usd) + budget,
-        _n(m.turns),
-        failures,
-        f"{_secs(m.queue_wait.mean)}/{_secs(m.queue_wait.p95)}",
-        _secs(m.wall_seconds),
-    ]
-
-
-def _total_cost(total: dict[str, Any]) -> str:
-    if total["cost_usd"] is not None:
-        return _usd(Decimal(total["cost_usd"]))
-    if total["cost_usd_known"] is not None:
-        return f"at least {_usd(Decimal(total['cost_usd_known']))} (some unknown)"
-    return UNKNOWN
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -214,13 +114,13 @@ def cmd_cost(args: argparse.Namespace) -> int:
         "[b]total[/b]",
         "",
         "",
-        _n(tokens["input"]) if tokens else UNKNOWN,
-        _n(tokens["output"]) if tokens else UNKNOWN,
-        _n(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
-        _n(tokens["cache_read"]) if tokens else UNKNOWN,
-        _total_cost(total),
-        _n(total["turns"]),
-        _n(total["failed_turns"]),
+        count_text(tokens["input"]) if tokens else UNKNOWN,
+        count_text(tokens["output"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
+        total_cost_text(total),
+        count_text(total["turns"]),
+        count_text(total["failed_turns"]),
         "",
         "",
     )
