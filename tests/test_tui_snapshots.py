@@ -36,6 +36,9 @@ class SnapshotApp(AgentmuxApp):
     def _start_radar(self) -> None:  # type: ignore[override]
         """Nothing live."""
 
+    def _refresh_metrics(self) -> None:  # type: ignore[override]
+        """Nothing live."""
+
 
 def record(
     n: int, status: Status = Status.RUNNING, exit_status: int | None = None

@@ -22,10 +22,12 @@ from textual.widgets import Footer, Static
 
 from agentmux.core.agents import all_profiles, resolve_profile
 from agentmux.core.attention import is_waiting
+from agentmux.core.budgets import level
 from agentmux.core.conflicts import ConflictReport, Verdict
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.merge import MergePlan, describe_plan
+from agentmux.core.metrics import MetricsCollector, SessionMetrics
 from agentmux.core.mirror import Mirror
 from agentmux.core.radar_watch import RadarWatcher, new_conflicts
 from agentmux.core.records import SessionRecord, Status
@@ -38,6 +40,7 @@ from agentmux.ui.messages import (
     CoreFailed,
     MergeLanded,
     MergePlanned,
+    MetricsUpdated,
     OutputUpdated,
     Progress,
     SessionsRefreshed,
@@ -99,6 +102,18 @@ class MainScreen(Screen[None]):
         yield Grid(id="grid")
         yield Static("", id="overflow")
         yield Footer()
+
+
+def spend_text(m: SessionMetrics) -> str:
+    """Tokens and dollars for a pane title: ``12.3k tok $0.0456`` (``$?`` when unknown)."""
+    if m.usage is None:
+        return ""
+    tokens = m.usage.total.total
+    shown = f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
+    cost = m.cost_usd
+    dollars = "$?" if cost is None else f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+    budget = {"warn": " ⚠", "reached": " ⛔"}.get(level(m.budget_used) or "", "")
+    return f"{shown} tok {dollars}{budget}"
 
 
 def help_rows() -> list[tuple[str, str]]:
@@ -175,6 +190,9 @@ class AgentmuxApp(App[None]):
         self._radar_wanted = radar
         self.radar: RadarWatcher | None = None
         self.conflicts: ConflictReport | None = None
+        self.metrics: dict[str, SessionMetrics] = {}
+        self._collector = MetricsCollector()
+        self._budget_warned: set[str] = set()
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
@@ -209,6 +227,7 @@ class AgentmuxApp(App[None]):
         self._watch_state()
         if self._radar_wanted:
             self._start_radar()
+        self.set_interval(2.0, self._refresh_metrics)
 
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
@@ -302,6 +321,44 @@ class AgentmuxApp(App[None]):
         watcher.start()
         self.radar = watcher
 
+    @work(thread=True, exclusive=True, group="metrics")
+    def _refresh_metrics(self) -> None:
+        """Read what the agents' transcripts gained (incrementally) and enforce budgets."""
+        latest = self.latest
+        if latest is None:
+            return
+        try:
+            states = self.manager.budget_states()
+            metrics = self._collector.collect(
+                [v.record for v in latest.sessions], {k: s.usd for k, s in states.items()}
+            )
+            stopped = self.manager.enforce_budgets(metrics)
+        except AgentmuxError as exc:
+            self.post_message(CoreFailed(f"metrics: {exc.message}"))
+            return
+        self.post_message(MetricsUpdated(metrics, stopped))
+
+    def on_metrics_updated(self, message: MetricsUpdated) -> None:
+        """Spend in each pane's title; budget warnings and stops said once."""
+        self.metrics = {m.record.id: m for m in message.metrics}
+        for name in message.stopped:
+            self.notify(
+                f"{name} reached its budget: interrupted; no more prompts go to it",
+                severity="error",
+                timeout=15,
+            )
+        for m in message.metrics:
+            pane = self.panes.get(m.record.id)
+            if pane is not None:
+                pane.set_tag("spend", spend_text(m))
+            if level(m.budget_used) == "warn" and m.record.id not in self._budget_warned:
+                self._budget_warned.add(m.record.id)
+                self.notify(
+                    f"{m.record.name} has spent 80% of its ${m.budget_usd} budget",
+                    severity="warning",
+                    timeout=10,
+                )
+
     def on_conflicts_updated(self, message: ConflictsUpdated) -> None:
         """Mark panes, tell about new conflicts, refresh an open conflict panel."""
         report = message.report
@@ -312,11 +369,11 @@ class AgentmuxApp(App[None]):
         for pane in self.panes.values():
             involved = report.involving(pane.record.name)
             if any(p.verdict is Verdict.CONFLICT for p in involved):
-                pane.set_marker("⚠ conflict")
+                pane.set_tag("conflict", "⚠ conflict")
             elif involved:
-                pane.set_marker("≈ overlap")
+                pane.set_tag("conflict", "≈ overlap")
             else:
-                pane.set_marker("")
+                pane.set_tag("conflict", "")
         if isinstance(self.screen, ConflictScreen):
             self.screen.update_report(report)
 

@@ -9,6 +9,7 @@ from textual.message import Message
 from agentmux.core.conflicts import ConflictReport
 from agentmux.core.control import Screen
 from agentmux.core.merge import MergePlan
+from agentmux.core.metrics import SessionMetrics
 from agentmux.core.records import SessionRecord
 
 
@@ -87,3 +88,12 @@ class MergeLanded(Message):
     def __init__(self, plan: MergePlan) -> None:
         super().__init__()
         self.plan = plan
+
+
+class MetricsUpdated(Message):
+    """Fresh per-session metrics (spend, failures, queue wait), and sessions a budget stopped."""
+
+    def __init__(self, metrics: list[SessionMetrics], stopped: list[str]) -> None:
+        super().__init__()
+        self.metrics = metrics
+        self.stopped = stopped

@@ -90,7 +90,8 @@ class PaneView(Widget, can_focus=True):
         self._strips: dict[str, Strip] = {}
         self._strip_theme = ""
         self.frames = 0
-        self.marker = ""  # e.g. "⚠ conflict", from the conflict radar
+        # Extra facts at the end of the title, by source: "spend" ("12.3k tok $0.05"), "conflict".
+        self.tags: dict[str, str] = {}
         self._idle_after = 0.0
 
     @property
@@ -106,8 +107,9 @@ class PaneView(Widget, can_focus=True):
         label, css = status_label(view, idle_after)
         record = view.record
         title = f"{number} {record.name} · {record.agent} · {label}"
-        if self.marker:
-            title += f" · {self.marker}"
+        for tag in self.tags.values():
+            if tag:
+                title += f" · {tag}"
         # Only what changed is touched: an idle grid must cost nothing to keep up to date.
         if self.border_title != title:
             self.border_title = title
@@ -117,10 +119,10 @@ class PaneView(Widget, can_focus=True):
             for cls in STATUS_CLASSES:
                 self.set_class(cls == css, cls)
 
-    def set_marker(self, marker: str) -> None:
-        """Show ``marker`` (or nothing) at the end of the title."""
-        if marker != self.marker:
-            self.marker = marker
+    def set_tag(self, key: str, text: str) -> None:
+        """Show ``text`` (or nothing) at the end of the title, under ``key``."""
+        if self.tags.get(key, "") != text:
+            self.tags[key] = text
             self.update_view(self.view, self.number, self._idle_after)
 
     def update_screen(self, screen: Screen) -> None:

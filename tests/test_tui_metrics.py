@@ -1,0 +1,46 @@
+"""Spend in the TUI's pane titles, and a budget stop seen from the TUI."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from agentmux.core.sessions import SessionManager
+from tests.conftest import run_cli
+from tests.test_metrics import finished_turns
+from tests.test_tui import SIZE, RecordingApp, until
+
+
+async def test_pane_title_shows_tokens_and_cost(repo: Path, manager: SessionManager) -> None:
+    manager.create(agent="demo", name="spender", prompt=b"write a.txt hello")
+    await until(lambda: finished_turns(manager, "spender") == 1, what="a turn")
+    data = json.loads(run_cli(repo, "cost", "--json").out)
+    (row,) = data["sessions"]
+    tokens = sum(row["tokens"].values())
+    cost = Decimal(row["cost_usd"])
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="the pane")
+        (pane,) = app.panes.values()
+        shown = f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
+        want = f"{shown} tok ${cost:.4f}"
+        await until(lambda: want in str(pane.border_title), what=f"{want!r} in the title")
+
+
+async def test_budget_reached_in_the_tui(repo: Path, manager: SessionManager) -> None:
+    made = run_cli(repo, "new", "--agent", "demo", "--name", "capped", "--budget", "0.001")
+    assert made.code == 0, made.err
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="the pane")
+        manager.send("capped", b"write a.txt spends more than a tenth of a cent")
+        await until(lambda: finished_turns(manager, "capped") == 1, what="the turn")
+        await until(
+            lambda: any("capped reached its budget" in n.message for n in app._notifications),
+            what="the budget stop",
+        )
+        (pane,) = app.panes.values()
+        await until(lambda: "⛔" in str(pane.border_title), what="the stop mark")
+    refused = run_cli(repo, "send", "capped", "more")
+    assert refused.code == 1 and "budget" in refused.err
