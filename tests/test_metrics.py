@@ -81,7 +81,8 @@ def test_tokens_and_cost_agree_with_ccusage_and_published_prices(
     assert row["models"] == ["claude-sonnet-4-5-20250929"]
     assert row["turns"] == 2 and row["failed_turns"] == 0 and row["failure_rate"] == 0
     assert row["queue_wait_seconds"]["count"] == 1
-    assert row["waiting_on_you_seconds"] is None, "unknown without hooks, never 0"
+    waiting = row["waiting_on_you_seconds"]  # the demo agent reports through hooks
+    assert waiting is not None and waiting["current"] is not None, "idle after its turn"
 
 
 def test_unknown_is_unknown(repo: Path, manager: SessionManager) -> None:
@@ -93,6 +94,7 @@ def test_unknown_is_unknown(repo: Path, manager: SessionManager) -> None:
     for name in ("plain", "fresh"):
         row = session_row(data, name)
         assert row["tokens"] is None and row["cost_usd"] is None and row["turns"] is None
+    assert session_row(data, "plain")["waiting_on_you_seconds"] is None, "no hooks: unknown"
     assert data["totals"]["cost_usd"] is None
     table = run_cli(repo, "cost")
     assert "unknown" in table.out and "$0.0000" not in table.out

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from agentmux.core.sessions import SessionManager
+from agentmux.ui.cost_screen import CostScreen
 from tests.conftest import run_cli
 from tests.test_metrics import finished_turns
 from tests.test_tui import SIZE, RecordingApp, until
@@ -44,3 +45,27 @@ async def test_budget_reached_in_the_tui(repo: Path, manager: SessionManager) ->
         await until(lambda: "⛔" in str(pane.border_title), what="the stop mark")
     refused = run_cli(repo, "send", "capped", "more")
     assert refused.code == 1 and "budget" in refused.err
+
+
+async def test_dollar_opens_the_cost_panel_with_live_metrics(
+    repo: Path, manager: SessionManager
+) -> None:
+    manager.create(agent="demo", name="spender", prompt=b"write a.txt hello")
+    await until(lambda: finished_turns(manager, "spender") == 1, what="a turn")
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: bool(app.metrics), what="metrics")
+        await pilot.press("dollar_sign")
+        assert isinstance(app.screen, CostScreen)
+        manager.send("spender", b"append a.txt more")
+        await until(lambda: finished_turns(manager, "spender") == 2, what="a second turn")
+        want = json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0]["cost_usd"]
+        screen = app.screen
+        await until(
+            lambda: screen.series is not None
+            and screen.series.total is not None
+            and screen.series.total == Decimal(want),
+            what="the panel's chart ending at the CLI's cost",
+        )
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CostScreen)

@@ -23,14 +23,12 @@ from agentmux.commands.common import err, open_manager, out
 from agentmux.core.budgets import parse_budget
 from agentmux.core.cost_report import (
     COLUMNS,
-    UNKNOWN,
-    count_text,
     row,
-    total_cost_text,
+    total_row,
     totals,
 )
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.metrics import MetricsCollector, SessionMetrics
+from agentmux.core.metrics import SessionMetrics
 from agentmux.core.prices import price_source
 
 SCHEMA_VERSION = 1
@@ -65,9 +63,7 @@ def collect(
         records = manager.sessions(include_removed=True)
         if since is not None:
             records = [r for r in records if r.created_at >= since]
-        states = manager.budget_states()
-        budgets = {sid: state.usd for sid, state in states.items()}
-        metrics = MetricsCollector().collect(records, budgets)
+        metrics = manager.metrics(records)
         stopped = manager.enforce_budgets(metrics)
         return metrics, stopped
     finally:
@@ -108,22 +104,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column in COLUMNS[:3] else "right")
     for m in metrics:
         table.add_row(*(escape(cell) for cell in row(m)))
-    total = totals(metrics)
-    tokens = total["tokens"]
-    table.add_row(
-        "[b]total[/b]",
-        "",
-        "",
-        count_text(tokens["input"]) if tokens else UNKNOWN,
-        count_text(tokens["output"]) if tokens else UNKNOWN,
-        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
-        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
-        total_cost_text(total),
-        count_text(total["turns"]),
-        count_text(total["failed_turns"]),
-        "",
-        "",
-    )
+    first, *rest = total_row(metrics)
+    table.add_row(f"[b]{first}[/b]", *rest)
     out.print(table)
     return 0
 

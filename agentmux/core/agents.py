@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agentmux.core.agent_events import claude_settings, codex_notify_args
 from agentmux.core.config import AgentConfig, Config
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import data_dir
@@ -83,6 +84,12 @@ class AgentProfile:
             args += ["--session-id", agent_session_id]
         if self.kind == "demo":
             args += ["--transcript-root", str(demo_transcript_root())]
+        # The agent reports its own state through hooks (agentmux.core.agent_events); they come
+        # with this session's command line, never from editing the user's settings files.
+        if self.kind in ("claude", "demo"):
+            args += ["--settings", claude_settings()]
+        elif self.kind == "codex":
+            args += codex_notify_args()
         return args
 
 

@@ -123,3 +123,23 @@ def total_cost_text(total: dict[str, Any]) -> str:
     if total["cost_usd_known"] is not None:
         return f"at least {usd_text(Decimal(total['cost_usd_known']))} (some unknown)"
     return UNKNOWN
+
+
+def total_row(metrics: Sequence[SessionMetrics]) -> list[str]:
+    """The total row of the cost table, as `agentmux cost` prints it."""
+    total = totals(metrics)
+    tokens = total["tokens"]
+    return [
+        "total",
+        "",
+        "",
+        count_text(tokens["input"]) if tokens else UNKNOWN,
+        count_text(tokens["output"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
+        total_cost_text(total),
+        count_text(total["turns"]),
+        count_text(total["failed_turns"]),
+        "",
+        "",
+    ]

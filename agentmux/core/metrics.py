@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentmux.core.agent_events import Activity, activity
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.claude_transcripts import ClaudeSessionReader, claude_config_dir
 from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
@@ -68,6 +69,7 @@ class SessionMetrics:
     exit_failure: Failure | None
     wall_seconds: float | None
     budget_usd: Decimal | None = None
+    activity: Activity = field(default_factory=lambda: Activity(known=False))
     transcript: str | None = None
     notes: tuple[str, ...] = field(default=())
 
@@ -140,7 +142,14 @@ class SessionMetrics:
                 "p95": self.queue_wait.p95,
                 "current": self.queue_wait.current,
             },
-            "waiting_on_you_seconds": None,
+            "waiting_on_you_seconds": (
+                {
+                    "total": self.activity.waiting_total,
+                    "current": self.activity.waiting_current,
+                }
+                if self.activity.known
+                else None
+            ),
             "wall_seconds": self.wall_seconds,
             "budget_usd": _money(self.budget_usd),
             "malformed_lines": usage.malformed_lines if usage else None,
@@ -227,8 +236,13 @@ class MetricsCollector:
         records: list[SessionRecord],
         budgets: dict[str, Decimal | None] | None = None,
         now: float | None = None,
+        events: dict[str, list[dict[str, Any]]] | None = None,
     ) -> list[SessionMetrics]:
-        """Metrics for each record, reading only what was appended since the last call."""
+        """Metrics for each record, reading only what was appended since the last call.
+
+        ``events`` holds each session's ``agent_event`` and ``prompt_sent`` records (oldest
+        first), from which waiting-on-you is measured; without them it is unknown.
+        """
         now = now or time.time()
         found: list[SessionMetrics] = []
         for record in records:
@@ -254,6 +268,7 @@ class MetricsCollector:
                     exit_failure=_exit_failure(record),
                     wall_seconds=wall_seconds(record, now),
                     budget_usd=(budgets or {}).get(record.id),
+                    activity=activity((events or {}).get(record.id, []), now),
                     transcript=self._where.get(record.id),
                     notes=tuple(notes),
                 )

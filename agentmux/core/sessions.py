@@ -15,8 +15,10 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from agentmux.core import git
+from agentmux.core.agent_events import AGENT_EVENT, PROMPT_SENT
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.budgets import BudgetState, budget_states, level
 from agentmux.core.config import Config, load_config
@@ -265,6 +267,7 @@ class SessionManager:
             **profile.env,
             "AGENTMUX_SESSION": record.name,
             "AGENTMUX_SESSION_ID": record.id,
+            "AGENTMUX_STATE_DB": str(self.store.path),
         }
         write_env_file(env_file, env)
         command = pane_command(self.store.argv(record.id), env_file, exit_file, self._tick_script)
@@ -582,6 +585,23 @@ class SessionManager:
     def budget_states(self) -> dict[str, BudgetState]:
         """Each session's budget, and whether it was reached."""
         return budget_states(self.store.events(kinds=("budget", "budget_reached")))
+
+    def agent_events(self) -> dict[str, list[dict[str, Any]]]:
+        """Each session's own reports (hooks) and the prompts agentmux typed, oldest first."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for event in self.store.events(kinds=(AGENT_EVENT, PROMPT_SENT)):
+            grouped.setdefault(event["session_id"], []).append(event)
+        return grouped
+
+    def metrics(
+        self, records: list[SessionRecord], collector: MetricsCollector | None = None
+    ) -> list[SessionMetrics]:
+        """Metrics of ``records`` with their budgets and agent events (a collector kept between
+        calls reads transcripts incrementally)."""
+        budgets = {sid: state.usd for sid, state in self.budget_states().items()}
+        return (collector or MetricsCollector()).collect(
+            records, budgets, events=self.agent_events()
+        )
 
     def set_budget(self, name: str, usd: Decimal) -> SessionRecord:
         """Set (or raise) a session's budget; a reached budget that is raised lets prompts in."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agentmux.demo_agent.hooks import Hooks
 from agentmux.demo_agent.transcript import Transcript, usage_for
 
 PROMPT = "\x1b[1;35mdemo ❯\x1b[0m "
@@ -44,8 +45,11 @@ class TurnInterruptedError(Exception):
 class DemoAgent:
     """One interactive demo agent session."""
 
-    def __init__(self, transcript: Transcript, cwd: Path, fast: bool) -> None:
+    def __init__(
+        self, transcript: Transcript, cwd: Path, fast: bool, hooks: Hooks | None = None
+    ) -> None:
         self.transcript = transcript
+        self.hooks = hooks or Hooks(None, "", str(transcript.path), str(cwd))
         self.cwd = cwd
         self.turn = 0
         self.working = False
@@ -133,6 +137,7 @@ class DemoAgent:
         """Carry out one prompt; return an exit code when the agent should exit."""
         self.turn += 1
         started = time.monotonic()
+        self.hooks.fire("UserPromptSubmit", prompt=prompt)
         self.transcript.user(prompt)
         self.working = True
         message_id = f"msg_demo_{uuid.uuid4().hex[:20]}"
@@ -140,6 +145,7 @@ class DemoAgent:
         content: list[dict[str, Any]] = []
         exit_code: int | None = None
         failed = False
+        interrupted = False
         try:
             self.emit("\x1b[33m⏺ Working…\x1b[0m\n")
             for line in prompt.splitlines() or [""]:
@@ -158,7 +164,10 @@ class DemoAgent:
                     self.stream(text)
                     said.append(text)
                     continue
+                tool = word.capitalize()
+                self.hooks.fire("PreToolUse", tool_name=tool, tool_input={"directive": line})
                 result = handler(rest)
+                self.hooks.fire("PostToolUse", tool_name=tool, tool_input={"directive": line})
                 said.append(result)
                 tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
                 block = {
@@ -178,6 +187,7 @@ class DemoAgent:
         except TurnInterruptedError:
             self.emit("\x1b[31m⎿ TurnInterruptedError by user\x1b[0m\n")
             said.append("[Request interrupted by user]")
+            interrupted = True
         finally:
             self.working = False
         if not failed:
@@ -191,6 +201,11 @@ class DemoAgent:
             )
         duration = int((time.monotonic() - started) * 1000)
         self.transcript.turn_duration(duration, 2 * self.turn)
+        # As in Claude Code: an API failure fires StopFailure, an interruption fires nothing.
+        if failed:
+            self.hooks.fire("StopFailure", error="server_error")
+        elif not interrupted:
+            self.hooks.fire("Stop", stop_hook_active=False)
         return exit_code
 
     def do_write(self, rest: str, mode: str = "w") -> str:
@@ -300,6 +315,7 @@ class DemoAgent:
 
     def do_ask(self, _rest: str) -> str:
         """``ask``: wait for the user's yes/no, as a permission prompt does."""
+        self.hooks.fire("PermissionRequest", tool_name="Ask", tool_input={})
         self.emit("\x1b[1;33m? demo wants to continue. Allow? [y/n]\x1b[0m ")
         answer = self.read_key("yn")
         self.emit(f"{answer}\n")
@@ -372,12 +388,24 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(os.environ.get("AGENTMUX_DEMO_HOME", "~/.agentmux-demo")),
     )
     parser.add_argument("--fast", action="store_true", help="stream without delays")
+    parser.add_argument("--settings", help="Claude Code-style settings JSON (its hooks are run)")
     args = parser.parse_args(argv)
     cwd = Path.cwd()
     transcript = Transcript(args.transcript_root.expanduser(), str(cwd), args.session_id)
-    agent = DemoAgent(transcript, cwd, fast=args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST")))
+    hooks = Hooks(args.settings, args.session_id, str(transcript.path), str(cwd))
+    fast = args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST"))
+    agent = DemoAgent(transcript, cwd, fast=fast, hooks=hooks)
     signal.signal(signal.SIGINT, agent.on_sigint)
     name = os.environ.get("AGENTMUX_SESSION", "demo")
+    hooks.fire("SessionStart", source="startup")
+    try:
+        return _loop(agent, name, cwd)
+    finally:
+        hooks.fire("SessionEnd", reason="exit")
+
+
+def _loop(agent: DemoAgent, name: str, cwd: Path) -> int:
+    """Read prompts and answer them until told to exit."""
     with terminal_mode(agent.fd):
         agent.emit(
             f"\x1b[1;36m✻ agentmux demo agent\x1b[0m  \x1b[2msession {name} · "

@@ -33,6 +33,7 @@ from agentmux.core.radar_watch import RadarWatcher, new_conflicts
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions import SessionManager
 from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
+from agentmux.ui.cost_screen import CostScreen
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
 from agentmux.ui.messages import (
     ConflictsUpdated,
@@ -82,11 +83,12 @@ class MainScreen(Screen[None]):
         Binding("a", "app.attach", "attach"),
         Binding("n", "app.new", "new"),
         Binding("b", "app.broadcast", "broadcast"),
-        Binding("x", "app.stop", "stop"),
-        Binding("d", "app.remove", "remove"),
+        Binding("x", "app.stop", "stop", show=False),
+        Binding("d", "app.remove", "remove", show=False),
         Binding("w", "app.oldest_waiting", "waiting longest", show=False),
         Binding("c", "app.conflicts", "conflicts"),
         Binding("m", "app.merge", "merge"),
+        Binding("dollar_sign", "app.cost_panel", "cost"),
         Binding("question_mark", "app.help", "help"),
         Binding("q", "app.quit", "quit"),
     ]
@@ -132,6 +134,7 @@ def help_rows() -> list[tuple[str, str]]:
         ("w", "jump to the session waiting for you longest (else the one idle longest)"),
         ("c", "conflict panel: which sessions collide, the files, the hunks side by side"),
         ("m", "merge: show the plan (order, what is left out), then land it all or nothing"),
+        ("$", "cost panel: spend, tokens, turns, failures, queue wait; spend over time"),
         ("Ctrl+P", "command palette"),
         ("?", "this help"),
         ("q", "quit (agents keep running)"),
@@ -328,10 +331,7 @@ class AgentmuxApp(App[None]):
         if latest is None:
             return
         try:
-            states = self.manager.budget_states()
-            metrics = self._collector.collect(
-                [v.record for v in latest.sessions], {k: s.usd for k, s in states.items()}
-            )
+            metrics = self.manager.metrics([v.record for v in latest.sessions], self._collector)
             stopped = self.manager.enforce_budgets(metrics)
         except AgentmuxError as exc:
             self.post_message(CoreFailed(f"metrics: {exc.message}"))
@@ -341,6 +341,8 @@ class AgentmuxApp(App[None]):
     def on_metrics_updated(self, message: MetricsUpdated) -> None:
         """Spend in each pane's title; budget warnings and stops said once."""
         self.metrics = {m.record.id: m for m in message.metrics}
+        if isinstance(self.screen, CostScreen):
+            self.screen.update_metrics(message.metrics)
         for name in message.stopped:
             self.notify(
                 f"{name} reached its budget: interrupted; no more prompts go to it",
@@ -348,6 +350,7 @@ class AgentmuxApp(App[None]):
                 timeout=15,
             )
         for m in message.metrics:
+            self._follow_activity(m)
             pane = self.panes.get(m.record.id)
             if pane is not None:
                 pane.set_tag("spend", spend_text(m))
@@ -358,6 +361,20 @@ class AgentmuxApp(App[None]):
                     severity="warning",
                     timeout=10,
                 )
+
+    def _follow_activity(self, m: SessionMetrics) -> None:
+        """Waiting for you, from the agent's own events (hooks) when it reports them."""
+        act = m.activity
+        sid = m.record.id
+        if not act.known or act.waiting == (sid in self.waiting_since):
+            return
+        if act.waiting:
+            self.waiting_since[sid] = time.monotonic() - (act.waiting_current or 0.0)
+            if act.last_event in ("PermissionRequest", "Notification", "StopFailure"):
+                self.notify(f"{m.record.name} is waiting for you", severity="warning", timeout=10)
+                self._signal(f"agentmux: {m.record.name} is waiting for you")
+        else:
+            self.waiting_since.pop(sid, None)
 
     def on_conflicts_updated(self, message: ConflictsUpdated) -> None:
         """Mark panes, tell about new conflicts, refresh an open conflict panel."""
@@ -397,6 +414,10 @@ class AgentmuxApp(App[None]):
         """Hand the hunks to the conflict panel if it is still open."""
         if isinstance(self.screen, ConflictScreen):
             self.screen.show_hunks(message)
+
+    def action_cost_panel(self) -> None:
+        """Open the cost panel (fed by the same metrics refresh as the pane titles)."""
+        self.push_screen(CostScreen(list(self.metrics.values()) if self.metrics else None))
 
     def action_conflicts(self) -> None:
         """Open the conflict panel."""
@@ -542,6 +563,9 @@ class AgentmuxApp(App[None]):
 
     def _check_waiting(self, pane: PaneView, rows: tuple[str, ...]) -> None:
         record = pane.record
+        known = self.metrics.get(record.id)
+        if known is not None and known.activity.known:
+            return  # the agent reports its own state through hooks: the screen is a fallback
         profile = self._profiles.get(record.agent)
         waiting = profile is not None and is_waiting(profile, rows)
         if waiting == (record.id in self.waiting_since):
@@ -885,6 +909,7 @@ class AgentmuxApp(App[None]):
             ),
             ("Conflicts", "which sessions collide, down to the hunk", self.action_conflicts),
             ("Merge", "plan and land a merge of the ready sessions", self.action_merge),
+            ("Cost", "spend, failures and queue wait per session", self.action_cost_panel),
             ("Help", "list every key", self.action_help),
         ):
             yield SystemCommand(title, help_text, callback)

@@ -1,0 +1,51 @@
+"""``python -m agentmux.commands.hook``: what an agent's hook (or Codex's ``notify``) runs.
+
+It records the event for the session named by ``AGENTMUX_SESSION_ID`` in the state store named by
+``AGENTMUX_STATE_DB`` (both set in every session's environment) and exits 0, always, quickly: a
+hook must never hold up or break the agent. Only the standard library and the state store are
+imported, so a call costs one Python start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentmux.core.agent_events import AGENT_EVENT, event_data
+from agentmux.core.state import StateStore
+
+
+def _payload(argv: list[str]) -> dict[str, Any]:
+    if argv[:1] == ["--codex"]:
+        # Codex passes one JSON argument (not stdin).
+        raw = argv[1] if len(argv) > 1 else "{}"
+    else:
+        raw = sys.stdin.read(1_000_000)
+    data = json.loads(raw) if raw.strip() else {}
+    return data if isinstance(data, dict) else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Record one hook event; never fail."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        session_id = os.environ.get("AGENTMUX_SESSION_ID")
+        db = os.environ.get("AGENTMUX_STATE_DB")
+        payload = _payload(args)
+        if not session_id or not db:
+            return 0  # not started by agentmux: nothing to record
+        store = StateStore(Path(db))
+        try:
+            store.record_event(session_id, AGENT_EVENT, event_data(payload))
+        finally:
+            store.close()
+    except Exception as exc:  # a hook never breaks the agent; the reason goes to stderr
+        print(f"agentmux hook: not recorded ({type(exc).__name__}: {exc})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""What the agents tell agentmux about themselves, through their own hook mechanisms.
+
+Claude Code sessions (and demo sessions, which imitate them) get a per-session ``--settings``
+whose hooks run ``python -m agentmux.commands.hook``; Codex gets the same program as its
+``notify`` command. Each call records an ``agent_event`` in the state store. From those events
+agentmux knows, without reading the screen, whether an agent is working or waiting for you, and
+for how long it has waited.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HOOK_MODULE = "agentmux.commands.hook"
+#: The Claude Code hook events agentmux listens to.
+CLAUDE_HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "Notification",
+    "PermissionRequest",
+    "Stop",
+    "StopFailure",
+    "SessionEnd",
+)
+# An agent waits for you from one of these until it works again (or ends).
+_WAIT_STARTS = {"Stop", "StopFailure", "Notification", "PermissionRequest", "agent-turn-complete"}
+_WAIT_ENDS = {"UserPromptSubmit", "PostToolUse", "PreToolUse", "SessionStart", "SessionEnd"}
+# A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
+PROMPT_SENT = "prompt_sent"
+AGENT_EVENT = "agent_event"
+
+
+def hook_argv(python: str | None = None) -> list[str]:
+    """The hook program, as an argument list."""
+    return [python or sys.executable, "-m", HOOK_MODULE]
+
+
+def claude_settings(python: str | None = None) -> str:
+    """A ``--settings`` JSON document whose hooks report every event agentmux uses."""
+    command = " ".join(_sh_quote(arg) for arg in hook_argv(python))
+    hooks: dict[str, Any] = {
+        event: [{"matcher": "*", "hooks": [{"type": "command", "command": command}]}]
+        if event in ("PreToolUse", "PostToolUse", "PermissionRequest")
+        else [{"hooks": [{"type": "command", "command": command}]}]
+        for event in CLAUDE_HOOK_EVENTS
+    }
+    return json.dumps({"hooks": hooks}, separators=(",", ":"))
+
+
+def codex_notify_args(python: str | None = None) -> list[str]:
+    """``-c notify=[...]`` for Codex: it runs the program with one JSON argument per event."""
+    program = ", ".join(json.dumps(arg) for arg in [*hook_argv(python), "--codex"])
+    return ["-c", f"notify=[{program}]"]
+
+
+def _sh_quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "@%+=:,./-_" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def event_data(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a hook's input worth keeping (never the prompt text or tool input)."""
+    name = payload.get("hook_event_name") or payload.get("type") or "unknown"
+    data: dict[str, Any] = {"event": str(name)}
+    for key in ("tool_name", "notification_type", "source", "reason", "error"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            data[key] = value[:200]
+    message = payload.get("message")
+    if isinstance(message, str):
+        data["message"] = message[:200]
+    return data
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An agent's state as its own events tell it."""
+
+    known: bool  # any agent event at all: otherwise everything here is unknown
+    waiting: bool = False
+    waiting_since: float | None = None
+    waiting_total: float | None = None  # seconds, including the wait going on now
+    waiting_current: float | None = None  # seconds of the wait going on now, if any
+    last_event: str | None = None
+
+
+def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:
+    """Working or waiting, and how long the agent has waited for you in all, from its events
+    (``agent_event`` and ``prompt_sent`` records of one session, oldest first)."""
+    now = time.time() if now is None else now
+    total = 0.0
+    since: float | None = None
+    last: str | None = None
+    known = False
+    for event in events:
+        if event["kind"] == AGENT_EVENT:
+            known = True
+            name = str(event["data"].get("event"))
+        elif event["kind"] == PROMPT_SENT:
+            name = PROMPT_SENT
+        else:
+            continue
+        ts = float(event["ts"])
+        if name in _WAIT_STARTS:
+            if since is None:
+                since = ts
+        elif (name in _WAIT_ENDS or name == PROMPT_SENT) and since is not None:
+            total += max(0.0, ts - since)
+            since = None
+        if name == "SessionEnd":
+            since = None
+        last = name if name != PROMPT_SENT else last
+    if not known:
+        return Activity(known=False)
+    current = max(0.0, now - since) if since is not None else 0.0
+    return Activity(
+        known=True,
+        waiting=since is not None,
+        waiting_since=since,
+        waiting_total=total + current,
+        waiting_current=current if since is not None else None,
+        last_event=last,
+    )

@@ -1,0 +1,129 @@
+"""Agents report their own state through hooks: the hook program, the settings agentmux passes,
+and waiting-on-you measured from the events (checked against the test's own clock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from agentmux.core.agent_events import (
+    AGENT_EVENT,
+    CLAUDE_HOOK_EVENTS,
+    PROMPT_SENT,
+    activity,
+    claude_settings,
+    codex_notify_args,
+)
+from agentmux.core.sessions import SessionManager
+from tests.conftest import run_cli, wait_for
+
+
+def ev(ts: float, name: str) -> dict[str, Any]:
+    if name == PROMPT_SENT:
+        return {"kind": PROMPT_SENT, "ts": ts, "data": {"bytes": 3}}
+    return {"kind": AGENT_EVENT, "ts": ts, "data": {"event": name}}
+
+
+def test_waiting_on_you_from_events() -> None:
+    events = [
+        ev(0, "SessionStart"),
+        ev(1, "UserPromptSubmit"),
+        ev(10, "Stop"),  # idle after a finished turn: waiting for you
+        ev(25, PROMPT_SENT),  # agentmux typed the next prompt: 15 s
+        ev(25.2, "UserPromptSubmit"),
+        ev(30, "PermissionRequest"),
+        ev(32, "PostToolUse"),  # the user answered: 2 s
+        ev(40, "Stop"),
+    ]
+    now = activity(events, now=50)
+    assert now.known and now.waiting
+    assert now.waiting_current == 10
+    assert now.waiting_total == 15 + 2 + 10
+    assert now.last_event == "Stop"
+    ended = activity([*events, ev(45, "SessionEnd")], now=50)
+    assert not ended.waiting and ended.waiting_total == 15 + 2 + 5
+    assert not activity([ev(5, PROMPT_SENT)], now=9).known, "no agent event: unknown"
+
+
+def test_settings_and_notify_arguments_name_the_hook_program() -> None:
+    settings = json.loads(claude_settings("/opt/py/bin/python3"))
+    assert set(settings["hooks"]) == set(CLAUDE_HOOK_EVENTS)
+    (group,) = settings["hooks"]["Stop"]
+    assert group["hooks"] == [
+        {"type": "command", "command": "/opt/py/bin/python3 -m agentmux.commands.hook"}
+    ]
+    flag, value = codex_notify_args("/opt/py/bin/python3")
+    assert flag == "-c"
+    assert tomllib.loads(value)["notify"] == [
+        "/opt/py/bin/python3",
+        "-m",
+        "agentmux.commands.hook",
+        "--codex",
+    ]
+
+
+def run_hook(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentmux.commands.hook", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+        timeout=30,
+    )
+
+
+def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManager) -> None:
+    record = manager.create(agent="demo", name="hooked")
+    env = {"AGENTMUX_SESSION_ID": record.id, "AGENTMUX_STATE_DB": str(manager.store.path)}
+    payload = {"hook_event_name": "Notification", "message": "Claude needs your permission"}
+    assert run_hook(env, stdin=json.dumps(payload)).returncode == 0
+    codex = {"type": "agent-turn-complete", "thread-id": "t", "last-assistant-message": "done"}
+    assert run_hook(env, "--codex", json.dumps(codex)).returncode == 0
+    broken = run_hook(env, stdin="{not json")
+    assert broken.returncode == 0 and "not recorded" in broken.stderr
+    assert run_hook({}, stdin=json.dumps(payload)).returncode == 0  # not an agentmux session
+    kept = [e["data"] for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
+    assert {"event": "Notification", "message": "Claude needs your permission"} in kept
+    assert {"event": "agent-turn-complete"} in kept
+
+
+def hook_names(manager: SessionManager, name: str) -> list[str]:
+    record = manager.get(name)
+    return [str(e["data"]["event"]) for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
+
+
+def test_demo_session_reports_through_hooks_and_waiting_is_measured(
+    repo: Path, manager: SessionManager
+) -> None:
+    manager.create(agent="demo", name="reporter", prompt=b"write a.txt hello")
+    wait_for(lambda: "Stop" in hook_names(manager, "reporter"), what="the Stop hook")
+    seen_stop = time.time()
+    assert hook_names(manager, "reporter")[:5] == [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "Stop",
+    ]
+    time.sleep(1.5)
+    before_send = time.time()
+    manager.send("reporter", b"ask")
+    after_send = time.time()
+    wait_for(
+        lambda: "PermissionRequest" in hook_names(manager, "reporter"), what="the permission hook"
+    )
+    data = json.loads(run_cli(repo, "cost", "--json").out)
+    (row,) = data["sessions"]
+    waiting = row["waiting_on_you_seconds"]
+    assert waiting is not None and waiting["current"] is not None, "asking: waiting for you"
+    # The first wait (Stop -> the prompt typed) lies between what the test's clock saw.
+    first_wait = waiting["total"] - waiting["current"]
+    assert before_send - seen_stop <= first_wait <= after_send - seen_stop + 0.5
