@@ -62,9 +62,11 @@ async def test_dollar_opens_the_cost_panel_with_live_metrics(
         want = json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0]["cost_usd"]
         screen = app.screen
         await until(
-            lambda: screen.series is not None
-            and screen.series.total is not None
-            and screen.series.total == Decimal(want),
+            lambda: (
+                screen.series is not None
+                and screen.series.total is not None
+                and screen.series.total == Decimal(want)
+            ),
             what="the panel's chart ending at the CLI's cost",
         )
         await pilot.press("escape")
