@@ -170,7 +170,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     manager = open_manager()
     data = _prompt_bytes(args.text)
     assert data is not None
-    manager.send(args.name, data, submit=not args.no_enter)
+    manager.send(args.name, data, submit=not args.no_enter, hold=not args.now)
     return 0
 
 
@@ -182,7 +182,7 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     reached = manager.broadcast(data, args.to)
     if not reached:
         raise AgentmuxError(f"no running session matched --to {args.to}; nothing was sent.")
-    out.print(f"sent to {len(reached)}: {', '.join(reached)}")
+    out.print(f"sent to {len(reached)}: {', '.join(reached)} (busy ones get it when idle)")
     return 0
 
 
@@ -259,6 +259,7 @@ def cmd_tick(_args: argparse.Namespace) -> int:
     manager.reconcile()
     for record in manager.pending_deliveries():
         manager.deliver_prompt(record.id)
+    manager.deliver_held_all()
     return 0
 
 
@@ -330,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("name")
     send.add_argument("text", help="the prompt ('-': read stdin)")
     send.add_argument("--no-enter", action="store_true", help="type it without submitting")
+    send.add_argument(
+        "--now",
+        action="store_true",
+        help="type it even while the agent is busy (e.g. to answer its question)",
+    )
 
     broadcast = verb("broadcast", cmd_broadcast, "type a prompt into several sessions")
     broadcast.add_argument("text", help="the prompt ('-': read stdin)")

@@ -32,11 +32,17 @@ SONNET_45 = {
 
 
 def finished_turns(manager: SessionManager, name: str) -> int:
-    return sum(
+    """Turns the demo agent has finished, transcript written and its Stop hook reported (so a
+    prompt sent now is typed at once, not held for a busy agent)."""
+    record = manager.get(name)
+    events = manager.store.events(record.id, kinds=("agent_event",))
+    stops = sum(1 for e in events if e["data"]["event"] in ("Stop", "StopFailure"))
+    written = sum(
         1
         for r in demo_transcript(manager, name)
         if r.get("type") == "system" and r.get("subtype") == "turn_duration"
     )
+    return min(stops, written)
 
 
 def cost_json(repo: Path, *args: str) -> dict[str, Any]:

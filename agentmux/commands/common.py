@@ -9,6 +9,7 @@ from rich.console import Console
 
 from agentmux.core.events import (
     PromptDelivered,
+    PromptHeld,
     PromptNotDelivered,
     SessionEvent,
     SessionExited,
@@ -33,6 +34,11 @@ def report(event: SessionEvent) -> None:
         err.print(
             f"[yellow]queued[/] {event.name}: {event.running} of {event.limit} slots busy; "
             "it starts when one frees"
+        )
+    elif isinstance(event, PromptHeld):
+        err.print(
+            f"[yellow]held[/] for {event.name}: it is working; the prompt is typed when it is "
+            f"idle ({event.waiting} waiting)"
         )
     elif isinstance(event, PromptDelivered):
         err.print(f"[green]prompt delivered[/] to {event.name} ({event.size} bytes)")

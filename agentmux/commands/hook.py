@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import AGENT_EVENT, event_data
+from agentmux.core.agent_events import AGENT_EVENT, TURN_ENDS, event_data
+from agentmux.core.held_prompts import HELD, RELEASED, pending
 from agentmux.core.state import StateStore
 
 
@@ -28,6 +30,20 @@ def _payload(argv: list[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _release_later(cwd: object) -> None:
+    """A turn ended and prompts are held: let ``agentmux _tick`` type the next one, detached,
+    so the agent's hook returns at once."""
+    where = cwd if isinstance(cwd, str) and os.path.isdir(cwd) else os.getcwd()
+    subprocess.Popen(
+        [sys.executable, "-m", "agentmux", "_tick"],
+        cwd=where,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Record one hook event; never fail."""
     args = sys.argv[1:] if argv is None else argv
@@ -37,11 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         payload = _payload(args)
         if not session_id or not db:
             return 0  # not started by agentmux: nothing to record
+        data = event_data(payload)
         store = StateStore(Path(db))
         try:
-            store.record_event(session_id, AGENT_EVENT, event_data(payload))
+            store.record_event(session_id, AGENT_EVENT, data)
+            ended = data["event"] in TURN_ENDS
+            held = ended and bool(pending(store.events(session_id, kinds=(HELD, RELEASED))))
         finally:
             store.close()
+        if held:
+            _release_later(payload.get("cwd"))
     except Exception as exc:  # a hook never breaks the agent; the reason goes to stderr
         print(f"agentmux hook: not recorded ({type(exc).__name__}: {exc})", file=sys.stderr)
     return 0

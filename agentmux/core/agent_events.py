@@ -32,6 +32,8 @@ CLAUDE_HOOK_EVENTS = (
 # An agent waits for you from one of these until it works again (or ends).
 _WAIT_STARTS = {"Stop", "StopFailure", "Notification", "PermissionRequest", "agent-turn-complete"}
 _WAIT_ENDS = {"UserPromptSubmit", "PostToolUse", "PreToolUse", "SessionStart", "SessionEnd"}
+#: The agent's turn is over: a held prompt can be typed now.
+TURN_ENDS = frozenset({"Stop", "StopFailure", "agent-turn-complete"})
 # A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
 PROMPT_SENT = "prompt_sent"
 AGENT_EVENT = "agent_event"

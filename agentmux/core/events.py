@@ -46,6 +46,13 @@ class PromptDelivered(SessionEvent):
 
 
 @dataclass(frozen=True)
+class PromptHeld(SessionEvent):
+    """The agent is working: the prompt is kept and typed when it is idle again."""
+
+    waiting: int  # held prompts of this session, this one included
+
+
+@dataclass(frozen=True)
 class PromptNotDelivered(SessionEvent):
     """The agent never became ready; the prompt stays pending."""
 

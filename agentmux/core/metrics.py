@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from agentmux.core.agent_events import Activity, activity
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.claude_transcripts import ClaudeSessionReader, claude_config_dir
 from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
+from agentmux.core.held_prompts import pending, released_waits
 from agentmux.core.prices import Cost, cost_of_samples
 from agentmux.core.records import SessionRecord, Status, iso
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
@@ -177,14 +179,27 @@ def _exit_failure(record: SessionRecord) -> Failure | None:
     return None
 
 
-def queue_wait(record: SessionRecord, now: float | None = None) -> QueueWait:
-    """The session's own start: asked for at creation (or queueing), started when it ran."""
+def queue_wait(
+    record: SessionRecord,
+    now: float | None = None,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> QueueWait:
+    """The session's own start (asked for at creation or queueing, started when it ran), and
+    every prompt held for the agent while it was busy (held until typed)."""
+    now = time.time() if now is None else now
     asked = record.queued_at or record.created_at
+    samples: list[float] = []
+    current: float | None = None
     if record.started_at is not None:
-        return QueueWait(samples=(max(0.0, record.started_at - asked),))
-    if record.status is Status.QUEUED:
-        return QueueWait(current=max(0.0, (now or time.time()) - asked))
-    return QueueWait()
+        samples.append(max(0.0, record.started_at - asked))
+    elif record.status is Status.QUEUED:
+        current = max(0.0, now - asked)
+    samples += released_waits(events)
+    waiting = pending(events)
+    if waiting:
+        oldest = max(0.0, now - waiting[0].held_at)
+        current = oldest if current is None else max(current, oldest)
+    return QueueWait(samples=tuple(samples), current=current)
 
 
 def wall_seconds(record: SessionRecord, now: float | None = None) -> float | None:
@@ -264,7 +279,7 @@ class MetricsCollector:
                     record=record,
                     usage=usage,
                     cost=cost,
-                    queue_wait=queue_wait(record, now),
+                    queue_wait=queue_wait(record, now, (events or {}).get(record.id, [])),
                     exit_failure=_exit_failure(record),
                     wall_seconds=wall_seconds(record, now),
                     budget_usd=(budgets or {}).get(record.id),

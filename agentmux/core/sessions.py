@@ -27,6 +27,7 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
     EventSink,
     PromptDelivered,
+    PromptHeld,
     PromptNotDelivered,
     SessionCreated,
     SessionEvent,
@@ -38,6 +39,7 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
+from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
@@ -351,16 +353,67 @@ class SessionManager:
         profiles = all_profiles(self.config)
         return profiles.get(record.agent) or resolve_profile(self.config, "demo")
 
-    def send(self, name: str, text: bytes, *, submit: bool = True) -> SessionRecord:
-        """Type ``text`` into a running session's agent, as a bracketed paste, then Enter."""
-        record = self.get(name)
-        return self._send(
-            record, self._running_pane(record, self.panes_by_session()), text, submit=submit
-        )
-
-    def _send(
-        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, submit: bool
+    def send(
+        self, name: str, text: bytes, *, submit: bool = True, hold: bool = True
     ) -> SessionRecord:
+        """Type ``text`` into a running session's agent, as a bracketed paste, then Enter.
+
+        With ``hold``, a prompt for an agent in the middle of a turn (as its hooks report) is
+        kept and typed when the agent is idle again, after any prompts held before it.
+        """
+        record = self.get(name)
+        pane = self._running_pane(record, self.panes_by_session())
+        if hold and submit:
+            return self._send_or_hold(record, pane, text)
+        return self._send(record, pane, text, submit=submit)
+
+    def _send_or_hold(self, record: SessionRecord, pane: PaneInfo, text: bytes) -> SessionRecord:
+        self._check_budget(record)
+        waiting = pending(self.store.events(record.id, kinds=(HELD, RELEASED)))
+        last = self.store.last_event(record.id, AGENT_EVENT)
+        if waiting or is_busy(str(last["data"].get("event")) if last else None):
+            data = sanitize_prompt(text)
+            self.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
+            self._emit(PromptHeld(record.name, record.id, len(waiting) + 1))
+            return record
+        return self._send(record, pane, text, submit=True)
+
+    def deliver_held(self, session_id: str) -> bool:
+        """Type the oldest held prompt if the agent is idle now; True when one was typed."""
+        with try_lock(self._file("deliver", session_id)) as mine:
+            if not mine:
+                return False
+            record = self.store.session(session_id)
+            if record.status is not Status.RUNNING or record.tmux_pane_id is None:
+                return False
+            waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
+            last = self.store.last_event(session_id, AGENT_EVENT)
+            if not waiting or is_busy(str(last["data"].get("event")) if last else None):
+                return False
+            profile = self._profile_of(record)
+            if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
+                return False
+            first = waiting[0]
+            try:
+                pane = self._running_pane(record, self.panes_by_session())
+                self._send(record, pane, first.text, submit=first.submit)
+            except AgentmuxError:
+                return False  # e.g. its budget was reached: the prompt stays held
+            wait = round(time.time() - first.held_at, 3)
+            self.store.record_event(session_id, RELEASED, {"hold_id": first.hold_id, "wait": wait})
+            return True
+
+    def deliver_held_all(self) -> list[str]:
+        """Release held prompts of every idle running session; the names that got one."""
+        sessions = {e["session_id"] for e in self.store.events(kinds=(HELD,))}
+        return [
+            r.name
+            for r in self.store.sessions()
+            if r.id in sessions and r.status is Status.RUNNING and self.deliver_held(r.id)
+        ]
+
+    def _check_budget(self, record: SessionRecord) -> None:
+        """Refuse a prompt for a session whose budget is reached (checking its spend first)."""
         state = self.budget_states().get(record.id)
         if state is not None and not state.reached:
             # Spend is checked before every prompt, so a cap holds even with no TUI running.
@@ -371,6 +424,11 @@ class SessionManager:
                 f"{record.name} reached its ${state.usd} budget; agentmux sends it no more "
                 f"prompts (raise it with `agentmux budget {record.name} USD`)."
             )
+
+    def _send(
+        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, submit: bool
+    ) -> SessionRecord:
+        self._check_budget(record)
         data = sanitize_prompt(text)
         profile = self._profile_of(record)
         self.tmux.paste(pane.pane_id, data, submit=submit, submit_delay=profile.submit_delay)
@@ -404,7 +462,7 @@ class SessionManager:
             targets = [by_name[n] for n in names]
         panes = self.last_panes  # listed by the reconcile above: one tmux call for all targets
         for record in targets:
-            self._send(record, self._running_pane(record, panes), text, submit=True)
+            self._send_or_hold(record, self._running_pane(record, panes), text)
         return [r.name for r in targets]
 
     def _running_pane(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> PaneInfo:
@@ -589,7 +647,7 @@ class SessionManager:
     def agent_events(self) -> dict[str, list[dict[str, Any]]]:
         """Each session's own reports (hooks) and the prompts agentmux typed, oldest first."""
         grouped: dict[str, list[dict[str, Any]]] = {}
-        for event in self.store.events(kinds=(AGENT_EVENT, PROMPT_SENT)):
+        for event in self.store.events(kinds=(AGENT_EVENT, PROMPT_SENT, HELD, RELEASED)):
             grouped.setdefault(event["session_id"], []).append(event)
         return grouped
 

@@ -268,6 +268,18 @@ class StateStore:
         rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))
         return list(json.loads(rows[0][0])) if rows else []
 
+    def last_event(self, session_id: str, kind: str) -> dict[str, Any] | None:
+        """The newest event of one kind for one session, or None."""
+        rows = self._query(
+            "SELECT session_id, ts, kind, data FROM events WHERE session_id = ? AND kind = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (session_id, kind),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return {"session_id": r[0], "ts": r[1], "kind": r[2], "data": json.loads(r[3])}
+
     def events(
         self, session_id: str | None = None, kinds: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:

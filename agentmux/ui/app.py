@@ -331,6 +331,7 @@ class AgentmuxApp(App[None]):
         if latest is None:
             return
         try:
+            self.manager.deliver_held_all()
             metrics = self.manager.metrics([v.record for v in latest.sessions], self._collector)
             stopped = self.manager.enforce_budgets(metrics)
         except AgentmuxError as exc:
