@@ -1,0 +1,115 @@
+"""The hooks agentmux gives each session, run by the real, pinned Claude Code and Codex against the
+local fake APIs: every event reaches agentmux's state store through its hook program."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agentmux.core.agent_events import AGENT_EVENT, claude_settings, codex_notify_args
+from agentmux.core.records import SessionRecord, Status
+from agentmux.core.state import StateStore
+from tests.fakeapi import anthropic as ant
+from tests.fakeapi import openai_responses as oai
+from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.realcli.make_fixtures import (
+    CODEX_MODEL,
+    base_env,
+    claude_env,
+    claude_setup,
+    codex_setup,
+    sandbox,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+def _need(binary: str) -> str:
+    try:
+        return str(npm_tool(binary))
+    except NpmToolError as error:
+        unavailable(str(error))
+        raise
+
+
+def _store(tmp_path: Path) -> tuple[StateStore, str]:
+    store = StateStore(tmp_path / "state.db")
+    record = SessionRecord(
+        id=str(uuid.uuid4()),
+        name="real",
+        agent="claude",
+        agent_kind="claude",
+        agent_session_id=str(uuid.uuid4()),
+        branch="agentmux/real",
+        worktree=str(tmp_path),
+        base_ref="main",
+        base_commit="0" * 40,
+        status=Status.RUNNING,
+        created_at=time.time(),
+    )
+    store.insert_session(record, ["claude"], None)
+    return store, record.id
+
+
+def _events(store: StateStore, session_id: str) -> list[str]:
+    return [str(e["data"]["event"]) for e in store.events(session_id, kinds=(AGENT_EVENT,))]
+
+
+def test_claude_code_reports_through_agentmux_hooks(tmp_path: Path) -> None:
+    claude = _need("claude")
+    store, session_id = _store(tmp_path)
+    with sandbox() as box, ant.AnthropicFake([ant.Text("Hello.", ant.Usage(100, 5))]) as fake:
+        claude_setup(box)
+        env = {
+            **claude_env(box, fake.url),
+            "AGENTMUX_SESSION_ID": session_id,
+            "AGENTMUX_STATE_DB": str(store.path),
+        }
+        done = subprocess.run(
+            [claude, "-p", "say hello", "--settings", claude_settings(sys.executable)],
+            cwd=box.project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    events = _events(store, session_id)
+    for wanted in ("SessionStart", "UserPromptSubmit", "Stop"):
+        assert wanted in events, events
+    assert events.index("UserPromptSubmit") < events.index("Stop")
+
+
+def test_codex_reports_turns_through_notify(tmp_path: Path) -> None:
+    codex = _need("codex")
+    store, session_id = _store(tmp_path)
+    reply = oai.Message("Hello.", oai.Usage(input_tokens=100, output_tokens=5))
+    with sandbox() as box, oai.ResponsesFake([reply]) as fake:
+        codex_setup(box, fake.url)
+        env = {
+            **base_env(box),
+            "CODEX_HOME": str(box.codex_home),
+            "FAKE_OPENAI_API_KEY": "fixture",
+            "AGENTMUX_SESSION_ID": session_id,
+            "AGENTMUX_STATE_DB": str(store.path),
+        }
+        done = subprocess.run(
+            [codex, "exec", "--skip-git-repo-check", *codex_notify_args(sys.executable),
+             "-m", CODEX_MODEL, "say hello"],
+            cwd=box.project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "agent-turn-complete" in _events(store, session_id)
