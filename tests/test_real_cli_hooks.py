@@ -3,6 +3,7 @@ local fake APIs: every event reaches agentmux's state store through its hook pro
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -113,3 +114,59 @@ def test_codex_reports_turns_through_notify(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
     assert "agent-turn-complete" in _events(store, session_id)
+
+
+def test_claude_code_is_told_before_editing_a_file_another_session_changed(
+    tmp_path: Path,
+) -> None:
+    """The PreToolUse answer agentmux gives stops the real Claude Code's Write, and the reason
+    reaches the model (it is in the next request to the API)."""
+    claude = _need("claude")
+    with sandbox() as box:
+        claude_setup(box)
+        base = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=box.project, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+        other = tmp_path / "other"
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "--detach", str(other)], cwd=box.project, check=True
+        )
+        (other / "README.md").write_text("the other session's work\n")
+        store = StateStore(tmp_path / "state.db")
+        ids = {}
+        for name, tree in (("me", box.project), ("other", other)):
+            record = SessionRecord(
+                id=str(uuid.uuid4()), name=name, agent="claude", agent_kind="claude",
+                agent_session_id=str(uuid.uuid4()), branch=f"agentmux/{name}",
+                worktree=str(tree), base_ref="main", base_commit=base,
+                status=Status.RUNNING, created_at=time.time(),
+            )  # fmt: skip
+            store.insert_session(record, ["claude"], None)
+            ids[name] = record.id
+        target = box.project / "README.md"
+        script: list[ant.Step] = [
+            ant.ToolUse(
+                "Write", {"file_path": str(target), "content": "mine\n"}, ant.Usage(100, 20)
+            ),
+            ant.Text("Understood, leaving it.", ant.Usage(150, 6)),
+        ]
+        with ant.AnthropicFake(script) as fake:
+            env = {
+                **claude_env(box, fake.url),
+                "AGENTMUX_SESSION_ID": ids["me"],
+                "AGENTMUX_STATE_DB": str(store.path),
+                "AGENTMUX_WARN_OVERLAP": "1",
+            }
+            done = subprocess.run(
+                [claude, "-p", "rewrite the readme", "--permission-mode", "acceptEdits",
+                 "--settings", claude_settings(sys.executable)],
+                cwd=box.project, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr[-2000:]
+            bodies = [json.dumps(r.body) for r in fake.requests if not r.side]
+        assert target.read_text() != "mine\n", "the edit did not land"
+        assert any("has also been changed by session(s) other" in b for b in bodies[1:])
+    warned = store.events(ids["me"], kinds=("overlap_warned",))
+    assert [e["data"]["path"] for e in warned] == ["README.md"]

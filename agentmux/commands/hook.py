@@ -17,6 +17,7 @@ from typing import Any
 
 from agentmux.core.agent_events import AGENT_EVENT, TURN_ENDS, event_data
 from agentmux.core.held_prompts import HELD, RELEASED, pending
+from agentmux.core.overlap_warning import ENV_FLAG, decision_json, overlap_decision
 from agentmux.core.state import StateStore
 
 
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         store = StateStore(Path(db))
         try:
             store.record_event(session_id, AGENT_EVENT, data)
+            if data["event"] == "PreToolUse" and os.environ.get(ENV_FLAG) == "1":
+                decision = overlap_decision(store, session_id, payload)
+                if decision is not None:
+                    print(decision_json(decision))
             ended = data["event"] in TURN_ENDS
             held = ended and bool(pending(store.events(session_id, kinds=(HELD, RELEASED))))
         finally:

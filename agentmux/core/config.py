@@ -52,6 +52,7 @@ class Config(BaseModel):
     theme: str | None = None
     attention: Literal["bell", "osc9", "osc777", "none"] = "bell"
     budget_usd: float | None = Field(default=None, gt=0)
+    warn_agents_on_overlap: bool = False
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
 
 

@@ -45,6 +45,7 @@ from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
 from agentmux.core.metrics import MetricsCollector, SessionMetrics
 from agentmux.core.names import next_free_name, validate_name
+from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
 from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
@@ -271,6 +272,8 @@ class SessionManager:
             "AGENTMUX_SESSION_ID": record.id,
             "AGENTMUX_STATE_DB": str(self.store.path),
         }
+        if self.config.warn_agents_on_overlap:
+            env[OVERLAP_FLAG] = "1"
         write_env_file(env_file, env)
         command = pane_command(self.store.argv(record.id), env_file, exit_file, self._tick_script)
         try:

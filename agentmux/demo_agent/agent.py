@@ -165,7 +165,17 @@ class DemoAgent:
                     said.append(text)
                     continue
                 tool = word.capitalize()
-                self.hooks.fire("PreToolUse", tool_name=tool, tool_input={"directive": line})
+                tool_input: dict[str, Any] = {"directive": line}
+                if word.lower() in ("write", "append"):
+                    target = self._inside(rest.partition(" ")[0])
+                    if target is not None:
+                        tool_input["file_path"] = str(target)
+                answers = self.hooks.fire("PreToolUse", tool_name=tool, tool_input=tool_input)
+                reason = self.hooks.denied(answers)
+                if reason is not None:
+                    self.stream(f"⎿ {tool} blocked by a hook: {reason}", "33")
+                    said.append(f"{tool} was blocked: {reason}")
+                    continue
                 result = handler(rest)
                 self.hooks.fire("PostToolUse", tool_name=tool, tool_input={"directive": line})
                 said.append(result)
