@@ -15,10 +15,13 @@ from typing import Any
 from agentmux.core.agent_events import (
     AGENT_EVENT,
     CLAUDE_HOOK_EVENTS,
+    HOOK_KEY,
     PROMPT_SENT,
+    SECRET_ENV,
     activity,
     claude_settings,
     codex_notify_args,
+    new_hook_secret,
 )
 from agentmux.core.sessions import SessionManager
 from tests.conftest import run_cli, wait_for
@@ -80,9 +83,20 @@ def run_hook(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Com
     )
 
 
+def keyed(manager: SessionManager, session_id: str) -> str:
+    """Give a session a hook secret the test knows (the real one lives only in its agent's env)."""
+    secret, digest = new_hook_secret()
+    manager.store.record_event(session_id, HOOK_KEY, {"sha256": digest})
+    return secret
+
+
 def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManager) -> None:
     record = manager.create(agent="demo", name="hooked")
-    env = {"AGENTMUX_SESSION_ID": record.id, "AGENTMUX_STATE_DB": str(manager.store.path)}
+    env = {
+        "AGENTMUX_SESSION_ID": record.id,
+        "AGENTMUX_STATE_DB": str(manager.store.path),
+        SECRET_ENV: keyed(manager, record.id),
+    }
     payload = {"hook_event_name": "Notification", "message": "Claude needs your permission"}
     assert run_hook(env, stdin=json.dumps(payload)).returncode == 0
     codex = {"type": "agent-turn-complete", "thread-id": "t", "last-assistant-message": "done"}
@@ -93,6 +107,26 @@ def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManage
     kept = [e["data"] for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
     assert {"event": "Notification", "message": "Claude needs your permission"} in kept
     assert {"event": "agent-turn-complete"} in kept
+
+
+def test_one_agent_cannot_forge_another_sessions_events(
+    repo: Path, manager: SessionManager
+) -> None:
+    victim = manager.create(agent="demo", name="victim")
+    attacker = manager.create(agent="demo", name="attacker")
+    keyed(manager, victim.id)
+    attacker_secret = keyed(manager, attacker.id)
+    before = manager.store.events(victim.id, kinds=(AGENT_EVENT,))
+    forged = {"hook_event_name": "Stop"}
+    for secret in (attacker_secret, "", "0" * 32):
+        env = {
+            "AGENTMUX_SESSION_ID": victim.id,
+            "AGENTMUX_STATE_DB": str(manager.store.path),
+            SECRET_ENV: secret,
+        }
+        done = run_hook(env, stdin=json.dumps(forged))
+        assert done.returncode == 0 and "wrong session secret" in done.stderr
+    assert manager.store.events(victim.id, kinds=(AGENT_EVENT,)) == before
 
 
 def hook_names(manager: SessionManager, name: str) -> list[str]:

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.agent_events import AGENT_EVENT, claude_settings, codex_notify_args
+from agentmux.core.agent_events import (
+    AGENT_EVENT,
+    HOOK_KEY,
+    SECRET_ENV,
+    claude_settings,
+    codex_notify_args,
+    new_hook_secret,
+)
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.state import StateStore
 from tests.fakeapi import anthropic as ant
@@ -36,6 +43,13 @@ def _need(binary: str) -> str:
     except NpmToolError as error:
         unavailable(str(error))
         raise
+
+
+def _key(store: StateStore, session_id: str) -> dict[str, str]:
+    """A hook secret for the session, as agentmux gives one to each agent it starts."""
+    secret, digest = new_hook_secret()
+    store.record_event(session_id, HOOK_KEY, {"sha256": digest})
+    return {SECRET_ENV: secret}
 
 
 def _store(tmp_path: Path) -> tuple[StateStore, str]:
@@ -70,6 +84,7 @@ def test_claude_code_reports_through_agentmux_hooks(tmp_path: Path) -> None:
             **claude_env(box, fake.url),
             "AGENTMUX_SESSION_ID": session_id,
             "AGENTMUX_STATE_DB": str(store.path),
+            **_key(store, session_id),
         }
         done = subprocess.run(
             [claude, "-p", "say hello", "--settings", claude_settings(sys.executable)],
@@ -100,6 +115,7 @@ def test_codex_reports_turns_through_notify(tmp_path: Path) -> None:
             "FAKE_OPENAI_API_KEY": "fixture",
             "AGENTMUX_SESSION_ID": session_id,
             "AGENTMUX_STATE_DB": str(store.path),
+            **_key(store, session_id),
         }
         done = subprocess.run(
             [codex, "exec", "--skip-git-repo-check", *codex_notify_args(sys.executable),
@@ -156,6 +172,7 @@ def test_claude_code_is_told_before_editing_a_file_another_session_changed(
                 **claude_env(box, fake.url),
                 "AGENTMUX_SESSION_ID": ids["me"],
                 "AGENTMUX_STATE_DB": str(store.path),
+                **_key(store, ids["me"]),
                 "AGENTMUX_WARN_OVERLAP": "1",
             }
             done = subprocess.run(

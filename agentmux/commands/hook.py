@@ -1,9 +1,10 @@
 """``python -m agentmux.commands.hook``: what an agent's hook (or Codex's ``notify``) runs.
 
 It records the event for the session named by ``AGENTMUX_SESSION_ID`` in the state store named by
-``AGENTMUX_STATE_DB`` (both set in every session's environment) and exits 0, always, quickly: a
-hook must never hold up or break the agent. Only the standard library and the state store are
-imported, so a call costs one Python start-up.
+``AGENTMUX_STATE_DB`` (both set in every session's environment), if the call carries that
+session's secret (``AGENTMUX_HOOK_SECRET``, whose hash the store keeps), and exits 0, always,
+quickly: a hook must never hold up or break the agent. Only the standard library and the state
+store are imported, so a call costs one Python start-up.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import AGENT_EVENT, TURN_ENDS, event_data
+from agentmux.core.agent_events import (
+    AGENT_EVENT,
+    HOOK_KEY,
+    SECRET_ENV,
+    TURN_ENDS,
+    event_data,
+    secret_matches,
+)
 from agentmux.core.held_prompts import HELD, RELEASED, pending
 from agentmux.core.overlap_warning import ENV_FLAG, decision_json, overlap_decision
 from agentmux.core.state import StateStore
@@ -57,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         data = event_data(payload)
         store = StateStore(Path(db))
         try:
+            key = store.last_event(session_id, HOOK_KEY)
+            if not secret_matches(
+                key["data"]["sha256"] if key else None, os.environ.get(SECRET_ENV)
+            ):
+                # Only the session's own agent has its secret: another cannot forge its state.
+                print("agentmux hook: not recorded (wrong session secret)", file=sys.stderr)
+                return 0
             store.record_event(session_id, AGENT_EVENT, data)
             if data["event"] == "PreToolUse" and os.environ.get(ENV_FLAG) == "1":
                 decision = overlap_decision(store, session_id, payload)

@@ -9,7 +9,10 @@ for how long it has waited.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -37,6 +40,27 @@ TURN_ENDS = frozenset({"Stop", "StopFailure", "agent-turn-complete"})
 # A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
 PROMPT_SENT = "prompt_sent"
 AGENT_EVENT = "agent_event"
+#: The hash of a session's hook secret (the secret itself is only in the agent's environment).
+HOOK_KEY = "hook_key"
+SECRET_ENV = "AGENTMUX_HOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+
+
+def new_hook_secret() -> tuple[str, str]:
+    """A fresh per-session secret and the hash agentmux keeps of it."""
+    secret = secrets.token_hex(16)
+    return secret, secret_hash(secret)
+
+
+def secret_hash(secret: str) -> str:
+    """What is stored to check a secret by (the store never holds the secret itself)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(stored_hash: str | None, given: str | None) -> bool:
+    """Whether a hook call carries the secret of the session it claims to be."""
+    if stored_hash is None or given is None:
+        return False
+    return hmac.compare_digest(stored_hash, secret_hash(given))
 
 
 def hook_argv(python: str | None = None) -> list[str]:

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from agentmux.core import git
-from agentmux.core.agent_events import AGENT_EVENT, PROMPT_SENT
+from agentmux.core.agent_events import (
+    AGENT_EVENT,
+    HOOK_KEY,
+    PROMPT_SENT,
+    SECRET_ENV,
+    new_hook_secret,
+)
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.budgets import BudgetState, budget_states, level
 from agentmux.core.config import Config, load_config
@@ -265,12 +271,15 @@ class SessionManager:
         exit_file = self._file("exit", record.id)
         exit_file.unlink(missing_ok=True)
         env_file = self._file("env", record.id)
+        secret, digest = new_hook_secret()
+        self.store.record_event(record.id, HOOK_KEY, {"sha256": digest})
         env = {
             **clean_env(),
             **profile.env,
             "AGENTMUX_SESSION": record.name,
             "AGENTMUX_SESSION_ID": record.id,
             "AGENTMUX_STATE_DB": str(self.store.path),
+            SECRET_ENV: secret,
         }
         if self.config.warn_agents_on_overlap:
             env[OVERLAP_FLAG] = "1"
