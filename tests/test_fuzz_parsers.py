@@ -74,7 +74,7 @@ def test_hook_event_data_takes_only_short_strings(payload: dict[str, object]) ->
 @given(raw=st.binary(max_size=300))
 def test_hook_program_never_fails_on_garbage(raw: bytes) -> None:
     env = {**os.environ, "AGENTMUX_SESSION_ID": "nope", "AGENTMUX_STATE_DB": "/nonexistent/x.db"}
-    for args in ([], ["--codex", raw.decode(errors="replace")]):
+    for args in ([], ["--codex", raw.decode(errors="replace").replace("\0", "")]):
         done = subprocess.run(
             [sys.executable, "-m", "agentmux.commands.hook", *args],
             input=raw,
