@@ -77,6 +77,13 @@ def _corrupt(path: Path, exc: Exception) -> AgentmuxError:
             )
         if "disk is full" in text or "readonly" in text or "unable to open" in text:
             return AgentmuxError(f"cannot write the state database {path}: {text}.")
+        if "disk I/O error" in text:
+            # A write that failed (a full disk, a file-size limit) is rolled back: the database
+            # itself is fine, and moving it aside would lose every session's record.
+            return AgentmuxError(
+                f"cannot write the state database {path} (disk I/O error: is the disk full?); "
+                "nothing was changed."
+            )
     return AgentmuxError(
         f"the state database {path} is unreadable ({text}); move it aside and agentmux will start "
         "a new one (your worktrees and branches are untouched)."
