@@ -18,13 +18,14 @@ from agentmux.core.paths import data_dir
 
 AgentKind = Literal["claude", "codex", "demo", "generic"]
 
-# Claude Code's idle input box shows this hint in its footer; a prompt pasted earlier (into the
-# folder-trust question, say) would be lost, so Claude is only "ready" when it is on screen.
-CLAUDE_READY = r"\? for shortcuts"
+# Claude Code is ready when its input box is on screen, empty: older versions print "? for
+# shortcuts" under it; 2.1.3xx shows a bare "❯" line between two rules. A prompt pasted earlier
+# (into the folder-trust question, whose choices read "❯ 1. Yes, ...") would be lost.
+CLAUDE_READY = r"(?m)\? for shortcuts|^❯\s*$"
 DEMO_READY = r"demo ❯"
 # "Waiting for you" read off the screen: a fallback until agents report it through hooks. These are
 # the questions each agent asks before it acts; they must be checked against the real CLIs.
-CLAUDE_WAITING = r"Do you want to |Would you like to |❯ 1\. Yes"
+CLAUDE_WAITING = r"Do you want to |Would you like to |❯ 1\. Yes|Enter to continue"
 CODEX_WAITING = r"Allow command\?|Approve\?|\[y/N\]"
 DEMO_WAITING = r"Allow\? \[y/n\] *$"
 
@@ -133,15 +134,22 @@ def builtin_profiles() -> dict[str, AgentProfile]:
 
 
 def _from_config(name: str, conf: AgentConfig) -> AgentProfile:
+    # A profile of a known kind keeps that kind's screen patterns and timing unless it sets its own.
+    base = builtin_profiles().get(conf.kind)
+    given = conf.model_fields_set
     return AgentProfile(
         name=name,
         command=tuple(conf.command),
         kind=conf.kind,
         env=dict(conf.env),
-        ready_pattern=conf.ready_pattern,
-        waiting_pattern=conf.waiting_pattern,
+        ready_pattern=conf.ready_pattern if conf.ready_pattern or not base else base.ready_pattern,
+        waiting_pattern=(
+            conf.waiting_pattern if conf.waiting_pattern or not base else base.waiting_pattern
+        ),
         ready_timeout=conf.ready_timeout,
-        submit_delay=conf.submit_delay,
+        submit_delay=(
+            conf.submit_delay if "submit_delay" in given or not base else base.submit_delay
+        ),
     )
 
 

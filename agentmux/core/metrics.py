@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -215,10 +215,16 @@ class MetricsCollector:
 
     ``environ`` is the environment the agents were started with (by default this process's):
     it says where Claude Code (``CLAUDE_CONFIG_DIR``) and Codex (``CODEX_HOME``) keep their files.
+    ``env_of`` adds what a session's own agent profile sets on top of it.
     """
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        env_of: Callable[[SessionRecord], Mapping[str, str]] | None = None,
+    ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
+        self.env_of = env_of
         self._readers: dict[str, _Reader] = {}
         self._where: dict[str, str] = {}
 
@@ -227,8 +233,9 @@ class MetricsCollector:
         if reader is not None:
             return reader
         kind = record.agent_kind
+        environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
         if kind == "claude" and record.agent_session_id:
-            config = claude_config_dir(self.environ)
+            config = claude_config_dir(environ)
             reader = ClaudeSessionReader(record.agent_session_id, config)
             self._where[record.id] = str(config)
         elif kind == "demo" and record.agent_session_id:
@@ -238,7 +245,7 @@ class MetricsCollector:
             started = (
                 datetime.fromtimestamp(record.started_at - 5, tz=UTC) if record.started_at else None
             )
-            home = codex_home(self.environ)
+            home = codex_home(environ)
             reader = CodexSessionReader(cwd=Path(record.worktree), started_after=started, home=home)
             self._where[record.id] = str(home)
         else:

@@ -429,7 +429,7 @@ class SessionManager:
         state = self.budget_states().get(record.id)
         if state is not None and not state.reached:
             # Spend is checked before every prompt, so a cap holds even with no TUI running.
-            self.enforce_budgets(MetricsCollector().collect([record], {record.id: state.usd}))
+            self.enforce_budgets(self.metrics_collector().collect([record], {record.id: state.usd}))
             state = self.budget_states().get(record.id)
         if state is not None and state.reached:
             raise AgentmuxError(
@@ -669,9 +669,13 @@ class SessionManager:
         """Metrics of ``records`` with their budgets and agent events (a collector kept between
         calls reads transcripts incrementally)."""
         budgets = {sid: state.usd for sid, state in self.budget_states().items()}
-        return (collector or MetricsCollector()).collect(
-            records, budgets, events=self.agent_events()
-        )
+        collector = collector or self.metrics_collector()
+        return collector.collect(records, budgets, events=self.agent_events())
+
+    def metrics_collector(self) -> MetricsCollector:
+        """A collector that finds each session's transcripts where its agent writes them (its
+        profile's environment may move Claude Code's or Codex's config dir)."""
+        return MetricsCollector(env_of=lambda record: self._profile_of(record).env)
 
     def set_budget(self, name: str, usd: Decimal) -> SessionRecord:
         """Set (or raise) a session's budget; a reached budget that is raised lets prompts in."""

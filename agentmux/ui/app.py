@@ -27,7 +27,7 @@ from agentmux.core.conflicts import ConflictReport, Verdict
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.merge import MergePlan, describe_plan
-from agentmux.core.metrics import MetricsCollector, SessionMetrics
+from agentmux.core.metrics import SessionMetrics
 from agentmux.core.mirror import Mirror
 from agentmux.core.radar_watch import RadarWatcher, new_conflicts
 from agentmux.core.records import SessionRecord, Status
@@ -194,7 +194,7 @@ class AgentmuxApp(App[None]):
         self.radar: RadarWatcher | None = None
         self.conflicts: ConflictReport | None = None
         self.metrics: dict[str, SessionMetrics] = {}
-        self._collector = MetricsCollector()
+        self._collector = manager.metrics_collector()
         self._budget_warned: set[str] = set()
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None

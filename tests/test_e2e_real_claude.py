@@ -1,0 +1,161 @@
+"""End to end with the real, pinned Claude Code in agentmux sessions, against local fake APIs.
+
+Two sessions start with a prompt; each agent really writes a file in its worktree (the same file,
+differently); `conflicts` names exactly that pair and file; `broadcast` reaches both agents; the
+agents' hooks report their turns; `cost` equals, to the token, the usage the fake servers sent.
+Run alone with ``pytest -m slow tests/test_e2e_real_claude.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmux.core.agent_events import AGENT_EVENT
+from agentmux.core.sessions import SessionManager
+from tests.conftest import run_cli, wait_for, write_config
+from tests.fakeapi import anthropic as ant
+from tests.npm_tools import NpmToolError, npm_tool, unavailable
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+NAMES = ("alpha", "beta")
+
+
+@pytest.fixture
+def claude() -> str:
+    """The pinned Claude Code."""
+    try:
+        return str(npm_tool("claude"))
+    except NpmToolError as error:
+        unavailable(str(error))
+        raise
+
+
+def scripts(worktrees: dict[str, Path]) -> dict[str, list[ant.Step]]:
+    """Each agent writes shared.txt its own way, answers, then answers the broadcast."""
+    return {
+        name: [
+            ant.ToolUse(
+                "Write",
+                {"file_path": str(worktrees[name] / "shared.txt"), "content": f"{name}\n"},
+                ant.Usage(1000 + n, 40, cache_creation_5m=300, cache_read=0),
+                text="Writing it.",
+            ),
+            ant.Text(f"{name} wrote shared.txt.", ant.Usage(1100 + n, 12, cache_read=300)),
+            ant.Text("All done here.", ant.Usage(1200 + n, 5, cache_read=600)),
+        ]
+        for n, name in enumerate(NAMES)
+    }
+
+
+@pytest.fixture
+def fakes(repo: Path) -> Iterator[dict[str, ant.AnthropicFake]]:
+    """One fake API per session (so each agent's script is its own)."""
+    manager = SessionManager.open(repo)
+    worktrees = {name: manager.worktree_root / name for name in NAMES}
+    manager.close()
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(ant.AnthropicFake(script))
+            for name, script in scripts(worktrees).items()
+        }
+
+
+def configure(repo: Path, claude: str, fakes: dict[str, ant.AnthropicFake], tmp: Path) -> None:
+    config_dir = tmp / "claude-config"
+    config_dir.mkdir()
+    manager = SessionManager.open(repo)
+    root = manager.worktree_root
+    manager.close()
+    trusted = {str(p): {"hasTrustDialogAccepted": True} for p in (root, *(root / n for n in NAMES))}
+    (config_dir / ".claude.json").write_text(
+        json.dumps({"hasCompletedOnboarding": True, "projects": trusted})
+    )
+    lines = []
+    for name, fake in fakes.items():
+        env = {
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_AUTH_TOKEN": "fixture-token",
+            "CLAUDE_CONFIG_DIR": str(config_dir),
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+            "DISABLE_AUTOUPDATER": "1",
+        }
+        pairs = ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())
+        lines += [
+            f"[agents.claude-{name}]",
+            f"command = [{json.dumps(claude)}, '--permission-mode', 'acceptEdits']",
+            'kind = "claude"',
+            f"env = {{ {pairs} }}",
+            "",
+        ]
+    write_config(repo, "\n".join(lines))
+
+
+def api_usage(fake: ant.AnthropicFake) -> dict[str, int]:
+    """What the fake server reported for the conversation (side requests excluded)."""
+    total: dict[str, int] = {}
+    for request in fake.requests:
+        if request.usage is None or request.side:
+            continue
+        for key, value in request.usage.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def agent_events(manager: SessionManager, name: str) -> list[str]:
+    record = manager.get(name)
+    return [str(e["data"]["event"]) for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
+
+
+def test_real_claude_sessions_conflict_broadcast_and_cost(
+    repo: Path, claude: str, fakes: dict[str, ant.AnthropicFake], tmp_path: Path
+) -> None:
+    configure(repo, claude, fakes, tmp_path)
+    for name in NAMES:
+        made = run_cli(repo, "new", "--agent", f"claude-{name}", "--name", name, "write it")
+        assert made.code == 0, made.err
+        assert "prompt delivered" in made.err, made.err
+    manager = SessionManager.open(repo)
+    for name in NAMES:
+        wait_for(lambda n=name: "Stop" in agent_events(manager, n), timeout=90, what=f"{name}")  # type: ignore[misc]
+        worktree = Path(manager.get(name).worktree)
+        assert (worktree / "shared.txt").read_text() == f"{name}\n", "the agent wrote it"
+
+    found = run_cli(repo, "conflicts", "--json")
+    assert found.code == 1, found.err
+    data = json.loads(found.out)
+    (pair,) = [p for p in data["pairs"] if p["verdict"] == "conflict"]
+    assert (pair["a"], pair["b"]) == NAMES
+    assert [(c["path"], c["kind"]) for c in pair["conflicts"]] == [("shared.txt", "add/add")]
+
+    sent = run_cli(repo, "broadcast", "report your status")
+    assert sent.code == 0, sent.err
+    for name in NAMES:
+        wait_for(
+            lambda n=name: agent_events(manager, n).count("Stop") >= 2,  # type: ignore[misc]
+            timeout=90,
+            what=f"{name} answering the broadcast",
+        )
+        bodies = [json.dumps(r.body) for r in fakes[name].requests if not r.side]
+        assert "report your status" in bodies[-1]
+
+    report = json.loads(run_cli(repo, "cost", "--json").out)
+    for row in report["sessions"]:
+        sent_usage: dict[str, Any] = api_usage(fakes[row["name"]])
+        tokens = row["tokens"]
+        assert tokens["input"] == sent_usage["input_tokens"]
+        assert tokens["output"] == sent_usage["output_tokens"]
+        assert tokens["cache_read"] == sent_usage["cache_read_input_tokens"]
+        assert (
+            tokens["cache_write_5m"] + tokens["cache_write_1h"]
+            == sent_usage["cache_creation_input_tokens"]
+        )
+        assert row["turns"] == 2 and row["failed_turns"] == 0
+        assert row["waiting_on_you_seconds"] is not None
+    for name in NAMES:
+        assert run_cli(repo, "stop", name).code == 0
