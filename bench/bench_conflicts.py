@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import resource
 import shutil
 import statistics
 import subprocess
@@ -109,8 +110,17 @@ def make_sessions(root: Path, base: str, dirs: int) -> list[SessionRecord]:
     return records
 
 
-def baseline(root: Path, records: list[SessionRecord]) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: unlike wall time, barely moved by
+    whatever else the machine is running."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def baseline(root: Path, records: list[SessionRecord]) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), cpu_seconds()
     for a, b in combinations(records, 2):
         subprocess.run(
             ["git", "merge-tree", "--write-tree", a.branch, b.branch],
@@ -118,16 +128,18 @@ def baseline(root: Path, records: list[SessionRecord]) -> float:
             capture_output=True,
             check=False,
         )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def cold(root: Path, records: list[SessionRecord], scratch: Path) -> tuple[float, ConflictReport]:
+def cold(
+    root: Path, records: list[SessionRecord], scratch: Path
+) -> tuple[float, float, ConflictReport]:
     store_dir = scratch / "store"
     shutil.rmtree(store_dir, ignore_errors=True)
     radar = ConflictRadar(SnapshotStore(discover_repo(root), store_dir))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     report = radar.scan(records)
-    return time.perf_counter() - start, report
+    return time.perf_counter() - start, cpu_seconds() - cpu, report
 
 
 def updates(
@@ -180,12 +192,15 @@ def main() -> None:
         files = args.dirs * args.files_per_dir
         print(machine())
         print(f"repository: {files} files, {SESSIONS} sessions x {CHANGED} changed files")
-        base_times, cold_times = [], []
+        base_times, cold_times, base_cpu, cold_cpu = [], [], [], []
         report: ConflictReport | None = None
         for _ in range(args.rounds):
-            base_times.append(baseline(root, records))
-            elapsed, report = cold(root, records, scratch)
+            elapsed, cpu = baseline(root, records)
+            base_times.append(elapsed)
+            base_cpu.append(cpu)
+            elapsed, cpu, report = cold(root, records, scratch)
             cold_times.append(elapsed)
+            cold_cpu.append(cpu)
         assert report is not None
         conflicts = sum(p.verdict == "conflict" for p in report.pairs)
         overlaps = sum(p.verdict == "overlap" for p in report.pairs)
@@ -194,6 +209,11 @@ def main() -> None:
         print(f"baseline, plain merge-tree x 36 pairs: median {b * 1000:.0f} ms")
         print(f"cold full matrix (9 snapshots + pairs + base): median {c * 1000:.0f} ms")
         print(f"cold / baseline: {c / b:.2f}x (target <= 1.0x)")
+        bc, cc = statistics.median(base_cpu), statistics.median(cold_cpu)
+        print(
+            f"CPU time (git processes + this one): baseline {bc * 1000:.0f} ms,"
+            f" cold {cc * 1000:.0f} ms ({cc / bc:.2f}x), load average {os.getloadavg()[0]:.1f}"
+        )
         lat = sorted(updates(root, records, scratch, args.saves, args.dirs))
         p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
         print(

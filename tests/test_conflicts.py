@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from agentmux.core.conflicts import ConflictReport, Verdict
-from agentmux.core.merge_tree import ConflictKind
+from agentmux.core.merge_tree import ConflictKind, changed_paths, changed_paths_many
 from agentmux.core.sessions import SessionManager
+from agentmux.core.snapshots import common_dir, read_branch, read_git_dir, read_head
 from tests.conftest import git, run_cli
 
 
@@ -241,3 +243,121 @@ def test_conflicts_with_no_sessions(repo: Path, verb: str) -> None:
     result = run_cli(repo, verb)
     assert result.code == 0
     assert "no sessions" in result.out.lower()
+
+
+def test_snapshot_commits_are_what_commit_tree_makes(repo: Path, manager: SessionManager) -> None:
+    a = session(manager, "a")
+    (a / "README.md").write_text("a\n")
+    radar = manager.conflict_radar()
+    report = radar.scan(manager.sessions())
+    state = next(s for s in report.sessions if s.name == "a")
+    assert state.snapshot is not None
+    tree = radar.store.git(["rev-parse", f"{state.snapshot}^{{tree}}"])
+    head = git(a, "rev-parse", "HEAD")
+    env = {
+        **radar.store.env,
+        "GIT_AUTHOR_NAME": "agentmux",
+        "GIT_AUTHOR_EMAIL": "agentmux@localhost",
+        "GIT_COMMITTER_NAME": "agentmux",
+        "GIT_COMMITTER_EMAIL": "agentmux@localhost",
+        "GIT_AUTHOR_DATE": "@0 +0000",
+        "GIT_COMMITTER_DATE": "@0 +0000",
+    }
+    expected = subprocess.run(
+        ["git", "commit-tree", tree, "-p", head, "-m", "agentmux snapshot"],
+        cwd=repo,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert state.snapshot == expected
+    assert radar.store.git(["cat-file", "-t", state.snapshot]) == "commit"
+    fsck = subprocess.run(
+        ["git", "fsck", "--no-dangling", "--connectivity-only", state.snapshot],
+        cwd=repo,
+        env={**os.environ, **radar.store.env},
+        capture_output=True,
+        check=False,
+    )
+    assert fsck.returncode == 0, fsck.stderr
+
+
+def test_heads_read_from_files_agree_with_git(repo: Path, manager: SessionManager) -> None:
+    a, b = session(manager, "a"), session(manager, "b")
+    (b / "x.txt").write_text("x\n")
+    commit_all(b)
+    git(repo, "pack-refs", "--all")  # a's branch and main now live in packed-refs only
+    (a / "y.txt").write_text("y\n")
+    commit_all(a)  # a loose ref again, shadowing the packed one
+    git(b, "checkout", "--quiet", "--detach")
+    for worktree in (a, b, repo):
+        git_dir = read_git_dir(worktree)
+        assert git_dir is not None
+        assert git_dir.resolve() == Path(git(worktree, "rev-parse", "--absolute-git-dir")).resolve()
+        assert read_head(git_dir) == git(worktree, "rev-parse", "HEAD")
+    assert read_branch(common_dir(read_git_dir(a) or a), "refs/heads/main") == git(
+        repo, "rev-parse", "main"
+    )
+    radar = manager.conflict_radar()
+    report = radar.scan(manager.sessions())
+    for state, worktree in zip(report.sessions, (a, b), strict=True):
+        assert state.snapshot is not None
+        assert radar.store.git(["rev-parse", f"{state.snapshot}^"]) == git(
+            worktree, "rev-parse", "HEAD"
+        )
+
+
+def test_merge_bases_of_stacked_and_unrelated_sessions(repo: Path, manager: SessionManager) -> None:
+    a, b, c = session(manager, "a"), session(manager, "b"), session(manager, "c")
+    (a / "README.md").write_text("a\n")
+    commit_all(a)
+    git(b, "reset", "--quiet", "--hard", git(a, "rev-parse", "HEAD"))  # b builds on a's commit
+    (b / "other.txt").write_text("b\n")
+    commit_all(b)
+    (repo / "main.txt").write_text("main moves\n")
+    commit_all(repo)
+    git(c, "checkout", "--quiet", "--orphan", "fresh")  # c shares no history with anyone
+    (c / "README.md").write_text("c\n")
+    commit_all(c)
+
+    radar = manager.conflict_radar()
+    report = radar.scan(manager.sessions())
+
+    heads = {name: git(w, "rev-parse", "HEAD") for name, w in (("a", a), ("b", b), ("c", c))}
+    heads["main"] = git(repo, "rev-parse", "main")
+    for x, y in (("a", "b"), ("a", "main"), ("b", "main"), ("a", "c"), ("c", "main")):
+        done = subprocess.run(
+            ["git", "merge-base", heads[x], heads[y]],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert radar._merge_base(heads[x], heads[y]) == (done.stdout.strip() or None), (x, y)
+    ab = report.pair("a", "b")
+    assert ab is not None and ab.verdict is Verdict.CLEAN  # b has a's change: nothing to merge
+    ac = report.pair("a", "c")
+    assert ac is not None and ac.verdict is Verdict.UNKNOWN and ac.reason == "no common history"
+
+
+def test_batched_change_sets_equal_one_diff_at_a_time(repo: Path, manager: SessionManager) -> None:
+    a = session(manager, "a")
+    (a / "src" / "app.py").unlink()
+    (a / "with space\nand newline.txt").write_text("odd\n")
+    (a / "README.md").chmod(0o755)
+    (a / "src" / "tool").symlink_to("../README.md")
+    radar = manager.conflict_radar()
+    report = radar.scan(manager.sessions())
+    state = report.sessions[0]
+    assert state.snapshot is not None and state.changed == 4
+    base = git(repo, "rev-parse", "main")
+    pairs = [(base, state.snapshot), (base, base), (state.snapshot, base)]
+    batched = changed_paths_many(radar.store.git, pairs)
+    assert batched == [changed_paths(radar.store.git, x, y) for x, y in pairs]
+    assert batched[0] == {
+        "src/app.py": "D",
+        "with space\nand newline.txt": "A",
+        "README.md": "M",
+        "src/tool": "A",
+    }

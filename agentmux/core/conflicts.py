@@ -8,6 +8,7 @@ cached by the trees involved, so a session that did not change costs nothing on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -25,17 +26,21 @@ from agentmux.core.merge_tree import (
     Hunk,
     MergeResult,
     changed_paths,
+    changed_paths_many,
     merge_args,
     needs_merge,
     parse_hunks,
     parse_merge_tree,
 )
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.snapshots import Snapshot, SnapshotStore
+from agentmux.core.snapshots import Snapshot, SnapshotStore, read_branch
 
 #: Conflicting hunks shown per file, and lines per side of a hunk, in reports.
 MAX_HUNKS = 20
 MAX_HUNK_LINES = 200
+#: Past this many commits on the sessions' branches but not in their base, merge bases are asked
+#: of git pair by pair instead of being worked out from one ``git rev-list``.
+MAX_GRAPH_COMMITS = 20_000
 
 
 class Verdict(StrEnum):
@@ -150,10 +155,12 @@ class ConflictRadar:
 
     # --- git, cached ---------------------------------------------------------------------------
 
-    def _git(self, args: Sequence[str]) -> str:
-        return self.store.git(args)
+    def _git(self, args: Sequence[str], *, stdin: bytes | None = None) -> str:
+        return self.store.git(args, stdin=stdin)
 
     def _merge_base(self, a: str, b: str) -> str | None:
+        if a == b:
+            return a
         key = (a, b) if a <= b else (b, a)
         if key not in self._merge_bases:
             proc = run_git(
@@ -164,6 +171,8 @@ class ConflictRadar:
 
     def _changed(self, base: str, commit: str, tree: str) -> dict[str, str]:
         key = (base, tree)
+        if base == commit:
+            return {}
         if key not in self._changes:
             self._changes[key] = changed_paths(self._git, base, commit)
         return self._changes[key]
@@ -185,6 +194,11 @@ class ConflictRadar:
         return self._merges[key]
 
     def _base_head(self, ref: str, fallback: str) -> str:
+        # A branch holds a commit (git refuses anything else under refs/heads/), so the ref file,
+        # when it is a plain one, already is ``ref^{commit}``.
+        found = read_branch(self.store.repo.common_dir, f"refs/heads/{ref}")
+        if found is not None:
+            return found
         proc = run_git(
             ["rev-parse", "--verify", "--quiet", f"refs/heads/{ref}^{{commit}}"],
             self.store.repo.root,
@@ -223,6 +237,7 @@ class ConflictRadar:
                 (a, b) for i, a in enumerate(live) for b in live[i + 1 :]
             ]
             jobs += [(r, None) for r in live]
+            self._prefetch(pool, live, jobs, snapshots, heads)
             results = list(pool.map(lambda job: self._compare(job, snapshots, heads), jobs))
             n = len(live) * (len(live) - 1) // 2
             states = tuple(self._state(r, snapshots[r.id], heads[r.base_ref]) for r in live)
@@ -256,12 +271,13 @@ class ConflictRadar:
             record.name, record.id, record.base_ref, snap.commit, count, snap.unavailable
         )
 
-    def _compare(
+    def _sides(
         self,
         job: tuple[SessionRecord, SessionRecord | None],
         snapshots: Mapping[str, Snapshot],
         heads: Mapping[str, str],
-    ) -> PairReport:
+    ) -> tuple[str, Snapshot, str, Snapshot] | PairReport:
+        """Both sides of a job with their names, or the ``unknown`` report when one is missing."""
         a, b = job
         sa = snapshots[a.id]
         if b is None:
@@ -275,18 +291,30 @@ class ConflictRadar:
             if snap.unavailable or not snap.commit or not snap.head or not snap.tree:
                 reason = f"{name}: {snap.unavailable or 'it has no commits'}"
                 return PairReport(a.name, b_name, Verdict.UNKNOWN, reason=reason)
+        return a.name, sa, b_name, sb
+
+    def _compare(
+        self,
+        job: tuple[SessionRecord, SessionRecord | None],
+        snapshots: Mapping[str, Snapshot],
+        heads: Mapping[str, str],
+    ) -> PairReport:
+        sides = self._sides(job, snapshots, heads)
+        if isinstance(sides, PairReport):
+            return sides
+        a_name, sa, b_name, sb = sides
         assert sa.head and sb.head and sa.commit and sb.commit and sa.tree and sb.tree
         try:
             base = self._merge_base(sa.head, sb.head)
             if base is None:
-                return PairReport(a.name, b_name, Verdict.UNKNOWN, reason="no common history")
+                return PairReport(a_name, b_name, Verdict.UNKNOWN, reason="no common history")
             ca = self._changed(base, sa.commit, sa.tree)
             cb = self._changed(base, sb.commit, sb.tree)
             if not needs_merge(ca, cb):
-                return PairReport(a.name, b_name, Verdict.CLEAN)
+                return PairReport(a_name, b_name, Verdict.CLEAN)
             result = self._merge(base, (sa.commit, sa.tree), (sb.commit, sb.tree))
         except AgentmuxError as exc:
-            return PairReport(a.name, b_name, Verdict.UNKNOWN, reason=exc.message)
+            return PairReport(a_name, b_name, Verdict.UNKNOWN, reason=exc.message)
         conflicted = {c.path for c in result.conflicts}
         overlaps = tuple(sorted((ca.keys() & cb.keys()) - conflicted))
         if not result.clean:
@@ -296,8 +324,121 @@ class ConflictRadar:
         else:
             verdict = Verdict.CLEAN
         return PairReport(
-            a.name, b_name, verdict, result.conflicts, overlaps, result_tree=result.tree
+            a_name, b_name, verdict, result.conflicts, overlaps, result_tree=result.tree
         )
+
+    # --- batching: a few git processes instead of one per pair ----------------------------------
+
+    def _prefetch(
+        self,
+        pool: ThreadPoolExecutor,
+        live: Sequence[SessionRecord],
+        jobs: Sequence[tuple[SessionRecord, SessionRecord | None]],
+        snapshots: Mapping[str, Snapshot],
+        heads: Mapping[str, str],
+    ) -> None:
+        """Fill the merge-base and change-set caches for ``jobs`` with as few git runs as possible.
+
+        Whatever this cannot settle is left to :meth:`_compare`, which asks git pair by pair.
+        """
+        groups: dict[str, set[str]] = {}
+        for record in live:
+            snap = snapshots[record.id]
+            if snap.head and not snap.unavailable:
+                groups.setdefault(heads[record.base_ref], set()).add(snap.head)
+        for base_head, group in groups.items():
+            keys = {tuple(sorted((h, base_head))) for h in group if h != base_head}
+            keys |= {(x, y) for x in group for y in group if x < y}
+            if not keys <= self._merge_bases.keys():
+                with contextlib.suppress(AgentmuxError):  # else git merge-base, pair by pair
+                    self._fork_points(base_head, group)
+        wanted: dict[tuple[str, str], tuple[str, str]] = {}
+        for job in jobs:
+            sides = self._sides(job, snapshots, heads)
+            if isinstance(sides, PairReport):
+                continue
+            _, sa, _, sb = sides
+            assert sa.head and sb.head
+            key = (sa.head, sb.head) if sa.head <= sb.head else (sb.head, sa.head)
+            base = sa.head if sa.head == sb.head else self._merge_bases.get(key)
+            if base is None:
+                continue
+            for snap in (sa, sb):
+                assert snap.commit and snap.tree
+                if snap.commit != base and (base, snap.tree) not in self._changes:
+                    wanted[(base, snap.tree)] = (base, snap.commit)
+        # One git process per worker, each with a share of the diffs: few processes, all cores.
+        items = list(wanted.items())
+        chunks = [items[i :: self._workers] for i in range(min(self._workers, len(items)))]
+        for found in pool.map(self._changed_many, chunks):
+            self._changes.update(found)
+
+    def _changed_many(
+        self, items: Sequence[tuple[tuple[str, str], tuple[str, str]]]
+    ) -> dict[tuple[str, str], dict[str, str]]:
+        """Change sets for ``((base, tree), (base, commit))`` items from one git process."""
+        try:
+            found = changed_paths_many(self._git, [pair for _, pair in items])
+        except AgentmuxError:
+            found = None
+        if found is None:
+            return {}  # left to _compare, one diff at a time
+        return {key: changes for (key, _), changes in zip(items, found, strict=True)}
+
+    def _fork_points(self, base_head: str, heads: set[str]) -> None:
+        """Merge bases of ``heads`` with ``base_head`` and with each other, from one rev-list.
+
+        ``git rev-list --parents HEADS --not BASE`` lists S, the commits of the sessions that the
+        base does not have. For a head h, let U(h) be the commits of S it reaches and F(h) the
+        commits outside S that those reach through one parent (its fork points); h outside S is
+        in the base's history: U(h) is empty and F(h) = {h}. Every ancestor of h outside S is an
+        ancestor of one of F(h), and F(h) is in the base's history, so:
+
+        - F(h) = {f}: the common ancestors of h and the base are exactly f and its ancestors;
+          f is *the* merge base (F(h) empty: no common history);
+        - F(a) = F(b) = {f} and U(a), U(b) disjoint: a common ancestor x of a and b outside S
+          would be in U(a) and U(b), so x is in the base's history, hence an ancestor of f, and f
+          is an ancestor of both: f is *the* merge base of a and b too.
+
+        Anything else (several fork points, shared commits, a huge S) is left to
+        ``git merge-base``, which also handles criss-cross histories.
+        """
+        proc = run_git(
+            ["rev-list", "--parents", *sorted(heads), "--not", base_head],
+            self.store.repo.root,
+            env=self.store.env,
+            check=False,
+        )
+        if proc.returncode != 0:
+            return
+        parents: dict[str, list[str]] = {}
+        for line in proc.stdout.decode().splitlines():
+            commit, *rest = line.split()
+            parents[commit] = rest
+            if len(parents) > MAX_GRAPH_COMMITS:
+                return
+        forks: dict[str, str | None] = {}
+        owns: dict[str, set[str]] = {}
+        for head in heads:
+            if head not in parents:
+                forks[head], owns[head] = head, set()
+                continue
+            own, outside, stack = {head}, set(), [head]
+            while stack:
+                for parent in parents[stack.pop()]:
+                    if parent not in parents:
+                        outside.add(parent)
+                    elif parent not in own:
+                        own.add(parent)
+                        stack.append(parent)
+            if len(outside) <= 1:
+                forks[head], owns[head] = next(iter(outside), None), own
+        for head, fork in forks.items():
+            key = (head, base_head) if head <= base_head else (base_head, head)
+            self._merge_bases[key] = fork
+        for x, y in ((x, y) for x in forks for y in forks if x < y):
+            if forks[x] == forks[y] and not owns[x] & owns[y]:
+                self._merge_bases[(x, y)] = forks[x]
 
     def hunks(self, pair: PairReport) -> dict[str, list[Hunk]]:
         """The conflicting hunks of each conflicted file of ``pair``, from the merge result."""

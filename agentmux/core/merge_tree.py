@@ -6,7 +6,7 @@ result tree, with conflict markers in conflicted files, to the object store; not
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -151,6 +151,41 @@ def changed_paths(git: GitRunner, base: str, commit: str) -> dict[str, str]:
     out: str = git(["diff-tree", "-r", "-z", "--no-renames", "--name-status", base, commit])
     fields = out.split("\0")
     return {fields[i + 1]: fields[i][:1] for i in range(0, len(fields) - 1, 2)}
+
+
+def changed_paths_many(
+    git: GitRunner, pairs: Sequence[tuple[str, str]]
+) -> list[dict[str, str]] | None:
+    """:func:`changed_paths` for many ``(base, commit)`` pairs (full commit ids) in one git process.
+
+    ``git diff-tree --stdin`` reads ``<commit> <parent>`` lines and diffs each commit against the
+    given "parent"; ``--always`` prints the commit id (the header) even when nothing changed, so
+    the output splits back into one change set per line. ``None`` when the output does not line up
+    (then ask one pair at a time).
+    """
+    if not pairs:
+        return []
+    lines = "".join(f"{commit} {base}\n" for base, commit in pairs)
+    out: str = git(
+        ["diff-tree", "--stdin", "--always", "-r", "-z", "--no-renames", "--name-status"],
+        stdin=lines.encode(),
+    )
+    fields = out.split("\0")
+    if fields and fields[-1] == "":
+        fields.pop()
+    found: list[dict[str, str]] = []
+    position = 0
+    for _, commit in pairs:
+        if position >= len(fields) or fields[position] != commit:
+            return None
+        position += 1
+        changes: dict[str, str] = {}
+        # A status is one letter; a header is a full object id: they cannot be mistaken.
+        while position + 1 < len(fields) and len(fields[position]) == 1:
+            changes[fields[position + 1]] = fields[position]
+            position += 2
+        found.append(changes)
+    return found if position == len(fields) else None
 
 
 def needs_merge(a: dict[str, str], b: dict[str, str]) -> bool:

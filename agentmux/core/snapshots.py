@@ -31,6 +31,7 @@ _IDENTITY = {
     "GIT_AUTHOR_DATE": "@0 +0000",
     "GIT_COMMITTER_DATE": "@0 +0000",
 }
+_MESSAGE = "agentmux snapshot\n"
 _IN_PROGRESS = (
     ("rebase-merge", "a rebase"),
     ("rebase-apply", "a rebase"),
@@ -69,9 +70,8 @@ class SnapshotStore:
         self.root = root
         self.objects = root / "objects"
         self._indexes = root / "indexes"
-        self._repo_objects = Path(
-            git_out(["rev-parse", "--path-format=absolute", "--git-path", "objects"], repo.root)
-        )
+        paths = ["--path-format=absolute", "--git-path", "objects"]
+        self._repo_objects = Path(git_out(["rev-parse", *paths], repo.root))
         self._git_dirs: dict[str, Path] = {}
 
     @property
@@ -100,10 +100,20 @@ class SnapshotStore:
     def _git_dir(self, worktree: Path) -> Path:
         key = str(worktree)
         if key not in self._git_dirs:
-            self._git_dirs[key] = Path(
+            # Reading the worktree's ``.git`` file spares a git process per worktree; git decides
+            # whenever the file is not the plain ``gitdir:`` pointer it normally is.
+            self._git_dirs[key] = read_git_dir(worktree) or Path(
                 git_out(["rev-parse", "--path-format=absolute", "--git-dir"], worktree)
             )
         return self._git_dirs[key]
+
+    def head(self, worktree: Path, git_dir: Path) -> str | None:
+        """The commit the worktree's HEAD points at (``None`` on an unborn branch)."""
+        found = read_head(git_dir)
+        if found is not None:
+            return found
+        proc = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def take(
         self, session_id: str, worktree: Path, changed: Sequence[Path] | None = None
@@ -132,22 +142,27 @@ class SnapshotStore:
                 if real_index.exists():
                     shutil.copy2(real_index, index)
             env = {**self.env, "GIT_INDEX_FILE": str(index)}
-            head_proc = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
-            head = head_proc.stdout.decode().strip() if head_proc.returncode == 0 else None
+            head = self.head(worktree, git_dir)
             partial = [_relative(worktree, p) for p in changed or ()]
             # A watched path can vanish before git looks (an editor's temp file): then rescan all.
             rescan = fresh or changed is None or (partial and not self._add(worktree, env, partial))
             if rescan and not self._add(worktree, env, ["."]):
                 raise AgentmuxError(f"cannot snapshot {worktree}: git add failed.")
             tree = git_out(["write-tree"], worktree, env=env)
+        return Snapshot(session_id, commit=self._commit(tree, head), tree=tree, head=head)
+
+    def _commit(self, tree: str, head: str | None) -> str:
+        """The snapshot commit of ``tree`` on ``head``, written to the private store.
+
+        A snapshot is never signed, whatever ``commit.gpgSign`` says (no gpg prompt, no key use).
+        """
         parents = ["-p", head] if head else []
-        commit = git_out(
-            ["commit-tree", tree, *parents],
-            worktree,
+        return git_out(
+            ["-c", "commit.gpgSign=false", "commit-tree", tree, *parents],
+            self.repo.root,
             env={**self.env, **_IDENTITY},
-            stdin=b"agentmux snapshot\n",
+            stdin=_MESSAGE.encode(),
         )
-        return Snapshot(session_id, commit=commit, tree=tree, head=head)
 
     def _add(self, worktree: Path, env: Mapping[str, str], paths: Sequence[str]) -> bool:
         """``git add --all`` of ``paths`` into the private index; whether it worked."""
@@ -173,6 +188,77 @@ class SnapshotStore:
     def forget(self, session_id: str) -> None:
         """Drop a session's private index (its worktree is gone)."""
         (self._indexes / f"{session_id}.index").unlink(missing_ok=True)
+
+
+def _is_oid(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def read_git_dir(worktree: Path) -> Path | None:
+    """The git dir a worktree's ``.git`` names, read from the file; ``None``: ask git."""
+    dot_git = worktree / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git.absolute() if (dot_git / "HEAD").is_file() else None
+        text = dot_git.read_text(errors="surrogateescape")
+    except OSError:
+        return None
+    if not text.startswith("gitdir: ") or text.count("\n") > 1:
+        return None
+    target = Path(text.removeprefix("gitdir: ").removesuffix("\n").removesuffix("\r"))
+    if not target.is_absolute():
+        target = worktree / target
+    return target if (target / "HEAD").is_file() and (target / "commondir").is_file() else None
+
+
+def common_dir(git_dir: Path) -> Path:
+    """A git dir's common dir (the repository's, for a linked worktree)."""
+    try:
+        text = (git_dir / "commondir").read_text(errors="surrogateescape").rstrip("\n")
+    except FileNotFoundError:
+        return git_dir
+    return git_dir / text if not Path(text).is_absolute() else Path(text)
+
+
+def read_branch(common: Path, ref: str) -> str | None:
+    """The commit a ``refs/heads/`` ref holds, read from the files; ``None``: ask git.
+
+    Only the plain cases are read: a loose ref holding an object id, else a ``packed-refs`` line.
+    A symbolic ref, a reftable repository, anything unexpected: ``None``, and git decides. (git
+    writes refs by renaming a lock file into place, so a read never sees half a ref.)
+    """
+    if not ref.startswith("refs/heads/") or ".." in ref or (common / "reftable").exists():
+        return None
+    try:
+        loose = (common / ref).read_text(errors="surrogateescape").strip()
+    except FileNotFoundError:
+        loose = None
+    except OSError:
+        return None
+    if loose is not None:
+        return loose if _is_oid(loose) else None
+    try:
+        packed = (common / "packed-refs").read_text(errors="surrogateescape")
+    except OSError:
+        return None
+    for line in packed.splitlines():
+        oid, _, name = line.partition(" ")
+        if name == ref and _is_oid(oid):
+            return oid
+    return None
+
+
+def read_head(git_dir: Path) -> str | None:
+    """The commit a worktree's HEAD points at, read from the files; ``None``: ask git."""
+    try:
+        text = (git_dir / "HEAD").read_text(errors="surrogateescape").strip()
+    except OSError:
+        return None
+    if _is_oid(text):
+        return text  # detached
+    if not text.startswith("ref: "):
+        return None
+    return read_branch(common_dir(git_dir), text.removeprefix("ref: ").strip())
 
 
 def _relative(worktree: Path, path: Path) -> str:
