@@ -36,6 +36,7 @@ from isolation import machine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agentmux.core import claude_transcripts  # noqa: E402
 from agentmux.core.claude_transcripts import ClaudeSessionReader, read_sessions  # noqa: E402
 from tests.npm_tools import PINNED, npm_tool  # noqa: E402
 
@@ -404,6 +405,8 @@ def main() -> int:
 
     print(machine())
     print(f"corpus: {size / 2**20:.0f} MB in {files} files, {len(sessions)} sessions: {root}")
+    fast = "msgspec" if claude_transcripts._FAST is not None else "off (msgspec not installed)"
+    print(f"agentmux response fast path: {fast}")
     print(
         f"ccusage {PINNED['ccusage'][1]} (claude session --json --offline); "
         f"{args.rounds} rounds, medians"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import random
 import shutil
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,11 +18,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import from_json
 
 from agentmux.core.claude_transcripts import (
     ClaudeSessionReader,
     ClaudeTranscriptReader,
+    Counted,
     claude_config_dir,
+    counted_fast,
+    counted_of,
     find_session_files,
     stated_reset,
 )
@@ -797,3 +803,297 @@ def test_lines_longer_than_a_read_chunk(tmp_path: Path, monkeypatch: pytest.Monk
     expected = comparable(read_once(*files))
     monkeypatch.setattr(claude_transcripts, "CHUNK", 100)
     assert comparable(read_once(*files)) == expected
+
+
+# The fast path: an assistant line's counts read without a full parse must be the full parse's.
+
+
+def full_parse(line: bytes) -> Counted | None:
+    """What the reader counts for ``line`` when it parses all of it."""
+    try:
+        record = from_json(line)
+    except ValueError:
+        return None
+    if type(record) is not dict or record.get("type") != "assistant":
+        return None
+    return counted_of(record)
+
+
+def assert_fast_agrees(line: bytes) -> Counted | None:
+    """``counted_fast(line)``, after checking it is unsure or says what the full parse says."""
+    fast = counted_fast(line)
+    if fast is not None:
+        assert fast == full_parse(line), line
+    return fast
+
+
+needs_msgspec = pytest.mark.skipif(
+    importlib.util.find_spec("msgspec") is None, reason="the fast path needs msgspec"
+)
+
+
+def fixture_lines() -> list[bytes]:
+    """Every line of every Claude transcript fixture, real ones included."""
+    paths = [*FIXTURES.glob("claude-*.jsonl"), *REAL.glob("claude-code-*/**/*.jsonl")]
+    return [line for path in sorted(paths) for line in path.read_bytes().splitlines()]
+
+
+@needs_msgspec
+def test_fast_path_agrees_with_the_full_parse_on_every_fixture_line() -> None:
+    answered = 0
+    for line in fixture_lines():
+        fast = assert_fast_agrees(line)
+        if full_parse(line) is not None:
+            assert fast is not None, line  # a real response is never left to the slow path
+            answered += 1
+    assert answered >= 5
+
+
+@needs_msgspec
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Text msgspec skips without checking it is UTF-8: not JSON to the full parse.
+        lines([assistant("m", usage(1, 1), 1) | {"note": "x"}]).replace(b'"x"', b'"\xff"'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"ok"', b'"\xed\xa0\x80"'),
+        # JSON the full parse accepts and msgspec does not: left to the full parse.
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"ok"', b"NaN"),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"ok"', b"1e400"),
+        # Usage nested in a tool's input, none in the message.
+        lines(
+            [
+                assistant("m", usage(1, 1), 1)
+                | {
+                    "message": {
+                        "id": "m",
+                        "model": MODEL,
+                        "content": [{"type": "tool_use", "input": {"usage": usage(9, 9)}}],
+                    }
+                }
+            ]
+        ),
+        # Keys written twice (the last one counts), or with escapes.
+        lines([assistant("m", usage(1, 1), 1)])[:-2] + b',"message":{"id":"x","usage":{}}}',
+        lines([assistant("m", usage(1, 1), 1)])[:-2] + b',"isSidechain":true}',
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"input_tokens":1,', b'"input_tokens":1,"input_tokens":7,'
+        ),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"usage"', b'"us\\u0061ge"'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"type":"assistant"', b'"t\\u0079pe":"assistant"'
+        ),
+        # Counts that are not plain non-negative integers.
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"input_tokens":1', b'"input_tokens":-4'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"input_tokens":1', b'"input_tokens":1.0'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"input_tokens":1', b'"input_tokens":true'
+        ),
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"input_tokens":1', b'"input_tokens":null'
+        ),
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"input_tokens":1', b'"input_tokens":99999999999999999999999'
+        ),
+        lines([assistant("m", usage(1, 1, five=3), 1)]).replace(
+            b'"ephemeral_5m_input_tokens":3', b'"ephemeral_5m_input_tokens":"3"'
+        ),
+        # Ids and flags of other types.
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"id":"m"', b'"id":7'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(
+            b'"requestId":"req_m"', b'"requestId":["a"]'
+        ),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"isSidechain":false', b'"isSidechain":1'),
+        lines([assistant("m", usage(1, 1), 1)]).replace(b'"timestamp":"', b'"timestamp":"x'),
+        lines([assistant("m", usage(1, 1), 1) | {"isApiErrorMessage": "yes"}]),
+        # Whitespace JSON allows, and a torn line.
+        json.dumps(assistant("m", usage(1, 2, read=3), 1), indent=None).encode(),
+        b" \t" + lines([assistant("m", usage(1, 1), 1)]).rstrip() + b"\r",
+        lines([assistant("m", usage(1, 1), 1)])[:-30],
+    ],
+)
+def test_fast_path_is_unsure_or_right_on_odd_lines(line: bytes) -> None:
+    assert_fast_agrees(line.rstrip(b"\n"))
+
+
+# Any JSON value, small.
+JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12),
+    ),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids),
+    max_leaves=6,
+)
+
+
+def perturbed(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly a well-formed value, now and then any other JSON value."""
+    return st.integers(0, 15).flatmap(lambda n: JSON_VALUES if n == 15 else good)
+
+
+TEXT = st.text(
+    st.characters(codec="utf-8")
+    | st.sampled_from(['"', "\\", "\n", "{", "}", "[", "]", "é", "🎉"]),
+    max_size=40,
+)
+
+
+@st.composite
+def assistant_records(draw: st.DrawFn) -> dict[str, Any]:
+    """An assistant record as Claude Code writes one, with any field now and then odd or gone."""
+    count = perturbed(st.integers(0, 10**7))
+    split = {
+        "ephemeral_1h_input_tokens": draw(count),
+        "ephemeral_5m_input_tokens": draw(count),
+    }
+    raw_usage: dict[str, Any] = {
+        "input_tokens": draw(count),
+        "cache_creation_input_tokens": draw(count),
+        "cache_read_input_tokens": draw(count),
+        "output_tokens": draw(count),
+        "service_tier": "standard",
+        "cache_creation": draw(perturbed(st.just(split))),
+        "speed": draw(perturbed(st.sampled_from(["standard", "fast"]))),
+    }
+    content = draw(
+        st.lists(
+            st.one_of(
+                st.builds(lambda t: {"type": "text", "text": t}, TEXT),
+                st.builds(
+                    lambda t, u: {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "input": {"c": t, "usage": u},
+                    },
+                    TEXT,
+                    st.just(raw_usage) | JSON_VALUES,
+                ),
+            ),
+            max_size=3,
+        )
+    )
+    message: dict[str, Any] = {
+        "id": draw(perturbed(st.sampled_from(["msg_1", "msg_2"]))),
+        "type": "message",
+        "role": "assistant",
+        "model": draw(perturbed(st.sampled_from([MODEL, MODEL, "<synthetic>"]))),
+        "content": content,
+        "stop_reason": None,
+        "usage": draw(perturbed(st.just(raw_usage))),
+    }
+    record: dict[str, Any] = {
+        "parentUuid": None,
+        "isSidechain": draw(perturbed(st.booleans())),
+        "message": draw(perturbed(st.just(message))),
+        "requestId": draw(perturbed(st.sampled_from(["req_1", "req_2"]))),
+        "type": draw(perturbed(st.sampled_from(["assistant", "assistant", "user"]))),
+        "uuid": "u1",
+        "timestamp": draw(perturbed(st.sampled_from([stamp(1), "2026-11-21T10:00:00+02:00"]))),
+    }
+    if draw(st.booleans()):
+        record["isApiErrorMessage"] = draw(perturbed(st.booleans()))
+    for mapping in (record, message, raw_usage):
+        for key in draw(st.lists(st.sampled_from(sorted(mapping)), max_size=2)):
+            mapping.pop(key, None)
+    return record
+
+
+def encode(value: Any, draw: Callable[[st.SearchStrategy[Any]], Any]) -> str:
+    """``value`` as JSON text in any key order, spacing and escaping, keys sometimes repeated."""
+    if isinstance(value, dict):
+        items = draw(st.permutations(list(value.items())))
+        if items and draw(st.integers(0, 9)) == 9:
+            items = [*items, (items[0][0], draw(JSON_VALUES))]  # a key again: the last counts
+        space = draw(st.sampled_from(["", " "]))
+        parts = []
+        for key, item in items:
+            name = json.dumps(key, ensure_ascii=draw(st.booleans()))
+            if draw(st.integers(0, 19)) == 19 and len(key) > 1:
+                name = f'"{key[0]}\\u{ord(key[1]):04x}{json.dumps(key[2:])[1:]}'
+            parts.append(f"{name}:{space}{encode(item, draw)}")
+        return "{" + f",{space}".join(parts) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(encode(item, draw) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=draw(st.booleans()))
+
+
+@needs_msgspec
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_fast_path_is_unsure_or_right_on_generated_lines(data: st.DataObject) -> None:
+    line = encode(data.draw(assistant_records()), data.draw).encode()
+    edits = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(line)),
+                st.binary(max_size=2) | st.sampled_from([bytes([c]) for c in b'09-.e"\\\\ {}[],:']),
+                st.integers(0, 2),
+            ),
+            max_size=3,
+        )
+    )
+    for at, new, gone in edits:  # now and then a few bytes replaced: mostly no longer JSON
+        line = line[:at] + new + line[at + gone :]
+    assert_fast_agrees(line)
+
+
+@needs_msgspec
+def test_fast_path_answers_for_ordinary_responses() -> None:
+    # Most generated records are odd on purpose; an ordinary one must take the fast path.
+    line = lines([assistant("m", usage(3, 4, five=5, hour=6, read=7), 1)]).rstrip()
+    assert assert_fast_agrees(line) == (
+        True,
+        MODEL,
+        stamp(1),
+        T0 + timedelta(seconds=1),
+        "m",
+        "req_m",
+        (3, 4, 5, 6, 7),
+        None,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=st.lists(assistant_records(), max_size=12))
+def test_the_reader_counts_the_same_with_and_without_the_fast_path(
+    records: list[dict[str, Any]],
+) -> None:
+    from agentmux.core import claude_transcripts
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = lines([prompt("go", 0), *records, *[r | {"isSidechain": False} for r in records]])
+        path = write(Path(folder) / "s.jsonl", INTERACTIVE.read_bytes() + data)
+        fast = comparable(read_once(path))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(claude_transcripts, "_FAST", None)
+            slow = comparable(read_once(path))
+    assert fast == slow
+
+
+def test_the_rich_session_reads_the_same_without_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentmux.core import claude_transcripts
+
+    files = rich_session(tmp_path)
+    fast = comparable(read_once(*files))
+    monkeypatch.setattr(claude_transcripts, "_FAST", None)
+    assert comparable(read_once(*files)) == fast
+
+
+def test_reads_in_several_threads_at_once_share_no_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentmux.core import claude_transcripts
+
+    files = rich_session(tmp_path)
+    expected = comparable(read_once(*files))
+    monkeypatch.setattr(claude_transcripts, "CHUNK", 512)  # many chunks, each a buffer refill
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: comparable(read_once(*files)), range(16)))
+    assert all(result == expected for result in results)

@@ -9,7 +9,10 @@ Reading is incremental: each file's byte offset is remembered, and a catch-up re
 appended. A last line without its newline is still being written: it is left for the next read.
 A complete line that is not JSON is skipped and counted. Most of a transcript's bytes are tool
 results, which can carry no usage: a line whose first kilobyte shows it is one is not parsed
-(only checked to look like a JSON object), which is what makes a cold read fast.
+(only checked to look like a JSON object), which is what makes a cold read fast. Most of the
+rest are responses: where msgspec is installed, a response line is decoded for just the fields
+it counts (`counted_fast`), its content skipped unbuilt; any line that path is unsure of is
+parsed in full, and whatever it does answer is what the full parse gives (`counted_of`).
 
 Counting follows the API's bill, once per response. Claude Code writes one response as several
 ``assistant`` lines sharing ``message.id`` (and ``requestId``), the early ones with a placeholder
@@ -33,17 +36,20 @@ requests included); it is kept apart as ``agent_reported``, a cross-check, never
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
+from io import FileIO
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic_core import from_json
@@ -60,7 +66,7 @@ from agentmux.core.usage import (
 SYNTHETIC_MODEL = "<synthetic>"
 INTERRUPTED_MARK = "[Request interrupted by user"
 CHUNK = 8 << 20
-PARALLEL_FROM = 64 << 20  # bytes: below this, starting worker processes costs more than it saves
+PARALLEL_FROM = 128 << 20  # bytes: below this, starting a worker process costs more than it saves
 
 # Usage-limit wording has changed across Claude Code versions; these cover the known ones
 # ("Claude AI usage limit reached|<epoch>", "5-hour limit reached ∙ resets 5pm",
@@ -164,6 +170,48 @@ def read_lines(handle: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, 
         chunk = CHUNK
 
 
+_spare: list[bytearray] = []  # one read buffer kept for the next read, whichever thread
+_spare_lock = threading.Lock()
+
+
+def read_chunks(handle: FileIO, start: int, end: int) -> Iterator[tuple[bytearray, int]]:
+    """Like `read_lines`, but every chunk is read into one buffer, kept for the next read.
+
+    A fresh buffer a chunk costs the kernel's page faults for every page of it, on every read:
+    reusing one makes a cold read of many files markedly cheaper. Each yielded buffer is valid
+    only until the next one is asked for. One buffer (at most `CHUNK` bytes) is kept between
+    reads; reads at the same time in other threads make their own.
+    """
+    with _spare_lock:
+        buffer = _spare.pop() if _spare else None
+    limit = CHUNK
+    pos = start
+    try:
+        while pos < end:
+            want = min(limit, end - pos)
+            if buffer is None or len(buffer) < want:
+                buffer = bytearray(max(want, 1 << 16))
+            handle.seek(pos)
+            got = handle.readinto(memoryview(buffer)[:want])
+            if not got:
+                return
+            cut = buffer.rfind(b"\n", 0, got) + 1
+            if cut == 0:
+                if pos + got >= end:
+                    return
+                limit *= 2  # one line longer than the chunk: read it whole next time
+                continue
+            yield buffer, cut
+            pos += cut
+            limit = CHUNK
+    finally:
+        # Kept unless grown for one huge line.
+        if buffer is not None and len(buffer) <= max(CHUNK, 1 << 16):
+            with _spare_lock:
+                if not _spare:
+                    _spare.append(buffer)
+
+
 def parse_time(value: object) -> datetime | None:
     """An ISO 8601 timestamp as an aware datetime (UTC if it names no zone), else ``None``."""
     if not isinstance(value, str):
@@ -236,7 +284,7 @@ def _zone(name: str | None) -> tzinfo:
     return local if local is not None else UTC
 
 
-def _looks_like_object(data: bytes, start: int, end: int) -> bool:
+def _looks_like_object(data: bytes | bytearray, start: int, end: int) -> bool:
     """Whether ``data[start:end]`` is blank or starts with ``{`` and ends with ``}``."""
     while start < end and data[start] in b" \t\r":
         start += 1
@@ -249,23 +297,180 @@ def _count(value: object) -> int:
     return value if type(value) is int and value > 0 else 0
 
 
-def _usage_of(raw: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
-    """(input, output, 5-minute writes, 1-hour writes, cache reads) of a ``message.usage``."""
-    written = _count(raw.get("cache_creation_input_tokens"))
+def _counts(fresh: object, output: object, written: object, split: object, read: object) -> Counts:
+    """(input, output, 5-minute writes, 1-hour writes, cache reads) from a usage's raw fields."""
+    total = _count(written)
     one_hour = 0
-    split = raw.get("cache_creation")
     if isinstance(split, dict):
         one_hour = _count(split.get("ephemeral_1h_input_tokens"))
         five_min = _count(split.get("ephemeral_5m_input_tokens"))
         # The total is what the API billed; the split only says at which rate. Parts larger
         # than the total would be a broken record: then the parts are all we have.
-        written = max(written, five_min + one_hour)
+        total = max(total, five_min + one_hour)
+    return (_count(fresh), _count(output), total - one_hour, one_hour, _count(read))
+
+
+def _usage_of(raw: Mapping[str, Any]) -> Counts:
+    """(input, output, 5-minute writes, 1-hour writes, cache reads) of a ``message.usage``."""
+    return _counts(
+        raw.get("input_tokens"),
+        raw.get("output_tokens"),
+        raw.get("cache_creation_input_tokens"),
+        raw.get("cache_creation"),
+        raw.get("cache_read_input_tokens"),
+    )
+
+
+def _key_part(value: object) -> object:
+    """``value`` as part of a dict key: JSON arrays and objects are not hashable, their text is."""
+    return value if value is None or isinstance(value, str | int | float) else repr(value)
+
+
+Counts = tuple[int, int, int, int, int]  # input, output, 5-minute and 1-hour writes, reads
+# What one assistant record counts: (not a sidechain, model, raw timestamp, time, message id,
+# request id, counts, speed other than standard).
+Counted = tuple[bool, str, str, datetime, object, object, Counts, str | None]
+
+
+def counted_of(record: Mapping[str, Any]) -> Counted | None:
+    """What a parsed ``assistant`` record counts; ``None`` if it counts nothing (or is synthetic).
+
+    The reference for `counted_fast`: both are read by the same `_response`.
+    """
+    message = record.get("message")
+    if not isinstance(message, dict):
+        return None
+    model = message.get("model")
+    if record.get("isApiErrorMessage") is True or model == SYNTHETIC_MODEL:
+        return None
+    raw = message.get("usage")
+    stamp = record.get("timestamp")
+    when = parse_time(stamp)
+    if not isinstance(raw, dict) or not isinstance(model, str) or when is None:
+        return None
+    assert isinstance(stamp, str)
+    speed = raw.get("speed")
     return (
-        _count(raw.get("input_tokens")),
-        _count(raw.get("output_tokens")),
-        written - one_hour,
-        one_hour,
-        _count(raw.get("cache_read_input_tokens")),
+        record.get("isSidechain") is not True,
+        model,
+        stamp,
+        when,
+        _key_part(message.get("id")),
+        _key_part(record.get("requestId")),
+        _usage_of(raw),
+        speed if isinstance(speed, str) and speed != "standard" else None,
+    )
+
+
+def _fast_decoder() -> (
+    tuple[Callable[[bytes | bytearray], Any], tuple[type[Exception], ...]] | None
+):
+    """msgspec's decoder of just the fields a response record counts, if msgspec is installed.
+
+    It still checks the whole line is JSON, but skips what it is not asked for (the message's
+    content: most of the line) without building any of it, which is where a full parse spends
+    its time. The fields are typed as a response has them (token counts as non-negative
+    integers, ids as strings, ...): a line with anything else fails to decode, and is parsed in
+    full instead.
+    """
+    try:
+        msgspec = importlib.import_module("msgspec")
+    except ImportError:  # pragma: no cover - the full parse does the same work, slower
+        return None
+    count = Annotated[int, msgspec.Meta(ge=0)]
+    text = str | None
+    flag = bool | None
+    split = msgspec.defstruct(
+        "_Split",
+        [("ephemeral_1h_input_tokens", count, 0), ("ephemeral_5m_input_tokens", count, 0)],
+    )
+    usage = msgspec.defstruct(
+        "_Usage",
+        [
+            ("input_tokens", count, 0),
+            ("output_tokens", count, 0),
+            ("cache_creation_input_tokens", count, 0),
+            ("cache_creation", split | None, None),
+            ("cache_read_input_tokens", count, 0),
+            ("speed", Any, None),
+        ],
+    )
+    message = msgspec.defstruct(
+        "_Message", [("id", text, None), ("model", text, None), ("usage", usage | None, None)]
+    )
+    record = msgspec.defstruct(
+        "_Record",
+        [
+            ("type", text, None),
+            ("message", message | None, None),
+            ("isSidechain", flag, None),
+            ("isApiErrorMessage", flag, None),
+            ("requestId", text, None),
+            ("timestamp", text, None),
+        ],
+    )
+    # Text in a decoded field that is not UTF-8 raises UnicodeDecodeError, a ValueError.
+    return msgspec.json.Decoder(record).decode, (msgspec.MsgspecError, ValueError)
+
+
+_FAST = _fast_decoder()
+
+
+def counted_fast(line: bytes | bytearray) -> Counted | None:
+    """What an ``assistant`` line counts, found without parsing all of it; ``None`` if unsure.
+
+    Unsure means the line needs the full parse: not JSON to msgspec, not a counted assistant
+    record (a synthetic one, one without usage, another type), or fields of unexpected types.
+    Whenever this gives an answer it is `counted_of` of the full parse (a property test holds
+    it to that), so the reader may trust it without parsing the line again.
+    """
+    if _FAST is None:
+        return None
+    decode, error = _FAST
+    try:
+        record = decode(line)
+    except error:
+        return None
+    message = record.message
+    if record.type != "assistant" or message is None or record.isApiErrorMessage is True:
+        return None
+    raw = message.usage
+    model = message.model
+    stamp = record.timestamp
+    if raw is None or model is None or model == SYNTHETIC_MODEL or stamp is None:
+        return None
+    when = parse_time(stamp)
+    if when is None:
+        return None
+    if not line.isascii():
+        # msgspec does not check that the text it skips is UTF-8; the full parse rejects a
+        # line that is not.
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            return None
+    written = raw.cache_creation_input_tokens
+    one_hour = 0
+    split = raw.cache_creation
+    if split is not None:
+        one_hour = split.ephemeral_1h_input_tokens
+        written = max(written, split.ephemeral_5m_input_tokens + one_hour)
+    speed = raw.speed
+    return (
+        record.isSidechain is not True,
+        model,
+        stamp,
+        when,
+        message.id,
+        record.requestId,
+        (
+            raw.input_tokens,
+            raw.output_tokens,
+            written - one_hour,
+            one_hour,
+            raw.cache_read_input_tokens,
+        ),
+        speed if isinstance(speed, str) and speed != "standard" else None,
     )
 
 
@@ -299,7 +504,10 @@ class _Response:
     stamp: str  # raw timestamp: the earlier record wins a tie
     file_rank: tuple[bool, str]  # then the main file, then the path
     model: str
-    usage: TokenUsage
+    counts: Counts
+    when: datetime
+    speed: str | None
+    sample: UsageSample | None = None  # made when a snapshot first needs it
 
     def loses_to(self, main: bool, total: int, stamp: str, file_rank: tuple[bool, str]) -> bool:
         """Whether a record ranked by these values should be counted instead of this one."""
@@ -310,6 +518,12 @@ class _Response:
         if stamp != self.stamp:
             return stamp < self.stamp
         return file_rank < self.file_rank
+
+    def usage_sample(self) -> UsageSample:
+        """This response as a point of the spend-over-time chart."""
+        if self.sample is None:
+            self.sample = UsageSample(self.when, self.model, TokenUsage(*self.counts), self.speed)
+        return self.sample
 
 
 @dataclass(slots=True)
@@ -328,7 +542,6 @@ class ClaudeTranscriptReader:
     def __init__(self, paths: Iterable[Path] = ()) -> None:
         self._files: dict[Path, _File] = {}
         self._responses: dict[tuple[str, object], _Response] = {}
-        self._samples: dict[tuple[str, object], UsageSample] = {}
         self._by_model: dict[str, list[int]] = {}
         self._turns: dict[str, datetime] = {}
         self._failures: dict[str, Failure] = {}
@@ -374,7 +587,7 @@ class ClaudeTranscriptReader:
             malformed_lines=self.malformed_lines,
             first=self._first,
             last=self._last,
-            samples=tuple(self._samples.values()),
+            samples=tuple(r.usage_sample() for r in self._responses.values()),
             agent_reported=self._reported,
             agent_reported_cost=self._reported_cost,
         )
@@ -383,7 +596,7 @@ class ClaudeTranscriptReader:
 
     def _catch_up(self, state: _File) -> int:
         try:
-            handle = open(state.path, "rb")  # noqa: SIM115 - closed below, after the size check
+            handle = open(state.path, "rb", buffering=0)  # noqa: SIM115 - closed below
         except OSError:
             return 0
         with handle:
@@ -399,31 +612,45 @@ class ClaudeTranscriptReader:
             if size == state.offset:
                 return 0
             start = state.offset
-            for buffer, cut in read_lines(handle, state.offset, size):
+            for buffer, cut in read_chunks(handle, state.offset, size):
                 self._lines(state, buffer, cut)
                 state.offset += cut
             return state.offset - start
 
-    def _lines(self, state: _File, buffer: bytes, cut: int) -> None:
+    def _lines(self, state: _File, buffer: bytearray, cut: int) -> None:
         """Handle the complete lines in ``buffer[:cut]`` (``cut`` is just past a newline)."""
         find = buffer.find
+        fast = _FAST is not None
         number = state.lines
         pos = 0
         while pos < cut:
             end = find(b"\n", pos, cut)
             number += 1
             if end - pos > HEAD:
-                head = buffer[pos : pos + HEAD]
-                if _TOOL_RESULT in head and _ASSISTANT not in head and _INTERRUPTED not in head:
+                head = pos + HEAD
+                if (
+                    find(_TOOL_RESULT, pos, head) >= 0
+                    and find(_ASSISTANT, pos, head) < 0
+                    and find(_INTERRUPTED, pos, head) < 0
+                ):
                     # A tool's result (the bulk of a transcript): its head says so, so the
                     # rest of it, often megabytes, is not even scanned.
-                    if not _looks_like_object(buffer, pos, end):
+                    if not (
+                        buffer[pos] == 0x7B and buffer[end - 1] == 0x7D
+                    ) and not _looks_like_object(buffer, pos, end):
                         self.malformed_lines += 1
                     pos = end + 1
                     continue
             line = buffer[pos:end]
             pos = end + 1
-            if (
+            if fast and line.rfind(_USAGE) >= 0:
+                # Most likely a response (whose usage is near its end: hence rfind). The same
+                # needle passes the test below, so this line would be parsed in full anyway.
+                counted = counted_fast(line)
+                if counted is not None:
+                    self._response(state, number - 1, counted)
+                    continue
+            elif (
                 _USAGE not in line
                 and (_USER not in line or (_TOOL_RESULT in line and _INTERRUPTED not in line))
                 and _COST_STATE not in line
@@ -463,52 +690,60 @@ class ClaudeTranscriptReader:
         message = record.get("message")
         if not isinstance(message, dict):
             return
-        main = record.get("isSidechain") is not True
-        model = message.get("model")
-        stamp = record.get("timestamp")
-        when = parse_time(stamp)
-        if record.get("isApiErrorMessage") is True or model == SYNTHETIC_MODEL:
-            if main and when is not None:
+        if record.get("isApiErrorMessage") is True or message.get("model") == SYNTHETIC_MODEL:
+            when = parse_time(record.get("timestamp"))
+            if record.get("isSidechain") is not True and when is not None:
                 self._synthetic(state, record, message, when, number)
             return
-        raw = message.get("usage")
-        if not isinstance(raw, dict) or not isinstance(model, str) or when is None:
-            return
-        assert isinstance(stamp, str)
-        if main:
+        counted = counted_of(record)
+        if counted is not None:
+            self._response(state, number, counted)
+
+    def _response(self, state: _File, number: int, counted: Counted) -> None:
+        """Count one response record, unless one already counted for it outranks it."""
+        main, model, stamp, when, message_id, request_id, counts, speed = counted
+        if main and state.pending is not None:
             self._answered(state)
-        self._seen(when)
-        message_id = message.get("id")
+        if self._first is None or when < self._first:
+            self._first = when
+        if self._last is None or when > self._last:
+            self._last = when
         key: tuple[str, object] = (
-            (message_id, record.get("requestId"))
+            (message_id, request_id)
             if isinstance(message_id, str)
             else (f"{state.path}:{number}", None)
         )
-        counts = _usage_of(raw)
-        total = sum(counts)
+        total = counts[0] + counts[1] + counts[2] + counts[3] + counts[4]
         current = self._responses.get(key)
-        if current is not None:
+        if current is None:
+            self._responses[key] = _Response(
+                main, total, stamp, state.rank, model, counts, when, speed
+            )
+        else:
             if not current.loses_to(main, total, stamp, state.rank):
                 return
-            self._add(current.model, current.usage, -1)
-        usage = TokenUsage(*counts)
-        self._responses[key] = _Response(main, total, stamp, state.rank, model, usage)
-        self._add(model, usage, 1)
-        speed = raw.get("speed")
-        self._samples[key] = UsageSample(
-            when, model, usage, speed if isinstance(speed, str) and speed != "standard" else None
-        )
+            self._add(current.model, current.counts, -1)
+            current.main = main
+            current.total = total
+            current.stamp = stamp
+            current.file_rank = state.rank
+            current.model = model
+            current.counts = counts
+            current.when = when
+            current.speed = speed
+            current.sample = None
+        self._add(model, counts, 1)
 
-    def _add(self, model: str, usage: TokenUsage, sign: int) -> None:
-        counts = self._by_model.get(model)
-        if counts is None:
-            counts = self._by_model[model] = [0, 0, 0, 0, 0]
-        counts[0] += sign * usage.input
-        counts[1] += sign * usage.output
-        counts[2] += sign * usage.cache_write_5m
-        counts[3] += sign * usage.cache_write_1h
-        counts[4] += sign * usage.cache_read
-        if sign < 0 and not any(counts):
+    def _add(self, model: str, counts: Counts, sign: int) -> None:
+        totals = self._by_model.get(model)
+        if totals is None:
+            totals = self._by_model[model] = [0, 0, 0, 0, 0]
+        totals[0] += sign * counts[0]
+        totals[1] += sign * counts[1]
+        totals[2] += sign * counts[2]
+        totals[3] += sign * counts[3]
+        totals[4] += sign * counts[4]
+        if sign < 0 and not any(totals):
             del self._by_model[model]
 
     def _answered(self, state: _File) -> None:
@@ -666,6 +901,38 @@ def _read_batch(sessions: list[str], config_dir: Path) -> list[tuple[str, UsageS
     return out
 
 
+# A session's snapshot without its samples, and the samples as plain values: what a worker
+# process sends back. Unpickling one sample object by object costs the waiting parent about
+# three times what making it again from plain values does.
+_Packed = tuple[str, UsageSnapshot, list[tuple[datetime, str, Counts, str | None]]]
+
+
+def _read_packed(sessions: list[str], config_dir: Path) -> list[_Packed]:
+    out = []
+    for session, snap in _read_batch(sessions, config_dir):
+        samples = [
+            (
+                s.time,
+                s.model,
+                (u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read),
+                s.speed,
+            )
+            for s in snap.samples
+            for u in (s.usage,)
+        ]
+        out.append((session, replace(snap, samples=()), samples))
+    return out
+
+
+def _unpack(packed: list[_Packed]) -> Iterator[tuple[str, UsageSnapshot]]:
+    for session, snap, samples in packed:
+        made = tuple(
+            UsageSample(when, model, TokenUsage(*counts), speed)
+            for when, model, counts, speed in samples
+        )
+        yield session, replace(snap, samples=made)
+
+
 def read_sessions(
     session_ids: Iterable[str],
     config_dir: Path | None = None,
@@ -676,8 +943,8 @@ def read_sessions(
     """Read many sessions from scratch (a report over history), on every core when it pays.
 
     With at least ``parallel_from`` bytes to read, sessions are shared out, largest first, to
-    ``workers`` processes (default: one a core); below that, or with one core, they are read
-    here. The result is the same either way.
+    ``workers`` processes (default: one a core), this one included; below that, or with one
+    core, they are read here alone. The result is the same either way.
     """
     root = config_dir or claude_config_dir()
     sizes: dict[str, int] = {}
@@ -705,7 +972,11 @@ def read_sessions(
     else:
         context = multiprocessing.get_context("spawn")
     results: dict[str, UsageSnapshot] = {}
-    with ProcessPoolExecutor(count, mp_context=context) as pool:
-        for batch in pool.map(_read_batch, batches, [root] * count):
-            results.update(batch)
+    with ProcessPoolExecutor(count - 1, mp_context=context) as pool:
+        # This process reads one share itself while the others are started and read theirs:
+        # one process fewer to start, and one share fewer to send back.
+        futures = [pool.submit(_read_packed, batch, root) for batch in batches[1:]]
+        results.update(_read_batch(batches[0], root))
+        for future in futures:
+            results.update(_unpack(future.result()))
     return {session: results[session] for session in sizes}
