@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agentmux import __version__
-from agentmux.commands import conflicts, cost, merge
+from agentmux.commands import conflicts, cost, hook, merge
 from agentmux.commands.common import err, exit_text, open_manager, out, report
 from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
@@ -263,6 +263,11 @@ def cmd_tick(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hook(args: argparse.Namespace) -> int:
+    """What an agent's hook runs (agentmux gives its sessions the faster module form)."""
+    return hook.main(["--codex", args.payload or "{}"] if args.codex else [])
+
+
 def run_tui(manager: SessionManager, theme: str | None) -> int:
     """Open the TUI on a repository's sessions; quitting leaves every agent running."""
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415 - the headless verbs never load textual
@@ -373,6 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.register(verbs)
     merge.register(verbs)
     cost.register(verbs)
+    hook_verb = verb(
+        "hook",
+        cmd_hook,
+        "record an agent's hook event for its session (run by the agents, not by you)",
+    )
+    hook_verb.add_argument("--codex", action="store_true", help="Codex notify: JSON as argument")
+    hook_verb.add_argument("payload", nargs="?", help="the event's JSON (Codex)")
     verb("_tick", cmd_tick, None)
     return parser
 

@@ -49,6 +49,9 @@ def test_waiting_on_you_from_events() -> None:
     assert now.waiting_current == 10
     assert now.waiting_total == 15 + 2 + 10
     assert now.last_event == "Stop"
+    assert now.wait_reason == "Stop" and not now.needs_answer, "idle after a turn: not asking"
+    asking = activity([*events, ev(41, "PermissionRequest")], now=50)
+    assert asking.needs_answer and asking.waiting_current == 10, "the wait began at the Stop"
     ended = activity([*events, ev(45, "SessionEnd")], now=50)
     assert not ended.waiting and ended.waiting_total == 15 + 2 + 5
     assert not activity([ev(5, PROMPT_SENT)], now=9).known, "no agent event: unknown"
@@ -107,6 +110,16 @@ def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManage
     kept = [e["data"] for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
     assert {"event": "Notification", "message": "Claude needs your permission"} in kept
     assert {"event": "agent-turn-complete"} in kept
+    verb = subprocess.run(
+        [sys.executable, "-m", "agentmux", "hook", "--codex", json.dumps(codex)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verb.returncode == 0, verb.stderr
+    kinds = manager.store.events(record.id, kinds=(AGENT_EVENT,))
+    assert [e["data"]["event"] for e in kinds].count("agent-turn-complete") == 2
 
 
 def test_one_agent_cannot_forge_another_sessions_events(

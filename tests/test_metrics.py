@@ -167,6 +167,7 @@ def test_cost_csv_since_and_bad_input(repo: Path, manager: SessionManager) -> No
     manager.create(agent="demo", name="one")
     csv_out = run_cli(repo, "cost", "--csv")
     assert csv_out.code == 0 and csv_out.out.splitlines()[0].startswith("session,agent,models")
+    assert "waiting_on_you" in csv_out.out.splitlines()[0]
     assert "one,demo" in csv_out.out
     assert cost_json(repo, "--since", "1h")["sessions"]
     assert cost_json(repo, "--since", "2999-01-01")["sessions"] == []

@@ -236,7 +236,8 @@ async def test_command_palette_and_longest_idle(repo: Path, manager: SessionMana
     demo_sessions(manager, "old")
     time.sleep(2.1)  # tmux keeps activity times in whole seconds
     demo_sessions(manager, "new")
-    manager.send("new", b"spam 3")
+    # Busy (so not waiting for you, which `w` would prefer) and printing: never idle longest.
+    manager.send("new", b"sleep 20")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: len(app.panes) == 2, what="panes")

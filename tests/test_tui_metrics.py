@@ -71,3 +71,21 @@ async def test_dollar_opens_the_cost_panel_with_live_metrics(
         )
         await pilot.press("escape")
         assert not isinstance(app.screen, CostScreen)
+
+
+async def test_a_transcript_write_refreshes_the_title_without_waiting_for_the_poll(
+    repo: Path, manager: SessionManager
+) -> None:
+    manager.create(agent="demo", name="watched", prompt=b"write a.txt hello")
+    await until(lambda: finished_turns(manager, "watched") == 1, what="a first turn")
+    app = RecordingApp(manager, radar=False, metrics_seconds=600)  # the poll never fires
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="the pane")
+        (pane,) = app.panes.values()
+        await until(lambda: "tok $" in str(pane.border_title), what="spend in the title")
+        before = str(pane.border_title)
+        manager.send("watched", b"append a.txt a second turn")
+        await until(lambda: finished_turns(manager, "watched") == 2, what="a second turn")
+        await until(
+            lambda: str(pane.border_title) != before, timeout=10, what="the title following"
+        )

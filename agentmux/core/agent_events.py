@@ -37,6 +37,9 @@ _WAIT_STARTS = {"Stop", "StopFailure", "Notification", "PermissionRequest", "age
 _WAIT_ENDS = {"UserPromptSubmit", "PostToolUse", "PreToolUse", "SessionStart", "SessionEnd"}
 #: The agent's turn is over: a held prompt can be typed now.
 TURN_ENDS = frozenset({"Stop", "StopFailure", "agent-turn-complete"})
+#: Waits that ask something of the human (the TUI marks these "waiting for you"; an agent idle
+#: after a finished turn is "idle", though that time counts as waiting on you too).
+NEEDS_ANSWER = frozenset({"PermissionRequest", "Notification", "StopFailure"})
 # A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
 PROMPT_SENT = "prompt_sent"
 AGENT_EVENT = "agent_event"
@@ -116,6 +119,14 @@ class Activity:
     waiting_total: float | None = None  # seconds, including the wait going on now
     waiting_current: float | None = None  # seconds of the wait going on now, if any
     last_event: str | None = None
+    #: The event that began the wait going on now ("Stop": idle after a turn; "PermissionRequest":
+    #: a question for you; ...).
+    wait_reason: str | None = None
+
+    @property
+    def needs_answer(self) -> bool:
+        """Waiting on a question or a failure, not merely idle after a finished turn."""
+        return self.waiting and self.wait_reason in NEEDS_ANSWER
 
 
 def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:
@@ -124,6 +135,7 @@ def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> A
     now = time.time() if now is None else now
     total = 0.0
     since: float | None = None
+    reason: str | None = None
     last: str | None = None
     known = False
     for event in events:
@@ -138,11 +150,13 @@ def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> A
         if name in _WAIT_STARTS:
             if since is None:
                 since = ts
+            if reason is None or name in NEEDS_ANSWER:
+                reason = name  # a question asked while idle is what the wait is about now
         elif (name in _WAIT_ENDS or name == PROMPT_SENT) and since is not None:
             total += max(0.0, ts - since)
-            since = None
+            since, reason = None, None
         if name == "SessionEnd":
-            since = None
+            since, reason = None, None
         last = name if name != PROMPT_SENT else last
     if not known:
         return Activity(known=False)
@@ -154,4 +168,5 @@ def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> A
         waiting_total=total + current,
         waiting_current=current if since is not None else None,
         last_event=last,
+        wait_reason=reason,
     )

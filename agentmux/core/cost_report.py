@@ -81,6 +81,7 @@ COLUMNS = (
     "turns",
     "failures",
     "queue wait mean/p95",
+    "waiting on you",
     "wall",
 )
 
@@ -112,8 +113,18 @@ def row(m: SessionMetrics) -> list[str]:
         count_text(m.turns),
         failures,
         f"{seconds_text(m.queue_wait.mean)}/{seconds_text(m.queue_wait.p95)}",
+        waiting_text(m),
         seconds_text(m.wall_seconds),
     ]
+
+
+def waiting_text(m: SessionMetrics) -> str:
+    """Time waiting for you in all, and ``(now Ns)`` while it waits; unknown without events."""
+    act = m.activity
+    if not act.known:
+        return UNKNOWN
+    total = seconds_text(act.waiting_total or 0.0)
+    return f"{total} (now {seconds_text(act.waiting_current)})" if act.waiting else total
 
 
 def total_cost_text(total: dict[str, Any]) -> str:
@@ -140,6 +151,7 @@ def total_row(metrics: Sequence[SessionMetrics]) -> list[str]:
         total_cost_text(total),
         count_text(total["turns"]),
         count_text(total["failed_turns"]),
+        "",
         "",
         "",
     ]

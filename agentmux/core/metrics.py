@@ -20,7 +20,11 @@ from typing import Any, Protocol
 
 from agentmux.core.agent_events import Activity, activity
 from agentmux.core.agents import demo_transcript_root
-from agentmux.core.claude_transcripts import ClaudeSessionReader, claude_config_dir
+from agentmux.core.claude_transcripts import (
+    ClaudeSessionReader,
+    claude_config_dir,
+    read_sessions,
+)
 from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
 from agentmux.core.held_prompts import pending, released_waits
 from agentmux.core.prices import Cost, cost_of_samples
@@ -32,6 +36,19 @@ class _Reader(Protocol):
     def update(self) -> int: ...
 
     def snapshot(self) -> UsageSnapshot: ...
+
+
+class _Preloaded:
+    """A snapshot read in bulk: nothing more to read."""
+
+    def __init__(self, snapshot: UsageSnapshot) -> None:
+        self._snapshot = snapshot
+
+    def update(self) -> int:
+        return 0
+
+    def snapshot(self) -> UsageSnapshot:
+        return self._snapshot
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,24 @@ class MetricsCollector:
         self._readers: dict[str, _Reader] = {}
         self._where: dict[str, str] = {}
 
+    def preload(self, records: Sequence[SessionRecord]) -> None:
+        """Read the Claude-format transcripts of ``records`` from scratch on every core at once
+        (a one-shot report such as ``agentmux cost``); later :meth:`collect` calls use them."""
+        groups: dict[Path, list[SessionRecord]] = {}
+        for record in records:
+            if record.id in self._readers or not record.agent_session_id:
+                continue
+            environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
+            if record.agent_kind == "claude":
+                groups.setdefault(claude_config_dir(environ), []).append(record)
+            elif record.agent_kind == "demo":
+                groups.setdefault(demo_transcript_root(), []).append(record)
+        for root, members in groups.items():
+            found = read_sessions([r.agent_session_id for r in members], root)
+            for record in members:
+                self._readers[record.id] = _Preloaded(found[record.agent_session_id])
+                self._where[record.id] = str(root)
+
     def _reader(self, record: SessionRecord) -> _Reader | None:
         reader = self._readers.get(record.id)
         if reader is not None:
@@ -296,6 +331,18 @@ class MetricsCollector:
                 )
             )
         return found
+
+    def transcript_roots(self, records: Sequence[SessionRecord] = ()) -> list[Path]:
+        """Where the agents write transcripts: the demo root, Claude Code's projects and Codex's
+        sessions, for this environment and each record's own profile environment."""
+        environs = [self.environ] + [
+            {**self.environ, **self.env_of(r)} for r in records if self.env_of is not None
+        ]
+        roots = {demo_transcript_root()}
+        for environ in environs:
+            roots.add(claude_config_dir(environ) / "projects")
+            roots.add(codex_home(environ) / "sessions")
+        return sorted(roots)
 
     def forget(self, session_id: str) -> None:
         """Drop a session's reader."""

@@ -669,7 +669,10 @@ class SessionManager:
         """Metrics of ``records`` with their budgets and agent events (a collector kept between
         calls reads transcripts incrementally)."""
         budgets = {sid: state.usd for sid, state in self.budget_states().items()}
-        collector = collector or self.metrics_collector()
+        if collector is None:
+            # One report from scratch (the CLI): read every transcript in bulk, on every core.
+            collector = self.metrics_collector()
+            collector.preload(records)
         return collector.collect(records, budgets, events=self.agent_events())
 
     def metrics_collector(self) -> MetricsCollector:

@@ -46,6 +46,7 @@ from agentmux.ui.messages import (
     Progress,
     SessionsRefreshed,
     StateChanged,
+    TranscriptsChanged,
 )
 from agentmux.ui.messages import SessionView as View
 from agentmux.ui.modals import (
@@ -163,6 +164,7 @@ class AgentmuxApp(App[None]):
         refresh_seconds: float = 5.0,
         mirror: bool = True,
         radar: bool = True,
+        metrics_seconds: float = 2.0,
     ) -> None:
         # Textual asks for the theme variable defaults while it initialises: have them first.
         self._themes = load_themes()
@@ -191,6 +193,7 @@ class AgentmuxApp(App[None]):
         self._attached = False
         self.insert_target: PaneView | None = None
         self._radar_wanted = radar
+        self.metrics_seconds = metrics_seconds
         self.radar: RadarWatcher | None = None
         self.conflicts: ConflictReport | None = None
         self.metrics: dict[str, SessionMetrics] = {}
@@ -230,7 +233,8 @@ class AgentmuxApp(App[None]):
         self._watch_state()
         if self._radar_wanted:
             self._start_radar()
-        self.set_interval(2.0, self._refresh_metrics)
+        self.set_interval(self.metrics_seconds, self._refresh_metrics)
+        self._watch_transcripts()
 
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
@@ -339,6 +343,28 @@ class AgentmuxApp(App[None]):
             return
         self.post_message(MetricsUpdated(metrics, stopped))
 
+    @work(thread=True, group="watch-transcripts")
+    def _watch_transcripts(self) -> None:
+        """Post TranscriptsChanged when an agent writes to its transcript (coalesced); the 2 s
+        refresh stays as the backstop for directories that do not exist yet."""
+        records = self.manager.sessions()
+        roots = [p for p in self._collector.transcript_roots(records) if p.is_dir()]
+        if not roots:
+            return
+        for _changes in watchfiles.watch(
+            *roots,
+            stop_event=self._stop_watching,
+            debounce=300,
+            step=50,
+            rust_timeout=1000,
+            raise_interrupt=False,
+        ):
+            self.post_message(TranscriptsChanged())
+
+    def on_transcripts_changed(self, _message: TranscriptsChanged) -> None:
+        """Read what the agents just wrote."""
+        self._refresh_metrics()
+
     def on_metrics_updated(self, message: MetricsUpdated) -> None:
         """Spend in each pane's title; budget warnings and stops said once."""
         self.metrics = {m.record.id: m for m in message.metrics}
@@ -364,18 +390,19 @@ class AgentmuxApp(App[None]):
                 )
 
     def _follow_activity(self, m: SessionMetrics) -> None:
-        """Waiting for you, from the agent's own events (hooks) when it reports them."""
+        """Waiting for you (a question, a failure), from the agent's own events when it reports
+        them; an agent idle after a finished turn is idle, not marked."""
         act = m.activity
         sid = m.record.id
-        if not act.known or act.waiting == (sid in self.waiting_since):
+        if not act.known or act.needs_answer == (sid in self.waiting_since):
             return
-        if act.waiting:
+        if act.needs_answer:
             self.waiting_since[sid] = time.monotonic() - (act.waiting_current or 0.0)
-            if act.last_event in ("PermissionRequest", "Notification", "StopFailure"):
-                self.notify(f"{m.record.name} is waiting for you", severity="warning", timeout=10)
-                self._signal(f"agentmux: {m.record.name} is waiting for you")
+            self.notify(f"{m.record.name} is waiting for you", severity="warning", timeout=10)
+            self._signal(f"agentmux: {m.record.name} is waiting for you")
         else:
             self.waiting_since.pop(sid, None)
+        self._relabel()
 
     def on_conflicts_updated(self, message: ConflictsUpdated) -> None:
         """Mark panes, tell about new conflicts, refresh an open conflict panel."""
@@ -616,7 +643,10 @@ class AgentmuxApp(App[None]):
         """Lay out the panes for the current sessions and tell about changes."""
         if message is not self.latest:
             self._announce(message.sessions)
+        first = self.latest is None
         self.latest = message
+        if first:
+            self._refresh_metrics()  # spend in the titles at once, not after the first interval
         self.views = {v.record.id: v for v in message.sessions}
         screen = self.screen_stack[-1] if self.screen_stack else None
         if not isinstance(screen, MainScreen) or not screen.query("#grid"):

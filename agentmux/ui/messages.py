@@ -97,3 +97,7 @@ class MetricsUpdated(Message):
         super().__init__()
         self.metrics = metrics
         self.stopped = stopped
+
+
+class TranscriptsChanged(Message):
+    """An agent wrote to its transcript (or a new one appeared): spend may have changed."""
