@@ -194,10 +194,11 @@ def delete_branch(repo: Repo, branch: str) -> None:
     run_git(["branch", "-D", "--quiet", branch], repo.root)
 
 
-def dirty_paths(worktree: Path) -> list[str]:
-    """Uncommitted and untracked (not ignored) paths of a worktree; never takes its index lock."""
+def dirty_paths(worktree: Path, *, untracked: bool = True) -> list[str]:
+    """Uncommitted (and, unless told otherwise, untracked but not ignored) paths of a worktree;
+    never takes its index lock."""
     out = run_git(
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+        ["status", "--porcelain=v1", "-z", f"--untracked-files={'all' if untracked else 'no'}"],
         worktree,
         env={"GIT_OPTIONAL_LOCKS": "0"},
     ).stdout.decode(errors="surrogateescape")

@@ -240,26 +240,9 @@ def land(
 def check_main_worktree(repo: git.Repo, into: str) -> None:
     """Refuse early when the worktree that has ``into`` checked out has uncommitted changes."""
     for tree in git.branch_checked_out_in(repo, into):
-        dirty = _tracked_changes(tree)
+        dirty = git.dirty_paths(tree, untracked=False)
         if dirty:
             raise AgentmuxError(
                 f"{tree} has uncommitted changes ({', '.join(dirty[:3])}); commit or stash them "
                 f"before merging into {into}."
             )
-
-
-def _tracked_changes(worktree: Path) -> list[str]:
-    """Tracked paths with staged or unstaged changes (untracked files are git's to protect)."""
-    out = git.run_git(
-        ["status", "--porcelain=v1", "-z", "--untracked-files=no"],
-        worktree,
-        env={"GIT_OPTIONAL_LOCKS": "0"},
-    ).stdout.decode(errors="surrogateescape")
-    paths: list[str] = []
-    entries = iter(out.split("\0"))
-    for entry in entries:
-        if entry:
-            paths.append(entry[3:])
-            if entry[0] in "RC":
-                next(entries, None)  # the rename's source path
-    return paths
