@@ -368,8 +368,9 @@ class AgentmuxApp(App[None]):
     def on_metrics_updated(self, message: MetricsUpdated) -> None:
         """Spend in each pane's title; budget warnings and stops said once."""
         self.metrics = {m.record.id: m for m in message.metrics}
-        if isinstance(self.screen, CostScreen):
-            self.screen.update_metrics(message.metrics)
+        top = self._top_screen()
+        if isinstance(top, CostScreen):
+            top.update_metrics(message.metrics)
         for name in message.stopped:
             self.notify(
                 f"{name} reached its budget: interrupted; no more prompts go to it",
@@ -388,6 +389,11 @@ class AgentmuxApp(App[None]):
                     severity="warning",
                     timeout=10,
                 )
+
+    def _top_screen(self) -> Screen[object] | None:
+        """The screen on top, or None while the app is starting or shutting down (a message
+        from a worker can arrive then)."""
+        return self.screen_stack[-1] if self.screen_stack else None
 
     def _follow_activity(self, m: SessionMetrics) -> None:
         """Waiting for you (a question, a failure), from the agent's own events when it reports
@@ -419,8 +425,9 @@ class AgentmuxApp(App[None]):
                 pane.set_tag("conflict", "≈ overlap")
             else:
                 pane.set_tag("conflict", "")
-        if isinstance(self.screen, ConflictScreen):
-            self.screen.update_report(report)
+        top = self._top_screen()
+        if isinstance(top, ConflictScreen):
+            top.update_report(report)
 
     def on_hunks_requested(self, message: HunksRequested) -> None:
         """The conflict panel wants a pair's hunks: read them off the loop."""
@@ -440,8 +447,9 @@ class AgentmuxApp(App[None]):
 
     def on_hunks_loaded(self, message: HunksLoaded) -> None:
         """Hand the hunks to the conflict panel if it is still open."""
-        if isinstance(self.screen, ConflictScreen):
-            self.screen.show_hunks(message)
+        top = self._top_screen()
+        if isinstance(top, ConflictScreen):
+            top.show_hunks(message)
 
     def action_cost_panel(self) -> None:
         """Open the cost panel (fed by the same metrics refresh as the pane titles)."""
