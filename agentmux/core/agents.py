@@ -26,7 +26,10 @@ DEMO_READY = r"demo ❯"
 # "Waiting for you" read off the screen: a fallback until agents report it through hooks. These are
 # the questions each agent asks before it acts; they must be checked against the real CLIs.
 CLAUDE_WAITING = r"Do you want to |Would you like to |❯ 1\. Yes|Enter to continue"
-CODEX_WAITING = r"Allow command\?|Approve\?|\[y/N\]"
+# Codex 0.169 asks "Trust this folder?" in a worktree it has not seen; its idle composer shows
+# "? for shortcuts" under the input line (and not in that question), so a prompt waits for it.
+CODEX_READY = r"\? for shortcuts"
+CODEX_WAITING = r"Allow command\?|Approve\?|\[y/N\]|Trust this folder\?"
 DEMO_WAITING = r"Allow\? \[y/n\] *$"
 
 _INSTALL_HINTS = {
@@ -117,6 +120,7 @@ def builtin_profiles() -> dict[str, AgentProfile]:
             "codex",
             ("codex",),
             "codex",
+            ready_pattern=CODEX_READY,
             waiting_pattern=CODEX_WAITING,
             ready_timeout=60.0,
             submit_delay=0.3,

@@ -1,0 +1,142 @@
+"""End to end with the real, pinned Codex in agentmux sessions, against local fake Responses APIs.
+
+Three sessions start with a prompt; the prompt reaches each agent once its composer is ready (never
+into the folder-trust question); each agent's turn is reported through agentmux's ``notify``;
+`broadcast` reaches all three; `cost` equals, to the token, the usage the fake servers sent for
+the responses Codex records in its rollout.
+Run alone with ``pytest -m slow tests/test_e2e_real_codex.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmux.core.agent_events import AGENT_EVENT
+from agentmux.core.sessions import SessionManager
+from tests.conftest import run_cli, wait_for, write_config
+from tests.fakeapi import openai_responses as oai
+from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.realcli.make_fixtures import CODEX_MODEL
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+NAMES = ("one", "two", "three")
+
+
+@pytest.fixture
+def codex() -> str:
+    """The pinned Codex."""
+    try:
+        return str(npm_tool("codex"))
+    except NpmToolError as error:
+        unavailable(str(error))
+        raise
+
+
+@pytest.fixture
+def fakes() -> Iterator[dict[str, oai.ResponsesFake]]:
+    """One fake API per session: a first answer, then one for the broadcast."""
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(
+                oai.ResponsesFake(
+                    [
+                        oai.Message(f"{name} here.", oai.Usage(2000 + n, 1500, 30, 8)),
+                        oai.Message("Status: fine.", oai.Usage(2100 + n, 1900, 12, 4)),
+                    ]
+                )
+            )
+            for n, name in enumerate(NAMES)
+        }
+
+
+def configure(repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp: Path) -> None:
+    manager = SessionManager.open(repo)
+    root = manager.worktree_root
+    manager.close()
+    lines = []
+    for name, fake in fakes.items():
+        home = tmp / f"codex-{name}"
+        home.mkdir()
+        (home / "config.toml").write_text(
+            f'model = "{CODEX_MODEL}"\nmodel_provider = "fake"\n\n'
+            f'[model_providers.fake]\nname = "fake"\nbase_url = "{fake.url}/v1"\n'
+            'wire_api = "responses"\nenv_key = "FAKE_OPENAI_API_KEY"\n'
+            "request_max_retries = 0\nstream_max_retries = 0\n\n"
+            f'[projects."{root / name}"]\ntrust_level = "trusted"\n'
+        )
+        env = {"CODEX_HOME": str(home), "FAKE_OPENAI_API_KEY": "fixture"}
+        pairs = ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())
+        lines += [
+            f"[agents.codex-{name}]",
+            f"command = [{json.dumps(codex)}]",
+            'kind = "codex"',
+            f"env = {{ {pairs} }}",
+            "",
+        ]
+    write_config(repo, "\n".join(lines))
+
+
+def turns_done(manager: SessionManager, name: str) -> int:
+    record = manager.get(name)
+    events = manager.store.events(record.id, kinds=(AGENT_EVENT,))
+    return sum(1 for e in events if e["data"]["event"] == "agent-turn-complete")
+
+
+def test_real_codex_sessions_prompt_broadcast_and_cost(
+    repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp_path: Path
+) -> None:
+    configure(repo, codex, fakes, tmp_path)
+    for name in NAMES:
+        made = run_cli(repo, "new", "--agent", f"codex-{name}", "--name", name, "say hello")
+        assert made.code == 0, made.err
+        assert "prompt delivered" in made.err, made.err
+    manager = SessionManager.open(repo)
+    for name in NAMES:
+        wait_for(lambda n=name: turns_done(manager, n) >= 1, timeout=90, what=name)  # type: ignore[misc]
+
+    sent = run_cli(repo, "broadcast", "report your status")
+    assert sent.code == 0, sent.err
+    for name in NAMES:
+        wait_for(lambda n=name: turns_done(manager, n) >= 2, timeout=90, what=f"{name} again")  # type: ignore[misc]
+        bodies = [json.dumps(r.body) for r in fakes[name].requests]
+        assert "report your status" in bodies[-1]
+
+    def cost_rows() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = json.loads(run_cli(repo, "cost", "--json").out)["sessions"]
+        return rows
+
+    # Codex runs notify as a turn completes; its rollout's last token count can land a moment later.
+    wait_for(lambda: all(r["turns"] == 2 for r in cost_rows()), timeout=20, what="both turns read")
+    for row in cost_rows():
+        home = tmp_path / f"codex-{row['name']}"
+        (rollout,) = home.glob("sessions/*/*/*/rollout-*.jsonl")
+        recorded = {
+            json.loads(line)["payload"]["response_id"]
+            for line in rollout.read_text().splitlines()
+            if '"token_usage_record"' in line
+        }
+        requests = fakes[row["name"]].requests
+        # Codex 0.169 also makes a background request each turn that no rollout records (like
+        # Claude Code's title request): real spend that no transcript reader can count.
+        assert len(requests) > len(recorded)
+        sent_usage: dict[str, int] = {}
+        for request in requests:
+            if request.response_id in recorded:
+                for key, value in (request.usage or {}).items():
+                    sent_usage[key] = sent_usage.get(key, 0) + value
+        tokens = row["tokens"]
+        assert tokens is not None, row
+        cached = sent_usage["cached_input_tokens"]
+        assert tokens["input"] == sent_usage["input_tokens"] - cached  # cached reads apart
+        assert tokens["cache_read"] == cached
+        assert tokens["output"] == sent_usage["output_tokens"]
+        assert row["models"] == [CODEX_MODEL]
+        assert row["turns"] == 2 and row["failed_turns"] == 0
+    for name in NAMES:
+        assert run_cli(repo, "stop", name).code == 0
