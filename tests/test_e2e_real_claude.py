@@ -25,6 +25,7 @@ from agentmux.core.sessions import SessionManager
 from tests.conftest import run_cli, wait_for, write_config
 from tests.fakeapi import anthropic as ant
 from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.test_tui import SIZE, RecordingApp, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 NAMES = ("alpha", "beta", "gamma", "flaky")
@@ -190,3 +191,34 @@ def test_real_claude_sessions_conflict_broadcast_cost_and_merge(
     assert (repo / "own.txt").read_text() == "gamma\n"
     for name in NAMES:
         assert run_cli(repo, "stop", name).code == 0
+
+
+async def test_real_claude_under_the_tui_quit_and_reopen(
+    repo: Path, claude: str, fakes: dict[str, ant.AnthropicFake], tmp_path: Path
+) -> None:
+    """The TUI shows a real agent with its spend, quits while the agent works, and finds it again
+    on re-opening: the turn it was on finished, its spend updated, nothing lost."""
+    configure(repo, claude, fakes, tmp_path)
+    made = run_cli(repo, "new", "--agent", "claude-alpha", "--name", "alpha", "write it")
+    assert made.code == 0, made.err
+    manager = SessionManager.open(repo)
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: "Stop" in agent_events(manager, "alpha"), timeout=90, what="a turn")
+        (pane,) = app.panes.values()
+        await until(lambda: "tok $" in str(pane.border_title), what="spend in the title")
+        manager.send("alpha", b"report your status")  # the agent works while the TUI quits
+    assert manager.get("alpha").status.value == "running"
+    again = RecordingApp(manager, radar=False)
+    async with again.run_test(size=SIZE):
+        await until(lambda: len(again.panes) == 1, what="the pane again")
+        await until(
+            lambda: agent_events(manager, "alpha").count("Stop") >= 2, timeout=90, what="turn 2"
+        )
+        (pane,) = again.panes.values()
+        row = json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0]
+        want = f"${float(row['cost_usd']):.4f}"
+        await until(lambda: want in str(pane.border_title), what=f"{want} in the title")
+        assert (Path(manager.get("alpha").worktree) / "shared.txt").read_text() == "alpha\n"
+    assert run_cli(repo, "stop", "alpha").code == 0
