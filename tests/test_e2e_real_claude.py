@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +77,14 @@ def fakes(repo: Path) -> Iterator[dict[str, ant.AnthropicFake]]:
         }
 
 
-def configure(repo: Path, claude: str, fakes: dict[str, ant.AnthropicFake], tmp: Path) -> None:
+def configure(
+    repo: Path,
+    claude: str,
+    fakes: dict[str, ant.AnthropicFake],
+    tmp: Path,
+    *,
+    subscriber: bool = False,
+) -> None:
     config_dir = tmp / "claude-config"
     config_dir.mkdir()
     manager = SessionManager.open(repo)
@@ -87,9 +96,11 @@ def configure(repo: Path, claude: str, fakes: dict[str, ant.AnthropicFake], tmp:
     )
     lines = []
     for name, fake in fakes.items():
+        # A subscription login (an OAuth token) is what gets Claude Code's usage-limit messages.
+        token = "CLAUDE_CODE_OAUTH_TOKEN" if subscriber else "ANTHROPIC_AUTH_TOKEN"
         env = {
             "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_AUTH_TOKEN": "fixture-token",
+            token: "sk-ant-oat01-fixture" if subscriber else "fixture-token",
             "CLAUDE_CONFIG_DIR": str(config_dir),
             "CLAUDE_CODE_MAX_RETRIES": "0",
             "DISABLE_AUTOUPDATER": "1",
@@ -222,3 +233,27 @@ async def test_real_claude_under_the_tui_quit_and_reopen(
         await until(lambda: want in str(pane.border_title), what=f"{want} in the title")
         assert (Path(manager.get("alpha").worktree) / "shared.txt").read_text() == "alpha\n"
     assert run_cli(repo, "stop", "alpha").code == 0
+
+
+def test_real_claude_usage_limit_is_a_failure_with_its_reset_time(
+    repo: Path, claude: str, tmp_path: Path
+) -> None:
+    """A subscriber's 5-hour limit (HTTP 429 with the unified rate-limit headers) in a live
+    session: counted as a usage limit, kept apart from API errors, with the reset time."""
+    reset = int(time.time()) + 3 * 3600
+    with ant.AnthropicFake([ant.usage_limited(reset)]) as fake:
+        configure(repo, claude, {"alpha": fake}, tmp_path, subscriber=True)
+        made = run_cli(repo, "new", "--agent", "claude-alpha", "--name", "alpha", "write it")
+        assert made.code == 0, made.err
+        manager = SessionManager.open(repo)
+        wait_for(
+            lambda: "StopFailure" in agent_events(manager, "alpha"), timeout=90, what="the limit"
+        )
+        row = json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0]
+        assert row["turns"] == 1 and row["failed_turns"] == 1
+        (failure,) = row["failures"]
+        assert failure["kind"] == "usage_limit"
+        assert failure["resets_at"] is not None
+        stated = datetime.fromisoformat(failure["resets_at"]).timestamp()
+        assert abs(stated - reset) <= 3600, "the reset time the agent stated (to its minute/hour)"
+        assert run_cli(repo, "stop", "alpha").code == 0
