@@ -70,6 +70,8 @@ from agentmux.core.tmux import (
 )
 
 BRANCH_PREFIX = "agentmux/"
+# After agentmux types a prompt, how long the agent counts as busy before it reports the turn.
+TYPED_GRACE = 30.0
 SOCKET_META = "tmux_socket"
 
 
@@ -375,15 +377,29 @@ class SessionManager:
         """
         record = self.get(name)
         pane = self._running_pane(record, self.panes_by_session())
+        self._await_first_ready(record)
         if hold and submit:
             return self._send_or_hold(record, pane, text)
         return self._send(record, pane, text, submit=submit)
 
+    def _await_first_ready(self, record: SessionRecord) -> None:
+        """A prompt sent just after ``new`` waits for the agent to be ready, as ``new``'s own
+        prompt does: typed earlier, it could land in a start-up question or be lost."""
+        if record.tmux_pane_id is None or record.started_at is None:
+            return
+        profile = self._profile_of(record)
+        if profile.ready_pattern is None or time.time() - record.started_at > profile.ready_timeout:
+            return  # without a pattern there is nothing reliable to wait for
+        if self.store.last_event(record.id, PROMPT_SENT) is not None:
+            return  # it has taken a prompt already: it was ready once
+        problem = wait_ready(self.tmux, record.tmux_pane_id, profile)
+        if problem is not None:
+            raise AgentmuxError(f"{record.name} is not ready for a prompt: {problem}.")
+
     def _send_or_hold(self, record: SessionRecord, pane: PaneInfo, text: bytes) -> SessionRecord:
         self._check_budget(record)
         waiting = pending(self.store.events(record.id, kinds=(HELD, RELEASED)))
-        last = self.store.last_event(record.id, AGENT_EVENT)
-        if waiting or is_busy(str(last["data"].get("event")) if last else None):
+        if waiting or self._busy(record.id):
             data = sanitize_prompt(text)
             self.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
             self._emit(PromptHeld(record.name, record.id, len(waiting) + 1))
@@ -399,8 +415,7 @@ class SessionManager:
             if record.status is not Status.RUNNING or record.tmux_pane_id is None:
                 return False
             waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
-            last = self.store.last_event(session_id, AGENT_EVENT)
-            if not waiting or is_busy(str(last["data"].get("event")) if last else None):
+            if not waiting or self._busy(session_id):
                 return False
             profile = self._profile_of(record)
             if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
@@ -414,6 +429,17 @@ class SessionManager:
             wait = round(time.time() - first.held_at, 3)
             self.store.record_event(session_id, RELEASED, {"hold_id": first.hold_id, "wait": wait})
             return True
+
+    def _busy(self, session_id: str) -> bool:
+        """Whether the agent is in a turn, by its own latest event; a prompt typed since its
+        latest event counts too (the agent has not said so yet), for a while."""
+        last = self.store.last_event(session_id, AGENT_EVENT)
+        if last is None:
+            return False  # an agent that reports nothing is never held for
+        if is_busy(str(last["data"].get("event"))):
+            return True
+        typed = self.store.last_event(session_id, PROMPT_SENT)
+        return typed is not None and last["ts"] < typed["ts"] > time.time() - TYPED_GRACE
 
     def deliver_held_all(self) -> list[str]:
         """Release held prompts of every idle running session; the names that got one."""
