@@ -18,29 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-from isolation import clean_up, isolate, machine
+from isolation import clean_up, machine, scratch_repo
 
 STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
 SESSIONS = 9
 PERIOD = 30.0
-
-
-def setup(scratch: Path) -> tuple[Path, Path]:
-    sockets = isolate(scratch)
-    repo = scratch / "repo"
-    repo.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    (repo / "README.md").write_text("soak\n")
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-qm", "soak"], cwd=repo, check=True)
-    return repo, sockets
 
 
 async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
@@ -126,7 +114,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=60.0, help="lines a second per agent")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="amx-soak-", dir="/dev/shm"))
-    repo, sockets = setup(scratch)
+    repo, sockets = scratch_repo(scratch)
     try:
         result = asyncio.run(soak(repo, args.minutes, args.rate))
     finally:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import psutil
-from isolation import clean_up, isolate, machine
+from isolation import clean_up, machine, scratch_repo
 
 STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
@@ -35,14 +35,7 @@ SESSIONS = 9
 
 
 def setup(scratch: Path) -> Path:
-    sockets = isolate(scratch)
-    repo = scratch / "repo"
-    repo.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    (repo / "README.md").write_text("bench\n")
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-qm", "bench"], cwd=repo, check=True)
-    return sockets
+    return scratch_repo(scratch)[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -50,3 +50,16 @@ def machine() -> str:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}"
     )
+
+
+def scratch_repo(scratch: Path) -> tuple[Path, Path]:
+    """Isolate this process under ``scratch`` and make a one-commit repository there; return the
+    repository and the socket dir."""
+    sockets = isolate(scratch)
+    repo = scratch / "repo"
+    repo.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "README.md").write_text("bench\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "bench"], cwd=repo, check=True)
+    return repo, sockets

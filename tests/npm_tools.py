@@ -77,3 +77,12 @@ def npm_tool(binary: str) -> Path:
             if done.returncode != 0 or not exe.exists():
                 raise NpmToolError(f"npm install {package}@{version} failed: {done.stderr[-2000:]}")
     return exe
+
+
+def need(binary: str) -> str:
+    """The pinned tool's path; a test that cannot have it is skipped (failed in CI)."""
+    try:
+        return str(npm_tool(binary))
+    except NpmToolError as error:
+        unavailable(str(error))
+        raise

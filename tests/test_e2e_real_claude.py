@@ -26,7 +26,7 @@ from agentmux.core.agent_events import AGENT_EVENT
 from agentmux.core.sessions import SessionManager
 from tests.conftest import run_cli, wait_for, write_config
 from tests.fakeapi import anthropic as ant
-from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.npm_tools import need
 from tests.test_tui import SIZE, RecordingApp, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -37,11 +37,7 @@ WRITERS = ("alpha", "beta", "gamma")
 @pytest.fixture
 def claude() -> str:
     """The pinned Claude Code."""
-    try:
-        return str(npm_tool("claude"))
-    except NpmToolError as error:
-        unavailable(str(error))
-        raise
+    return need("claude")
 
 
 def scripts(worktrees: dict[str, Path]) -> dict[str, list[ant.Step]]:

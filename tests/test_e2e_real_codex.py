@@ -21,7 +21,7 @@ from agentmux.core.agent_events import AGENT_EVENT
 from agentmux.core.sessions import SessionManager
 from tests.conftest import run_cli, wait_for, write_config
 from tests.fakeapi import openai_responses as oai
-from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.npm_tools import need
 from tests.realcli.make_fixtures import CODEX_MODEL
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -31,11 +31,7 @@ NAMES = ("one", "two", "three")
 @pytest.fixture
 def codex() -> str:
     """The pinned Codex."""
-    try:
-        return str(npm_tool("codex"))
-    except NpmToolError as error:
-        unavailable(str(error))
-        raise
+    return need("codex")
 
 
 @pytest.fixture

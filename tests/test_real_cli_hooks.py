@@ -24,7 +24,7 @@ from agentmux.core.records import SessionRecord, Status
 from agentmux.core.state import StateStore
 from tests.fakeapi import anthropic as ant
 from tests.fakeapi import openai_responses as oai
-from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.npm_tools import need
 from tests.realcli.make_fixtures import (
     CODEX_MODEL,
     base_env,
@@ -35,14 +35,6 @@ from tests.realcli.make_fixtures import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-def _need(binary: str) -> str:
-    try:
-        return str(npm_tool(binary))
-    except NpmToolError as error:
-        unavailable(str(error))
-        raise
 
 
 def _key(store: StateStore, session_id: str) -> dict[str, str]:
@@ -76,7 +68,7 @@ def _events(store: StateStore, session_id: str) -> list[str]:
 
 
 def test_claude_code_reports_through_agentmux_hooks(tmp_path: Path) -> None:
-    claude = _need("claude")
+    claude = need("claude")
     store, session_id = _store(tmp_path)
     with sandbox() as box, ant.AnthropicFake([ant.Text("Hello.", ant.Usage(100, 5))]) as fake:
         claude_setup(box)
@@ -104,7 +96,7 @@ def test_claude_code_reports_through_agentmux_hooks(tmp_path: Path) -> None:
 
 
 def test_codex_reports_turns_through_notify(tmp_path: Path) -> None:
-    codex = _need("codex")
+    codex = need("codex")
     store, session_id = _store(tmp_path)
     reply = oai.Message("Hello.", oai.Usage(input_tokens=100, output_tokens=5))
     with sandbox() as box, oai.ResponsesFake([reply]) as fake:
@@ -137,7 +129,7 @@ def test_claude_code_is_told_before_editing_a_file_another_session_changed(
 ) -> None:
     """The PreToolUse answer agentmux gives stops the real Claude Code's Write, and the reason
     reaches the model (it is in the next request to the API)."""
-    claude = _need("claude")
+    claude = need("claude")
     with sandbox() as box:
         claude_setup(box)
         base = subprocess.run(

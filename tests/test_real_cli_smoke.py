@@ -12,21 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.npm_tools import NpmToolError, npm_tool, unavailable
+from tests.npm_tools import need
 from tests.realcli.make_fixtures import records, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-def _need(binary: str) -> None:
-    try:
-        npm_tool(binary)
-    except NpmToolError as error:
-        unavailable(str(error))
-
-
 def test_claude_print_mode_writes_the_scripted_usage(tmp_path: Path) -> None:
-    _need("claude")
+    need("claude")
     outcome, dest = run_scenario("claude-code/multi-turn", tmp_path)
     result = json.loads((dest / "expected.json").read_text())
     (session,) = outcome.session_ids
@@ -58,7 +51,7 @@ def test_claude_print_mode_writes_the_scripted_usage(tmp_path: Path) -> None:
 
 
 def test_codex_exec_writes_the_scripted_usage(tmp_path: Path) -> None:
-    _need("codex")
+    need("codex")
     outcome, dest = run_scenario("codex/multi-turn", tmp_path)
     result = json.loads((dest / "expected.json").read_text())
     (rollout,) = dest.glob("sessions/*/*/*/rollout-*.jsonl")
