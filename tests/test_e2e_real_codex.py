@@ -23,6 +23,7 @@ from tests.conftest import run_cli, wait_for, write_config
 from tests.fakeapi import openai_responses as oai
 from tests.npm_tools import need
 from tests.realcli.make_fixtures import CODEX_MODEL
+from tests.test_tui import SIZE, RecordingApp, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 NAMES = ("one", "two", "three")
@@ -136,3 +137,26 @@ def test_real_codex_sessions_prompt_broadcast_and_cost(
         assert row["turns"] == 2 and row["failed_turns"] == 0
     for name in NAMES:
         assert run_cli(repo, "stop", name).code == 0
+
+
+async def test_real_codex_under_the_tui(
+    repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp_path: Path
+) -> None:
+    """The TUI over real Codex sessions: a turn reported through notify, spend in the title,
+    quit and re-open with the sessions still there."""
+    configure(repo, codex, fakes, tmp_path)
+    made = run_cli(repo, "new", "--agent", "codex-one", "--name", "one", "say hello")
+    assert made.code == 0, made.err
+    manager = SessionManager.open(repo)
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE):
+        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: turns_done(manager, "one") >= 1, timeout=90, what="a turn")
+        (pane,) = app.panes.values()
+        await until(lambda: "tok $" in str(pane.border_title), timeout=20, what="spend")
+    again = RecordingApp(manager, radar=False)
+    async with again.run_test(size=SIZE):
+        await until(lambda: len(again.panes) == 1, what="the pane again")
+        (pane,) = again.panes.values()
+        assert pane.record.name == "one"
+    assert run_cli(repo, "stop", "one").code == 0
