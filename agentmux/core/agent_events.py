@@ -129,44 +129,63 @@ class Activity:
         return self.waiting and self.wait_reason in NEEDS_ANSWER
 
 
-def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:
-    """Working or waiting, and how long the agent has waited for you in all, from its events
-    (``agent_event`` and ``prompt_sent`` records of one session, oldest first)."""
-    now = time.time() if now is None else now
-    total = 0.0
-    since: float | None = None
-    reason: str | None = None
-    last: str | None = None
-    known = False
-    for event in events:
+class ActivityTracker:
+    """Working or waiting, and how long the agent has waited for you, kept up to date one event
+    at a time (``agent_event`` and ``prompt_sent`` records of one session, oldest first), so a
+    refresh costs only the events since the last one."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.since: float | None = None
+        self.reason: str | None = None
+        self.last: str | None = None
+        self.known = False
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        """Take one more event into account."""
         if event["kind"] == AGENT_EVENT:
-            known = True
+            self.known = True
             name = str(event["data"].get("event"))
         elif event["kind"] == PROMPT_SENT:
             name = PROMPT_SENT
         else:
-            continue
+            return
         ts = float(event["ts"])
         if name in _WAIT_STARTS:
-            if since is None:
-                since = ts
-            if reason is None or name in NEEDS_ANSWER:
-                reason = name  # a question asked while idle is what the wait is about now
-        elif (name in _WAIT_ENDS or name == PROMPT_SENT) and since is not None:
-            total += max(0.0, ts - since)
-            since, reason = None, None
+            if self.since is None:
+                self.since = ts
+            if self.reason is None or name in NEEDS_ANSWER:
+                self.reason = name  # a question asked while idle is what the wait is about now
+        elif (name in _WAIT_ENDS or name == PROMPT_SENT) and self.since is not None:
+            self.total += max(0.0, ts - self.since)
+            self.since, self.reason = None, None
         if name == "SessionEnd":
-            since, reason = None, None
-        last = name if name != PROMPT_SENT else last
-    if not known:
-        return Activity(known=False)
-    current = max(0.0, now - since) if since is not None else 0.0
-    return Activity(
-        known=True,
-        waiting=since is not None,
-        waiting_since=since,
-        waiting_total=total + current,
-        waiting_current=current if since is not None else None,
-        last_event=last,
-        wait_reason=reason,
-    )
+            self.since, self.reason = None, None
+        if name != PROMPT_SENT:
+            self.last = name
+
+    def snapshot(self, now: float | None = None) -> Activity:
+        """The agent's state as of ``now``."""
+        if not self.known:
+            return Activity(known=False)
+        now = time.time() if now is None else now
+        since = self.since
+        current = max(0.0, now - since) if since is not None else 0.0
+        return Activity(
+            known=True,
+            waiting=since is not None,
+            waiting_since=since,
+            waiting_total=self.total + current,
+            waiting_current=current if since is not None else None,
+            last_event=self.last,
+            wait_reason=self.reason,
+        )
+
+
+def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:
+    """Working or waiting, and how long the agent has waited for you in all, from its events
+    (``agent_event`` and ``prompt_sent`` records of one session, oldest first)."""
+    tracker = ActivityTracker()
+    for event in events:
+        tracker.feed(event)
+    return tracker.snapshot(now)

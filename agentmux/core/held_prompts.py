@@ -34,26 +34,38 @@ def held_data(hold_id: str, text: bytes, submit: bool) -> dict[str, Any]:
     return {"hold_id": hold_id, "text": base64.b64encode(text).decode(), "submit": submit}
 
 
-def pending(events: Iterable[Mapping[str, Any]]) -> list[HeldPrompt]:
-    """Held prompts not yet released, oldest first (events of one session, oldest first)."""
-    held: dict[str, HeldPrompt] = {}
-    for event in events:
+class HeldTracker:
+    """One session's held prompts and the waits of those released, fed one event at a time."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, HeldPrompt] = {}
+        self.waits: list[float] = []
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        """Take one more ``prompt_held`` or ``prompt_released`` event into account."""
         data = event["data"]
         if event["kind"] == HELD:
-            held[data["hold_id"]] = HeldPrompt(
+            self.held[data["hold_id"]] = HeldPrompt(
                 data["hold_id"],
                 float(event["ts"]),
                 base64.b64decode(data["text"]),
                 bool(data.get("submit", True)),
             )
         elif event["kind"] == RELEASED:
-            held.pop(data["hold_id"], None)
-    return sorted(held.values(), key=lambda h: h.held_at)
+            self.held.pop(data["hold_id"], None)
+            self.waits.append(float(data["wait"]))
+
+    def pending(self) -> list[HeldPrompt]:
+        """Held prompts not yet released, oldest first."""
+        return sorted(self.held.values(), key=lambda h: h.held_at)
 
 
-def released_waits(events: Iterable[Mapping[str, Any]]) -> list[float]:
-    """Seconds each released prompt was held."""
-    return [float(e["data"]["wait"]) for e in events if e["kind"] == RELEASED]
+def pending(events: Iterable[Mapping[str, Any]]) -> list[HeldPrompt]:
+    """Held prompts not yet released, oldest first (events of one session, oldest first)."""
+    tracker = HeldTracker()
+    for event in events:
+        tracker.feed(event)
+    return tracker.pending()
 
 
 def is_busy(last_agent_event: str | None) -> bool:

@@ -18,7 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentmux.core.agent_events import Activity, activity
+from agentmux.core.agent_events import (
+    AGENT_EVENT,
+    PROMPT_SENT,
+    Activity,
+    ActivityTracker,
+)
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.claude_transcripts import (
     ClaudeSessionReader,
@@ -26,7 +31,7 @@ from agentmux.core.claude_transcripts import (
     read_sessions,
 )
 from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
-from agentmux.core.held_prompts import pending, released_waits
+from agentmux.core.held_prompts import HELD, RELEASED, HeldTracker
 from agentmux.core.prices import Cost, cost_of_samples
 from agentmux.core.records import SessionRecord, Status, iso
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
@@ -199,7 +204,7 @@ def _exit_failure(record: SessionRecord) -> Failure | None:
 def queue_wait(
     record: SessionRecord,
     now: float | None = None,
-    events: Sequence[Mapping[str, Any]] = (),
+    held: HeldTracker | None = None,
 ) -> QueueWait:
     """The session's own start (asked for at creation or queueing, started when it ran), and
     every prompt held for the agent while it was busy (held until typed)."""
@@ -211,8 +216,8 @@ def queue_wait(
         samples.append(max(0.0, record.started_at - asked))
     elif record.status is Status.QUEUED:
         current = max(0.0, now - asked)
-    samples += released_waits(events)
-    waiting = pending(events)
+    waiting = held.pending() if held is not None else []
+    samples += held.waits if held is not None else []
     if waiting:
         oldest = max(0.0, now - waiting[0].held_at)
         current = oldest if current is None else max(current, oldest)
@@ -243,7 +248,22 @@ class MetricsCollector:
         self.environ = dict(os.environ if environ is None else environ)
         self.env_of = env_of
         self._readers: dict[str, _Reader] = {}
+        self._activity: dict[str, ActivityTracker] = {}
+        self._held: dict[str, HeldTracker] = {}
+        #: The newest state event taken in: :meth:`feed_events` wants only those after it.
+        self.last_event_id = 0
         self._where: dict[str, str] = {}
+
+    def feed_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Take in state events recorded since :attr:`last_event_id` (the agents' own reports,
+        prompts typed, held and released), oldest first."""
+        for event in events:
+            sid = event["session_id"]
+            if event["kind"] in (AGENT_EVENT, PROMPT_SENT):
+                self._activity.setdefault(sid, ActivityTracker()).feed(event)
+            elif event["kind"] in (HELD, RELEASED):
+                self._held.setdefault(sid, HeldTracker()).feed(event)
+            self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
 
     def preload(self, records: Sequence[SessionRecord]) -> None:
         """Read the Claude-format transcripts of ``records`` from scratch on every core at once
@@ -293,13 +313,9 @@ class MetricsCollector:
         records: list[SessionRecord],
         budgets: dict[str, Decimal | None] | None = None,
         now: float | None = None,
-        events: dict[str, list[dict[str, Any]]] | None = None,
     ) -> list[SessionMetrics]:
-        """Metrics for each record, reading only what was appended since the last call.
-
-        ``events`` holds each session's ``agent_event`` and ``prompt_sent`` records (oldest
-        first), from which waiting-on-you is measured; without them it is unknown.
-        """
+        """Metrics for each record, reading only what was appended since the last call (waiting
+        on you and held prompts from the events given to :meth:`feed_events`)."""
         now = now or time.time()
         found: list[SessionMetrics] = []
         for record in records:
@@ -321,11 +337,11 @@ class MetricsCollector:
                     record=record,
                     usage=usage,
                     cost=cost,
-                    queue_wait=queue_wait(record, now, (events or {}).get(record.id, [])),
+                    queue_wait=queue_wait(record, now, self._held.get(record.id)),
                     exit_failure=_exit_failure(record),
                     wall_seconds=wall_seconds(record, now),
                     budget_usd=(budgets or {}).get(record.id),
-                    activity=activity((events or {}).get(record.id, []), now),
+                    activity=self._activity.get(record.id, ActivityTracker()).snapshot(now),
                     transcript=self._where.get(record.id),
                     notes=tuple(notes),
                 )

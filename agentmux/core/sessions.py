@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from agentmux.core import git
 from agentmux.core.agent_events import (
@@ -682,13 +681,6 @@ class SessionManager:
         """Each session's budget, and whether it was reached."""
         return budget_states(self.store.events(kinds=("budget", "budget_reached")))
 
-    def agent_events(self) -> dict[str, list[dict[str, Any]]]:
-        """Each session's own reports (hooks) and the prompts agentmux typed, oldest first."""
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for event in self.store.events(kinds=(AGENT_EVENT, PROMPT_SENT, HELD, RELEASED)):
-            grouped.setdefault(event["session_id"], []).append(event)
-        return grouped
-
     def metrics(
         self, records: list[SessionRecord], collector: MetricsCollector | None = None
     ) -> list[SessionMetrics]:
@@ -699,7 +691,10 @@ class SessionManager:
             # One report from scratch (the CLI): read every transcript in bulk, on every core.
             collector = self.metrics_collector()
             collector.preload(records)
-        return collector.collect(records, budgets, events=self.agent_events())
+        # Only the events since the collector's last look: a refresh never re-reads history.
+        kinds = (AGENT_EVENT, PROMPT_SENT, HELD, RELEASED)
+        collector.feed_events(self.store.events(kinds=kinds, after_id=collector.last_event_id))
+        return collector.collect(records, budgets)
 
     def metrics_collector(self) -> MetricsCollector:
         """A collector that finds each session's transcripts where its agent writes them (its

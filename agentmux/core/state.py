@@ -288,23 +288,24 @@ class StateStore:
         return {"session_id": r[0], "ts": r[1], "kind": r[2], "data": json.loads(r[3])}
 
     def events(
-        self, session_id: str | None = None, kinds: tuple[str, ...] = ()
+        self, session_id: str | None = None, kinds: tuple[str, ...] = (), after_id: int = 0
     ) -> list[dict[str, Any]]:
-        """Events, oldest first, for one session or all, of the given kinds or all."""
-        where: list[str] = []
-        params: tuple[Any, ...] = ()
+        """Events, oldest first, for one session or all, of the given kinds or all; with
+        ``after_id``, only those recorded after that event (each carries its ``id``)."""
+        where: list[str] = ["id > ?"]
+        params: tuple[Any, ...] = (after_id,)
         if session_id is not None:
             where.append("session_id = ?")
-            params = (session_id,)
+            params += (session_id,)
         if kinds:
             where.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params += kinds
-        sql = "SELECT session_id, ts, kind, data FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self._query(sql + " ORDER BY id", params)
+        clauses = " AND ".join(where)  # fixed text and "?" placeholders only
+        sql = f"SELECT id, session_id, ts, kind, data FROM events WHERE {clauses} ORDER BY id"  # noqa: S608
+        rows = self._query(sql, params)
         return [
-            {"session_id": r[0], "ts": r[1], "kind": r[2], "data": json.loads(r[3])} for r in rows
+            {"id": r[0], "session_id": r[1], "ts": r[2], "kind": r[3], "data": json.loads(r[4])}
+            for r in rows
         ]
 
 
