@@ -77,13 +77,20 @@ def no_network_prefix() -> list[str]:
     return [unshare, "-n"] if probe.returncode == 0 else []
 
 
-def run_ccusage(exe: Path, home: Path, *args: str) -> dict[str, Any]:
-    """``ccusage ARGS --json --offline`` against the Claude and Codex data under ``home``."""
+def run_ccusage(
+    exe: Path,
+    home: Path,
+    *args: str,
+    claude: Path | None = None,
+    codex: Path | None = None,
+) -> dict[str, Any]:
+    """``ccusage ARGS --json --offline`` with ``home`` as HOME and the Claude and Codex data in
+    ``claude`` and ``codex`` (default: ``home/claude`` and ``home/codex``)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / "claude"),
-        "CODEX_HOME": str(home / "codex"),
+        "CLAUDE_CONFIG_DIR": str(claude or home / "claude"),
+        "CODEX_HOME": str(codex or home / "codex"),
         "TZ": "UTC",
         "NO_COLOR": "1",
     }
@@ -329,25 +336,7 @@ def test_real_cli_fixtures_agree_with_ccusage(ccusage: Path, scenario: Path) -> 
 
 def run_ccusage_at(exe: Path, data: Path, home: Path, agent: str) -> dict[str, Any]:
     """``ccusage AGENT session`` with ``data`` as the CLI's config dir (read only)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(data),
-        "CODEX_HOME": str(data),
-        "TZ": "UTC",
-        "NO_COLOR": "1",
-    }
-    done = subprocess.run(
-        [*no_network_prefix(), str(exe), agent, "session", "--json", "--offline"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return run_ccusage(exe, home, agent, "session", claude=data, codex=data)
 
 
 def ours_claude_at(config: Path, session: str) -> TokenUsage:
