@@ -274,6 +274,16 @@ def stated_reset(text: str, when: datetime) -> datetime | None:
     return candidate.replace(microsecond=0)
 
 
+def parse_object(line: bytes | bytearray) -> dict[str, Any] | None:
+    """One JSONL line as a JSON object, or None when it is not one (callers count it as
+    malformed unless it is blank)."""
+    try:
+        record = from_json(line, cache_strings="keys")
+    except ValueError:
+        return None
+    return record if type(record) is dict else None
+
+
 def _zone(name: str | None) -> tzinfo:
     if name:
         try:
@@ -660,14 +670,10 @@ class ClaudeTranscriptReader:
                 if not _looks_like_object(line, 0, len(line)):
                     self.malformed_lines += 1
                 continue
-            try:
-                record = from_json(line, cache_strings="keys")
-            except ValueError:
+            record = parse_object(line)
+            if record is None:
                 if line.strip():
                     self.malformed_lines += 1
-                continue
-            if type(record) is not dict:
-                self.malformed_lines += 1
                 continue
             kind = record.get("type")
             if kind == "assistant":

@@ -36,7 +36,13 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from agentmux.core.claude_transcripts import is_usage_limit, parse_time, read_lines, stated_reset
+from agentmux.core.claude_transcripts import (
+    is_usage_limit,
+    parse_object,
+    parse_time,
+    read_lines,
+    stated_reset,
+)
 from agentmux.core.usage import (
     Failure,
     FailureKind,
@@ -266,14 +272,10 @@ class CodexRolloutReader:
                 if stripped and not (stripped[:1] == b"{" and stripped[-1:] == b"}"):
                     self.malformed_lines += 1
                 continue
-            try:
-                record = from_json(line, cache_strings="keys")
-            except ValueError:
+            record = parse_object(line)
+            if record is None:
                 if line.strip():
                     self.malformed_lines += 1
-                continue
-            if type(record) is not dict:
-                self.malformed_lines += 1
                 continue
             payload = record.get("payload")
             if not isinstance(payload, dict):
