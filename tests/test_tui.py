@@ -350,7 +350,7 @@ async def test_the_control_connection_is_remade_when_it_drops(
         pane = next(iter(app.panes.values()))
         await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
 
-        def control_clients() -> list[psutil.Process]:
+        def control_clients(keeper: bool = False) -> list[psutil.Process]:
             found = []
             for proc in psutil.Process().children(recursive=True):
                 try:
@@ -358,11 +358,14 @@ async def test_the_control_connection_is_remade_when_it_drops(
                 except psutil.Error:
                     continue  # exited meanwhile
                 if "-C" in argv and "attach-session" in argv:
-                    found.append(proc)
+                    if keeper == any("no-output" in arg for arg in argv):
+                        found.append(proc)
             return found
 
         first = control_clients()
         assert len(first) == 1
+        first_keeper = control_clients(keeper=True)
+        assert len(first_keeper) == 1
         first[0].kill()
         await until(lambda: app.connection == "disconnected", what="the drop noticed")
         await until(
@@ -376,6 +379,8 @@ async def test_the_control_connection_is_remade_when_it_drops(
         manager.send("steady", b"spam 4")
         await until(lambda: any("spam 4/4" in row for row in pane.rows), what="live again")
         assert any("reconnected" in n.message for n in app._notifications)
+        keepers = control_clients(keeper=True)
+        assert len(keepers) == 1 and keepers[0].pid != first_keeper[0].pid
 
 
 async def test_insert_mode_owns_ctrl_p_and_paste_reaches_the_agent(

@@ -8,6 +8,14 @@ pane dirty; its screen is then fetched with ``capture-pane`` over the same conne
 screen costs nothing. tmux's ``pause-after`` flow control keeps a slow reader from stalling an
 agent: a paused pane is captured and continued. If the connection drops it is re-made.
 
+``pause-after`` alone is not enough. tmux stops reading a pane when every client attached to the
+server is a control client that is behind, and it only checks a pane's age (the pause) when it
+writes more of that pane's output, which it no longer reads: a reader that stops (the process
+stopped by Ctrl-Z or a debugger) could stall an agent for good. So a second control client, the
+*keeper*, stays attached with ``no-output``: tmux never counts it as behind, so it never stops
+reading a pane, and ``pause-after`` then drops what the stopped reader misses. The keeper reads
+nothing and costs nothing; tmux writes its few notifications to ``/dev/null``.
+
 Everything here runs on two background threads (reader and scheduler); results reach the caller
 through the ``on_screen`` and ``on_state`` callbacks, from those threads.
 """
@@ -96,15 +104,8 @@ class ControlClient:
         """Disconnect; the agents and their windows are untouched."""
         self._stop.set()
         self._wake.set()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(OSError):
-                assert proc.stdin is not None
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if self._proc is not None:
+            _close(self._proc)
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
@@ -153,6 +154,27 @@ class ControlClient:
             env=clean_env(),
         )
 
+    def _spawn_keeper(self) -> subprocess.Popen[bytes]:
+        # Its stdin is a pipe this process holds open: the keeper lives exactly as long as
+        # agentmux (tmux reads a control client's stdin itself, so even a stopped keeper works).
+        return subprocess.Popen(
+            [
+                "tmux",
+                "-S",
+                str(self.socket_path),
+                "-C",
+                "attach-session",
+                "-f",
+                "no-output,ignore-size,read-only",
+                "-t",
+                f"={VIEW_SESSION}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+        )
+
     def _run_connection(self) -> None:
         backoff = 0.2
         while not self._stop.is_set():
@@ -162,6 +184,7 @@ class ControlClient:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
+            keeper = self._spawn_keeper()
             with self._write_lock:
                 self._proc, self._replies = proc, queue.SimpleQueue()
             self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
@@ -181,6 +204,7 @@ class ControlClient:
             finally:
                 self.connected.clear()
                 self._fail_pending()
+                _close(keeper)
             if not self._stop.is_set():
                 self.on_state("disconnected")
                 self._stop.wait(backoff)
@@ -369,3 +393,17 @@ class ControlClient:
         lines += [""] * (height - len(lines))
         self.on_screen(Screen(pane_id, tuple(lines), (cx, cy), width, height, time.monotonic()))
         self._wake.set()
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    """End a control client: closing its stdin detaches it; kill it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        assert proc.stdin is not None
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

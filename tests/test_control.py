@@ -1,0 +1,81 @@
+"""The control connection: a reader that stops reading must never stall an agent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
+from agentmux.core.tmux import clean_env
+
+# Prints about 2 MB as fast as it can (far more than tmux buffers for a client), then says so.
+PRINTER = (
+    "import sys\n"
+    "for _ in range(14000): sys.stdout.write('x' * 150 + '\\n')\n"
+    "sys.stdout.flush()\n"
+    "open(sys.argv[1], 'w').write('done')\n"
+)
+
+
+class FrozenReader(ControlClient):
+    """A control client whose reader stops at the first output, as a stopped process's would."""
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__(socket_path, self._screen)
+        self.frozen = threading.Event()
+
+    def _screen(self, screen: Screen) -> None:
+        pass
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if raw.startswith((b"%output ", b"%extended-output ")):
+                self.frozen.set()
+                self._stop.wait()
+                return
+
+
+def _tmux(socket: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["tmux", "-S", str(socket), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(),
+    )
+    return done.stdout.strip()
+
+
+def test_an_agent_prints_on_while_the_reader_is_stopped(home: object, tmp_path: Path) -> None:
+    # tmux used to stall such an agent in about half the runs, so three rounds make a regression
+    # all but certain to show.
+    for round_ in range(3):
+        socket = tmp_path / f"s{round_}.sock"
+        marker = tmp_path / f"done{round_}"
+        _tmux(socket, "-f", "/dev/null", "new-session", "-d", "-s", "agent", "sleep 3600")
+        client = FrozenReader(socket)
+        client.start()
+        try:
+            assert client.connected.wait(10)
+            window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
+            pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
+            _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
+            client.watch([pane])
+            time.sleep(0.3)  # pause-after is set before the agent prints
+            printer = f'{sys.executable} -c "$PRINTER" {marker}; sleep 3600'
+            _tmux(socket, "set-environment", "-g", "PRINTER", PRINTER)
+            _tmux(socket, "respawn-pane", "-k", "-t", pane, printer)
+            deadline = time.monotonic() + 15
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.frozen.is_set(), "the reader never saw output"
+            assert marker.exists(), f"round {round_}: the agent stalled behind a stopped reader"
+        finally:
+            subprocess.run(
+                ["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False
+            )
+            client.stop()
