@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -13,6 +12,7 @@ from textual.widget import Widget
 from agentmux.core.control import Screen
 from agentmux.core.records import SessionRecord, Status
 from agentmux.ui.messages import SessionView
+from agentmux.ui.screen_rows import RowDecoder
 
 CURSOR_STYLE = Style(reverse=True)
 STATUS_CLASSES = ("-working", "-waiting", "-idle", "-exited", "-failed", "-queued", "-starting")
@@ -92,6 +92,7 @@ class PaneView(Widget, can_focus=True):
         self.show_cursor = False
         self._strips: dict[str, Strip] = {}
         self._strip_theme = ""
+        self._decoder: RowDecoder | None = None
         self.frames = 0
         # Extra facts at the end of the title, by source: "spend" ("12.3k tok $0.05"), "conflict".
         self.tags: dict[str, str] = {}
@@ -149,8 +150,12 @@ class PaneView(Widget, can_focus=True):
 
     def _strip(self, row: str, width: int) -> Strip:
         key = f"{width}\0{row}"
-        if self._strip_theme != self.app.theme:
-            self._strip_theme = self.app.theme  # cached rows carry the old theme's colours
+        decoder = self._decoder
+        if decoder is None or self._strip_theme != self.app.theme:
+            # The theme's colours are the base an agent's own colours sit on; cached rows and
+            # styles carry the old theme's, so they go.
+            self._strip_theme = self.app.theme
+            decoder = self._decoder = RowDecoder(self.rich_style, self.app.console)
             self._strips.clear()
         strip = self._strips.get(key)
         if strip is None:
@@ -158,13 +163,7 @@ class PaneView(Widget, can_focus=True):
             # larger cache only holds memory (the soak bench saw 9 panes x 4096 rows ~ 50 MiB).
             if len(self._strips) > STRIP_CACHE_ROWS:
                 self._strips.clear()
-            text = Text.from_ansi(row, no_wrap=True, end="")
-            segments = list(text.render(self.app.console))
-            # The theme's colours are the base an agent's own colours sit on; tmux and Rich
-            # disagree on some wide characters, so every row is cropped or padded to the width.
-            base = self.rich_style
-            strip = Strip(segments).extend_cell_length(width).crop(0, width).apply_style(base)
-            self._strips[key] = strip
+            strip = self._strips[key] = decoder.strip(row, width)
         return strip
 
     def render_line(self, y: int) -> Strip:
