@@ -23,6 +23,7 @@ through the ``on_screen`` and ``on_state`` callbacks, from those threads.
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import subprocess
 import threading
@@ -350,10 +351,14 @@ class ControlClient:
                 for pane_id, state in self._panes.items():
                     if not state.dirty or state.in_flight:
                         continue
-                    interval = (
-                        self.focus_interval if pane_id == self.focused else self.background_interval
-                    )
-                    at = state.last_capture + interval
+                    if pane_id == self.focused:
+                        at = state.last_capture + self.focus_interval
+                    else:
+                        # Background panes fall due together, on one shared beat, so their new
+                        # screens reach the UI in one batch and are drawn in one frame, not one
+                        # frame each.
+                        beat = self.background_interval
+                        at = math.ceil((state.last_capture + beat / 2) / beat) * beat
                     if at <= now:
                         state.dirty = False
                         state.in_flight = True
