@@ -79,3 +79,38 @@ def test_an_agent_prints_on_while_the_reader_is_stopped(home: object, tmp_path: 
                 ["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False
             )
             client.stop()
+
+
+def test_the_last_line_of_a_burst_is_always_mirrored(home: object, tmp_path: Path) -> None:
+    # A pane is paused after its first notification and continued just before each capture: a
+    # final line printed around a capture must still reach the mirror, whatever the timing.
+    socket = tmp_path / "burst.sock"
+    _tmux(socket, "-f", "/dev/null", "new-session", "-d", "-s", "agent", "-x", "80", "-y", "20")
+    screens: dict[str, Screen] = {}
+    client = ControlClient(socket, lambda screen: screens.__setitem__(screen.pane_id, screen))
+    client.start()
+    try:
+        assert client.connected.wait(10)
+        window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
+        pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
+        _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
+        client.watch([pane])
+        client.focus(pane)  # captured every 33 ms: many chances for a line to land mid-capture
+        for burst in range(12):
+            script = (
+                f"import time\nfor i in range({20 + 5 * burst}):\n"
+                "    print('line', i, flush=True)\n    time.sleep(0.007)\n"
+                f"print('END {burst}', flush=True)\ntime.sleep(3600)"
+            )
+            _tmux(socket, "respawn-pane", "-k", "-t", pane, sys.executable, "-c", script)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                shown = screens.get(pane)
+                if shown is not None and any(f"END {burst}" in row for row in shown.rows):
+                    break
+                time.sleep(0.02)
+            else:
+                raise AssertionError(f"burst {burst}: the final line never reached the mirror")
+    finally:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
+        client.stop()

@@ -3,10 +3,11 @@
 tmux tells a control-mode client (``tmux -C``) about every change in the windows of the session it
 is attached to (``%output %PANE ...``). agentmux attaches to a hidden view session into which
 every agent's window is linked, so one connection sees them all. Output notifications only mark a
-pane dirty; its screen is then fetched with ``capture-pane`` over the same connection, at most
+pane dirty (and pause its output to this client: one notification per capture is all it needs);
+its screen is then fetched with ``capture-pane`` over the same connection, at most
 ``focus_fps`` times a second for the focused pane and ``background_fps`` for the others. An idle
 screen costs nothing. tmux's ``pause-after`` flow control keeps a slow reader from stalling an
-agent: a paused pane is captured and continued. If the connection drops it is re-made.
+agent: a paused pane is continued and captured. If the connection drops it is re-made.
 
 ``pause-after`` alone is not enough. tmux stops reading a pane when every client attached to the
 server is a control client that is behind, and it only checks a pane's age (the pause) when it
@@ -195,6 +196,7 @@ class ControlClient:
                 for state in self._panes.values():
                     state.dirty = True
                     state.in_flight = False
+                    state.paused = False
             self._wake.set()
             backoff = 0.2
             try:
@@ -283,23 +285,30 @@ class ControlClient:
             if state is None:
                 return  # not a pane being mirrored
             state.output_at = now
-            if state.dirty:
-                return  # already due for a capture: nothing to wake
+            if state.paused:
+                return  # sent before the pause took: the coming capture covers it
+            state.paused = True
             state.dirty = True
+        # One notification says all there is to know (the pane changed), so the pane is paused
+        # until its capture: tmux then neither formats nor sends the rest of its output, which
+        # for a busy agent is most of the connection's traffic and of this thread's work.
+        self.send(f"refresh-client -A '{pane_id}:pause'")
         self._wake.set()
 
     def _notification(self, line: str) -> None:
         if line.startswith("%pause "):
+            # pause-after: this client fell behind on the pane.
             pane_id = line.split(" ", 2)[1]
             with self._lock:
                 state = self._panes.get(pane_id)
                 if state is not None:
                     state.paused = True
+                    state.dirty = True
             if state is None:
                 # Not mirrored: let it run on rather than leave it paused.
                 self.send(f"refresh-client -A '{pane_id}:continue'")
             else:
-                self._output(pane_id)
+                self._wake.set()
 
     # --- scheduling -----------------------------------------------------------------------------
 
@@ -310,7 +319,9 @@ class ControlClient:
                 if pane_id not in pane_ids:
                     del self._panes[pane_id]
             for pane_id in pane_ids:
-                self._panes.setdefault(pane_id, _PaneState())
+                # Taken as paused: it may have been paused when last watched, and continuing a
+                # pane that runs is harmless, so its first capture continues it.
+                self._panes.setdefault(pane_id, _PaneState(paused=True))
         self._wake.set()
 
     def last_output(self, pane_id: str) -> float | None:
@@ -371,6 +382,15 @@ class ControlClient:
             timeout = max(0.0, next_due - time.monotonic())
 
     def _capture(self, pane_id: str) -> None:
+        with self._lock:
+            state = self._panes.get(pane_id)
+            paused = state is not None and state.paused
+            if state is not None:
+                state.paused = False
+        if paused:
+            # Continued before the capture, never after: output landing in between is then in
+            # the capture or notified afresh, so no change is ever missed.
+            self.send(f"refresh-client -A '{pane_id}:continue'")
         info = self.send(
             f"display-message -p -t {pane_id} '#{{cursor_x}} #{{cursor_y}} #{{pane_width}} "
             "#{pane_height}'"
@@ -383,11 +403,6 @@ class ControlClient:
             state = self._panes.get(pane_id)
             if state is not None:
                 state.in_flight = False
-                paused, state.paused = state.paused, False
-            else:
-                paused = False
-        if paused:
-            self.send(f"refresh-client -A '{pane_id}:continue'")
         if rows.exception() is not None or info.exception() is not None:
             return
         try:
