@@ -106,7 +106,7 @@ class RadarWatcher:
                     *self._ref_paths(),
                     watch_filter=self._wanted,
                     debounce=self.debounce_ms,
-                    step=20,
+                    step=50,
                     stop_event=self._wake,
                     rust_timeout=500,
                     yield_on_timeout=True,

@@ -301,7 +301,7 @@ class AgentmuxApp(App[None]):
             self.manager.home,
             stop_event=self._stop_watching,
             debounce=150,
-            step=50,
+            step=100,
             rust_timeout=1000,
             raise_interrupt=False,
         ):
@@ -355,7 +355,7 @@ class AgentmuxApp(App[None]):
             *roots,
             stop_event=self._stop_watching,
             debounce=300,
-            step=50,
+            step=100,
             rust_timeout=1000,
             raise_interrupt=False,
         ):
