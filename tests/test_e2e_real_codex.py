@@ -3,13 +3,16 @@
 Three sessions start with a prompt; the prompt reaches each agent once its composer is ready (never
 into the folder-trust question); each agent's turn is reported through agentmux's ``notify``;
 `broadcast` reaches all three; `cost` equals, to the token, the usage the fake servers sent for
-the responses Codex records in its rollout.
+the responses Codex records in its rollout. Three more run their own shell commands to write
+files: two collide, `conflicts` names exactly that pair and file, and `merge --all` lands the
+others. Codex's task-title request is answered apart from each script (see the fake).
 Run alone with ``pytest -m slow tests/test_e2e_real_codex.py``.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -52,7 +55,9 @@ def fakes() -> Iterator[dict[str, oai.ResponsesFake]]:
         }
 
 
-def configure(repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp: Path) -> None:
+def configure(
+    repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp: Path, settings: str = ""
+) -> None:
     manager = SessionManager.open(repo)
     root = manager.worktree_root
     manager.close()
@@ -61,7 +66,7 @@ def configure(repo: Path, codex: str, fakes: dict[str, oai.ResponsesFake], tmp: 
         home = tmp / f"codex-{name}"
         home.mkdir()
         (home / "config.toml").write_text(
-            f'model = "{CODEX_MODEL}"\nmodel_provider = "fake"\n\n'
+            f'model = "{CODEX_MODEL}"\nmodel_provider = "fake"\n{settings}\n'
             f'[model_providers.fake]\nname = "fake"\nbase_url = "{fake.url}/v1"\n'
             'wire_api = "responses"\nenv_key = "FAKE_OPENAI_API_KEY"\n'
             "request_max_retries = 0\nstream_max_retries = 0\n\n"
@@ -160,3 +165,61 @@ async def test_real_codex_under_the_tui(
         (pane,) = again.panes.values()
         assert pane.record.name == "one"
     assert run_cli(repo, "stop", "one").code == 0
+
+
+WRITERS = {"alpha": "shared.txt", "beta": "shared.txt", "gamma": "own.txt"}
+# The agents run their own commands, as a user who trusts them would let them.
+UNATTENDED = 'approval_policy = "never"\nsandbox_mode = "danger-full-access"\n'
+
+
+@pytest.fixture
+def writers() -> Iterator[dict[str, oai.ResponsesFake]]:
+    """Each agent writes its name into a file with a shell command, then says so."""
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(
+                oai.ResponsesFake(
+                    [
+                        oai.FunctionCall(
+                            "exec_command",
+                            {"cmd": f"printf '%s\\n' {name} > {target}"},
+                            oai.Usage(3000 + n, 0, 40, 0),
+                        ),
+                        oai.Message(f"Wrote {target}.", oai.Usage(3200 + n, 2900, 12, 0)),
+                    ]
+                )
+            )
+            for n, (name, target) in enumerate(WRITERS.items())
+        }
+
+
+def test_real_codex_sessions_edit_conflict_and_merge(
+    repo: Path, codex: str, writers: dict[str, oai.ResponsesFake], tmp_path: Path
+) -> None:
+    configure(repo, codex, writers, tmp_path, UNATTENDED)
+    for name in WRITERS:
+        made = run_cli(repo, "new", "--agent", f"codex-{name}", "--name", name, "write it")
+        assert made.code == 0, made.err
+    manager = SessionManager.open(repo)
+    for name, target in WRITERS.items():
+        wait_for(lambda n=name: turns_done(manager, n) >= 1, timeout=90, what=name)  # type: ignore[misc]
+        assert (Path(manager.get(name).worktree) / target).read_text() == f"{name}\n"
+
+    found = run_cli(repo, "conflicts", "--json")
+    assert found.code == 1, found.err
+    (pair,) = [p for p in json.loads(found.out)["pairs"] if p["verdict"] == "conflict"]
+    assert (pair["a"], pair["b"]) == ("alpha", "beta")
+    assert [(c["path"], c["kind"]) for c in pair["conflicts"]] == [("shared.txt", "add/add")]
+
+    for name in WRITERS:
+        worktree = Path(manager.get(name).worktree)
+        for args in (["add", "--all"], ["commit", "--quiet", "-m", "the agent's work"]):
+            subprocess.run(["git", *args], cwd=worktree, check=True, capture_output=True)
+    merged = run_cli(repo, "merge", "--all", "--keep")
+    assert merged.code == 1, merged.err  # beta is left out
+    text = " ".join(merged.out.split())
+    assert "left out beta" in text and "shared.txt" in text
+    assert (repo / "shared.txt").read_text() == "alpha\n"
+    assert (repo / "own.txt").read_text() == "gamma\n"
+    for name in WRITERS:
+        assert run_cli(repo, "stop", name).code == 0

@@ -357,9 +357,9 @@ async def test_the_control_connection_is_remade_when_it_drops(
                     argv = proc.cmdline()
                 except psutil.Error:
                     continue  # exited meanwhile
-                if "-C" in argv and "attach-session" in argv:
-                    if keeper == any("no-output" in arg for arg in argv):
-                        found.append(proc)
+                is_keeper = any("no-output" in arg for arg in argv)
+                if "-C" in argv and "attach-session" in argv and keeper == is_keeper:
+                    found.append(proc)
             return found
 
         first = control_clients()

@@ -144,6 +144,9 @@ def server_error(times: int = 1) -> ApiError:
     )
 
 
+#: How Codex 0.169 starts its task-title request, and the fake's answer to it.
+TITLE_PROMPT = "Generate a concise, single-line task title"
+TITLE = Message("A task title", Usage(input_tokens=300, output_tokens=6))
 #: What a request gets once the script has run out (logged with ``step=None``).
 EXHAUSTED = Message("(the fake API's script has run out)", Usage(input_tokens=1, output_tokens=1))
 
@@ -216,7 +219,8 @@ class ResponsesFake(FakeServer):
         requested = body.get("model")
         model = requested if isinstance(requested, str) else None
         stream = bool(body.get("stream"))
-        index, step = self._take()
+        side = _is_title_request(body)
+        index, step = (None, TITLE) if side else self._take()
         if isinstance(step, ApiError):
             error = {
                 "message": step.message,
@@ -282,7 +286,8 @@ class ResponsesFake(FakeServer):
             SseEvent("response.completed", {"type": "response.completed", "response": completed})
         )
         note = Note(
-            "conversation",
+            "title" if side else "conversation",
+            side=side,
             model=reply_model,
             stream=stream,
             response_id=response_id,
@@ -290,6 +295,19 @@ class ResponsesFake(FakeServer):
             step=index,
         )
         return SseReply(events, headers=ids), note
+
+
+def _is_title_request(body: Mapping[str, Any]) -> bool:
+    """Codex asks, beside each first turn, for a task title: answered apart from the script, so
+    the script's steps go to the conversation in order whichever request comes first."""
+    items = body.get("input")
+    if not isinstance(items, list) or not items or not isinstance(items[-1], dict):
+        return False
+    content = items[-1].get("content")
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        return False
+    text = content[0].get("text")
+    return isinstance(text, str) and text.startswith(TITLE_PROMPT)
 
 
 def _output_items(step: Message | FunctionCall, token: str) -> list[dict[str, Any]]:
