@@ -15,6 +15,7 @@ from typing import Any
 from agentmux.core.agent_events import (
     AGENT_EVENT,
     CLAUDE_HOOK_EVENTS,
+    CODEX_TITLE_PROMPT,
     HOOK_KEY,
     PROMPT_SENT,
     SECRET_ENV,
@@ -118,6 +119,18 @@ def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManage
         check=False,
     )
     assert verb.returncode == 0, verb.stderr
+    kinds = manager.store.events(record.id, kinds=(AGENT_EVENT,))
+    assert [e["data"]["event"] for e in kinds].count("agent-turn-complete") == 2
+    # Codex's own task-title turn (a payload as Codex 0.169 sends it) is not the user's turn.
+    title = {
+        "type": "agent-turn-complete",
+        "thread-id": "side",
+        "turn-id": "t2",
+        "client": "codex-tui",
+        "input-messages": [f"{CODEX_TITLE_PROMPT} and under five words where possible."],
+        "last-assistant-message": "A task title",
+    }
+    assert run_hook(env, "--codex", json.dumps(title)).returncode == 0
     kinds = manager.store.events(record.id, kinds=(AGENT_EVENT,))
     assert [e["data"]["event"] for e in kinds].count("agent-turn-complete") == 2
 

@@ -22,6 +22,7 @@ from agentmux.core.agent_events import (
     SECRET_ENV,
     TURN_ENDS,
     event_data,
+    is_side_turn,
     secret_matches,
 )
 from agentmux.core.held_prompts import HELD, RELEASED, pending
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         payload = _payload(args)
         if not session_id or not db:
             return 0  # not started by agentmux: nothing to record
+        if is_side_turn(payload):
+            return 0  # not the user's turn ending: recording it would call a busy agent idle
         data = event_data(payload)
         store = StateStore(Path(db))
         try:

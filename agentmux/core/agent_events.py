@@ -95,6 +95,23 @@ def _sh_quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\"'\"'") + "'"
 
 
+#: Codex (0.169) names each new task in a side turn of its own, on a thread of its own, and reports
+#: that turn's end through ``notify`` like any other: usually while the user's turn still runs.
+CODEX_TITLE_PROMPT = "Generate a concise, single-line task title"
+
+
+def is_side_turn(payload: Mapping[str, Any]) -> bool:
+    """A Codex ``notify`` for its own task-title turn: says nothing about the user's turn."""
+    messages = payload.get("input-messages")
+    return (
+        payload.get("type") == "agent-turn-complete"
+        and isinstance(messages, list)
+        and bool(messages)
+        and isinstance(messages[0], str)
+        and messages[0].startswith(CODEX_TITLE_PROMPT)
+    )
+
+
 def event_data(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a hook's input worth keeping (never the prompt text or tool input)."""
     name = payload.get("hook_event_name") or payload.get("type") or "unknown"
