@@ -50,6 +50,16 @@ def _tmux(socket: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _mirror_agent(socket: Path, client: ControlClient) -> str:
+    """Link the "agent" session's window into the view session, as the TUI does; its pane id."""
+    assert client.connected.wait(10)
+    window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
+    pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
+    _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
+    client.watch([pane])
+    return pane
+
+
 def test_an_agent_prints_on_while_the_reader_is_stopped(home: object, tmp_path: Path) -> None:
     # tmux used to stall such an agent in about half the runs, so three rounds make a regression
     # all but certain to show.
@@ -60,11 +70,7 @@ def test_an_agent_prints_on_while_the_reader_is_stopped(home: object, tmp_path: 
         client = FrozenReader(socket)
         client.start()
         try:
-            assert client.connected.wait(10)
-            window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
-            pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
-            _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
-            client.watch([pane])
+            pane = _mirror_agent(socket, client)
             time.sleep(0.3)  # pause-after is set before the agent prints
             printer = f'{sys.executable} -c "$PRINTER" {marker}; sleep 3600'
             _tmux(socket, "set-environment", "-g", "PRINTER", PRINTER)
@@ -90,11 +96,7 @@ def test_the_last_line_of_a_burst_is_always_mirrored(home: object, tmp_path: Pat
     client = ControlClient(socket, lambda screen: screens.__setitem__(screen.pane_id, screen))
     client.start()
     try:
-        assert client.connected.wait(10)
-        window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
-        pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
-        _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
-        client.watch([pane])
+        pane = _mirror_agent(socket, client)
         client.focus(pane)  # captured every 33 ms: many chances for a line to land mid-capture
         for burst in range(12):
             script = (
