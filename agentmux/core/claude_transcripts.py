@@ -49,7 +49,7 @@ from decimal import Decimal
 from io import FileIO
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic_core import from_json
@@ -146,36 +146,16 @@ def _subagent_files(main: Path) -> list[Path]:
     return [folder / name for name in sorted(names)]
 
 
-def read_lines(handle: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int]]:
-    """Chunks of ``handle`` from ``start`` up to ``end``, each cut after its last newline.
-
-    Yields ``(buffer, cut)``: ``buffer[:cut]`` holds complete lines. A line longer than a chunk
-    is read whole; a last line without its newline is not yielded (it is still being written).
-    """
-    chunk = CHUNK
-    pos = start
-    while pos < end:
-        handle.seek(pos)
-        buffer = handle.read(min(chunk, end - pos))
-        if not buffer:
-            return
-        cut = buffer.rfind(b"\n") + 1
-        if cut == 0:
-            if pos + len(buffer) >= end:
-                return
-            chunk *= 2  # one line longer than the chunk: read it whole next time
-            continue
-        yield buffer, cut
-        pos += cut
-        chunk = CHUNK
-
-
 _spare: list[bytearray] = []  # one read buffer kept for the next read, whichever thread
 _spare_lock = threading.Lock()
 
 
 def read_chunks(handle: FileIO, start: int, end: int) -> Iterator[tuple[bytearray, int]]:
-    """Like `read_lines`, but every chunk is read into one buffer, kept for the next read.
+    """Chunks of ``handle`` from ``start`` up to ``end``, each cut after its last newline.
+
+    Yields ``(buffer, cut)``: ``buffer[:cut]`` holds complete lines. A line longer than a chunk
+    is read whole; a last line without its newline is not yielded (it is still being written).
+    Every chunk is read into one buffer, kept for the next read.
 
     A fresh buffer a chunk costs the kernel's page faults for every page of it, on every read:
     reusing one makes a cold read of many files markedly cheaper. Each yielded buffer is valid

@@ -40,7 +40,7 @@ from agentmux.core.claude_transcripts import (
     is_usage_limit,
     parse_object,
     parse_time,
-    read_lines,
+    read_chunks,
     stated_reset,
 )
 from agentmux.core.usage import (
@@ -230,7 +230,7 @@ class CodexRolloutReader:
     def update(self) -> int:
         """Read whatever was appended since the last call; return the number of bytes consumed."""
         try:
-            handle = open(self.path, "rb")  # noqa: SIM115 - closed below, after the size check
+            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed below
         except OSError:
             return 0
         with handle:
@@ -243,8 +243,8 @@ class CodexRolloutReader:
             if size == self.offset:
                 return 0
             start = self.offset
-            for buffer, cut in read_lines(handle, self.offset, size):
-                self._lines(buffer[:cut].split(b"\n"))
+            for buffer, cut in read_chunks(handle, self.offset, size):
+                self._lines(bytes(buffer[:cut]).split(b"\n"))
                 self.offset += cut
             return self.offset - start
 
