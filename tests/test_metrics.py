@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,46 @@ def test_budget_stops_prompts_and_can_be_raised(repo: Path, manager: SessionMana
     assert run_cli(repo, "budget", "capped", "5").code == 0
     assert run_cli(repo, "send", "capped", "write b.txt more").code == 0
     wait_for(lambda: (Path(manager.get("capped").worktree) / "b.txt").exists(), what="raised")
+
+
+def test_budget_stop_is_decided_once_and_leaves_an_idle_agent_alone(
+    repo: Path, manager: SessionManager
+) -> None:
+    manager.create(agent="demo", name="idle", prompt=b"write a.txt over budget",
+                   budget=Decimal("0.001"))  # fmt: skip
+    wait_for(lambda: finished_turns(manager, "idle") == 1, what="the turn")
+    record = manager.get("idle")
+    metrics = manager.metrics([record])
+    # The TUI's worker, `cost` and `send` may all see the cap at the same moment.
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: manager.enforce_budgets(metrics), range(4)))
+    assert sorted(n for r in results for n in r) == ["idle"]
+    kinds = [e["kind"] for e in manager.store.events(record.id)]
+    assert kinds.count("budget_reached") == 1
+    # No interrupt reached the idle agent: the demo agent answers a Ctrl-C at its prompt with
+    # a hint, and a second one within 2 s would have ended it.
+    time.sleep(0.5)
+    assert "press Ctrl-C again" not in manager.tmux.capture(record.tmux_pane_id or "")
+    assert manager.reconcile()[0].status is Status.RUNNING
+
+
+def test_budget_stop_interrupts_a_turn_in_progress(repo: Path, manager: SessionManager) -> None:
+    manager.create(agent="demo", name="busy", prompt=b"write a.txt spend\nsleep 30",
+                   budget=Decimal("0.001"))  # fmt: skip
+    record = manager.get("busy")
+    collector = manager.metrics_collector()
+    # The turn's first step writes spend past the cap to the transcript; the sleep goes on.
+    wait_for(
+        lambda: manager.enforce_budgets(manager.metrics([record], collector)) == ["busy"],
+        what="the cap reached mid-turn",
+    )
+    mark = "[Request interrupted by user]"
+    wait_for(
+        lambda: any(mark in json.dumps(r) for r in demo_transcript(manager, "busy")),
+        timeout=5,
+        what="the interrupted turn in the transcript",
+    )
+    assert manager.reconcile()[0].status is Status.RUNNING
 
 
 def test_cost_csv_since_and_bad_input(repo: Path, manager: SessionManager) -> None:

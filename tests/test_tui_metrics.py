@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agentmux.core.sessions import SessionManager
 from agentmux.ui.cost_screen import CostScreen
-from tests.conftest import run_cli
+from tests.conftest import demo_transcript, run_cli
 from tests.test_metrics import finished_turns
 from tests.test_tui import SIZE, RecordingApp, until
 
@@ -36,7 +36,14 @@ async def test_budget_reached_in_the_tui(repo: Path, manager: SessionManager) ->
     async with app.run_test(size=SIZE):
         await until(lambda: len(app.panes) == 1, what="the pane")
         manager.send("capped", b"write a.txt spends more than a tenth of a cent")
-        await until(lambda: finished_turns(manager, "capped") == 1, what="the turn")
+        # The budget stop may interrupt the turn (then no Stop hook fires), so wait for the
+        # transcript to close it rather than for finished_turns.
+        await until(
+            lambda: any(
+                r.get("subtype") == "turn_duration" for r in demo_transcript(manager, "capped")
+            ),
+            what="the turn",
+        )
         await until(
             lambda: any("capped reached its budget" in n.message for n in app._notifications),
             what="the budget stop",

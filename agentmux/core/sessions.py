@@ -717,15 +717,33 @@ class SessionManager:
             if state is None or state.reached or level(m.budget_used) != "reached":
                 continue
             record = m.record
-            if record.status is Status.RUNNING and record.tmux_pane_id:
-                keys = self._profile_of(record).interrupt_keys
-                self.tmux.send_keys(record.tmux_pane_id, *keys)
-            spent = m.cost.known if m.cost is not None else None
-            self.store.record_event(
-                record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}
-            )
+            # One stop per session, decided under a lock: the TUI's metrics worker, `cost` and
+            # `send` can all see the cap at once, and a second interrupt at an idle prompt
+            # quits the agent (Ctrl-C twice ends the demo agent, as it ends Claude Code).
+            with repo_lock(self._file("budget", record.id)):
+                state = self.budget_states().get(record.id)
+                if state is None or state.reached:
+                    continue
+                if (
+                    record.status is Status.RUNNING
+                    and record.tmux_pane_id
+                    and self._may_be_in_turn(record.id)
+                ):
+                    keys = self._profile_of(record).interrupt_keys
+                    self.tmux.send_keys(record.tmux_pane_id, *keys)
+                spent = m.cost.known if m.cost is not None else None
+                self.store.record_event(
+                    record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}
+                )
             stopped.append(record.name)
         return stopped
+
+    def _may_be_in_turn(self, session_id: str) -> bool:
+        """Whether an interrupt has a turn to stop: the agent's hooks say it is working, or it
+        reports nothing, so nobody knows (an idle agent is left alone, not poked)."""
+        if self.store.last_event(session_id, AGENT_EVENT) is None:
+            return True
+        return self._busy(session_id)
 
     def merge_plan(
         self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False
