@@ -17,11 +17,15 @@ from agentmux.core.agent_events import (
     CLAUDE_HOOK_EVENTS,
     CODEX_TITLE_PROMPT,
     HOOK_KEY,
+    HOOK_LAG,
+    INTERRUPTED,
     PROMPT_SENT,
     SECRET_ENV,
+    ActivityTracker,
     activity,
     claude_settings,
     codex_notify_args,
+    interrupt_ended_turn,
     new_hook_secret,
 )
 from agentmux.core.sessions import SessionManager
@@ -56,6 +60,35 @@ def test_waiting_on_you_from_events() -> None:
     ended = activity([*events, ev(45, "SessionEnd")], now=50)
     assert not ended.waiting and ended.waiting_total == 15 + 2 + 5
     assert not activity([ev(5, PROMPT_SENT)], now=9).known, "no agent event: unknown"
+
+
+def test_an_interruption_read_from_the_transcript_ends_the_turn() -> None:
+    working = [ev(0, "SessionStart"), ev(1, "UserPromptSubmit"), ev(4, "PreToolUse")]
+    tracker = ActivityTracker()
+    for event in working:
+        tracker.feed(event)
+    tracker.note_interrupt(6.0)
+    now = tracker.snapshot(now=10)
+    assert now.waiting and now.waiting_since == 6.0 and now.waiting_current == 4.0
+    assert now.last_event == INTERRUPTED and not now.needs_answer
+    tracker.note_interrupt(6.0)  # the same interruption seen on the next refresh
+    assert tracker.snapshot(now=10).waiting_since == 6.0
+    tracker.feed(ev(12, "UserPromptSubmit"))
+    assert not tracker.snapshot(now=13).waiting and tracker.snapshot(now=13).waiting_total == 6.0
+
+    # The hook that said the turn was working may be recorded a little after the interruption.
+    late = ActivityTracker()
+    for event in working:
+        late.feed(event)
+    late.note_interrupt(4 - HOOK_LAG + 0.5)
+    assert late.snapshot(now=10).waiting_since == 4, "the wait starts no earlier than the event"
+    # An interruption of an earlier turn says nothing of the turn running now.
+    earlier = ActivityTracker()
+    for event in [*working, ev(20, "UserPromptSubmit")]:
+        earlier.feed(event)
+    earlier.note_interrupt(6.0)
+    assert not earlier.snapshot(now=30).waiting
+    assert not interrupt_ended_turn("Stop", 4, 6), "an idle agent has no turn to end"
 
 
 def test_settings_and_notify_arguments_name_the_hook_program() -> None:

@@ -253,3 +253,43 @@ def test_real_claude_usage_limit_is_a_failure_with_its_reset_time(
         stated = datetime.fromisoformat(failure["resets_at"]).timestamp()
         assert abs(stated - reset) <= 3600, "the reset time the agent stated (to its minute/hour)"
         assert run_cli(repo, "stop", "alpha").code == 0
+
+
+def test_real_claude_interrupted_by_the_user_takes_held_prompts_again(
+    repo: Path, claude: str, tmp_path: Path
+) -> None:
+    """Escape stops a real Claude Code turn and no hook says so: agentmux reads the interruption
+    from the transcript, so a prompt held for the busy agent is typed, not kept for good."""
+    slow = ant.Text("thinking " * 40, ant.Usage(500, 40), chunks=40, chunk_delay=1.0)
+    script = [slow, ant.Text("Held prompt answered.", ant.Usage(600, 6))]
+    with ant.AnthropicFake(script) as fake:
+        configure(repo, claude, {"alpha": fake}, tmp_path)
+        made = run_cli(repo, "new", "--agent", "claude-alpha", "--name", "alpha", "think slowly")
+        assert made.code == 0, made.err
+        manager = SessionManager.open(repo)
+        wait_for(
+            lambda: any(not r.side for r in fake.requests), timeout=60, what="the slow request"
+        )
+        held = run_cli(repo, "send", "alpha", "the held prompt")
+        assert held.code == 0 and "(1 waiting)" in held.err, held.err
+        time.sleep(2)  # some of the reply streamed: the turn is under way
+        manager.tmux.send_keys(manager.get("alpha").tmux_pane_id or "", "Escape")
+        wait_for(
+            lambda: (
+                "interrupted"
+                in [
+                    f["kind"]
+                    for f in json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0][
+                        "failures"
+                    ]
+                ]
+            ),
+            timeout=30,
+            what="the interruption in the transcript",
+        )
+        assert "Stop" not in agent_events(manager, "alpha"), "no hook told of the interruption"
+        assert manager.deliver_held_all() == ["alpha"]  # what the TUI does on its 2 s beat
+        wait_for(lambda: "Stop" in agent_events(manager, "alpha"), timeout=60, what="turn 2")
+        bodies = [json.dumps(r.body) for r in fake.requests if not r.side]
+        assert "the held prompt" in bodies[-1]
+        assert run_cli(repo, "stop", "alpha").code == 0

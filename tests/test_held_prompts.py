@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agentmux.core.held_prompts import HELD, RELEASED
 from agentmux.core.sessions import SessionManager
-from tests.conftest import run_cli, wait_for
+from tests.conftest import demo_transcript, run_cli, wait_for
 from tests.test_agent_events import hook_names
 
 
@@ -62,3 +62,35 @@ def test_send_now_types_at_once_and_idle_agents_are_not_held(
     now = run_cli(repo, "send", "--now", "idle", "x")
     assert now.code == 0 and "held" not in now.err
     assert manager.store.events(record.id, kinds=(HELD,)) == []
+
+
+def test_an_interrupted_turn_ends_the_wait_for_idle(repo: Path, manager: SessionManager) -> None:
+    """Claude Code fires no hook when the user interrupts a turn: agentmux reads the interruption
+    from the transcript, so held prompts are not kept for good and the wait on you is counted."""
+    record = manager.create(agent="demo", name="stopped", prompt=b"sleep 60")
+    worktree = Path(record.worktree)
+    wait_for(lambda: "PreToolUse" in hook_names(manager, "stopped"), what="the agent at work")
+    held = run_cli(repo, "send", "stopped", "write held.txt one")
+    assert held.code == 0 and "(1 waiting)" in held.err
+
+    pressed = time.time()
+    manager.tmux.send_keys(record.tmux_pane_id or "", "C-c")  # the user, attached
+    mark = "[Request interrupted by user]"
+    wait_for(
+        lambda: any(mark in json.dumps(r) for r in demo_transcript(manager, "stopped")),
+        what="the interruption in the transcript",
+    )
+    time.sleep(1.0)
+    (row,) = json.loads(run_cli(repo, "cost", "--json").out)["sessions"]
+    asked = time.time()
+    waited = row["waiting_on_you_seconds"]["current"]
+    assert waited is not None and 1.0 <= waited <= asked - pressed
+    assert [f["kind"] for f in row["failures"]] == ["interrupted"]
+    assert hook_names(manager, "stopped")[-1] == "PreToolUse", "no hook told of the interruption"
+
+    after = run_cli(repo, "send", "stopped", "write after.txt two")
+    assert after.code == 0 and "(1 waiting)" in after.err, "the older prompt went first"
+    wait_for(lambda: (worktree / "held.txt").exists(), what="the held prompt")
+    wait_for(lambda: (worktree / "after.txt").exists(), timeout=30, what="the next one")
+    kinds = [e["kind"] for e in manager.store.events(record.id, kinds=(HELD, RELEASED))]
+    assert kinds == [HELD, RELEASED, HELD, RELEASED]

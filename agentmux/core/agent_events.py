@@ -33,13 +33,29 @@ CLAUDE_HOOK_EVENTS = (
     "SessionEnd",
 )
 # An agent waits for you from one of these until it works again (or ends).
-_WAIT_STARTS = {"Stop", "StopFailure", "Notification", "PermissionRequest", "agent-turn-complete"}
+_WAIT_STARTS = {
+    "Stop",
+    "StopFailure",
+    "Notification",
+    "PermissionRequest",
+    "agent-turn-complete",
+    "Interrupted",
+}
 _WAIT_ENDS = {"UserPromptSubmit", "PostToolUse", "PreToolUse", "SessionStart", "SessionEnd"}
 #: The agent's turn is over: a held prompt can be typed now.
 TURN_ENDS = frozenset({"Stop", "StopFailure", "agent-turn-complete"})
 #: Waits that ask something of the human (the TUI marks these "waiting for you"; an agent idle
 #: after a finished turn is "idle", though that time counts as waiting on you too).
 NEEDS_ANSWER = frozenset({"PermissionRequest", "Notification", "StopFailure"})
+#: Claude Code fires no hook when the user interrupts a turn; the transcript records it. The
+#: event agentmux takes the place of the missing one with (a turn's end, waiting on you).
+INTERRUPTED = "Interrupted"
+#: How long a hook may take to record its event (a Python start on a busy machine): an
+#: interruption this much older than the agent's last working event still ended that turn.
+HOOK_LAG = 3.0
+#: Events during which the agent is in the middle of a turn (a question counts: a prompt typed
+#: into it would be taken as the answer).
+WORKING_EVENTS = frozenset({"UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest"})
 # A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
 PROMPT_SENT = "prompt_sent"
 AGENT_EVENT = "agent_event"
@@ -156,6 +172,7 @@ class ActivityTracker:
         self.since: float | None = None
         self.reason: str | None = None
         self.last: str | None = None
+        self.last_ts = 0.0
         self.known = False
 
     def feed(self, event: Mapping[str, Any]) -> None:
@@ -167,7 +184,15 @@ class ActivityTracker:
             name = PROMPT_SENT
         else:
             return
-        ts = float(event["ts"])
+        self._take(name, float(event["ts"]))
+
+    def note_interrupt(self, ts: float) -> None:
+        """The transcript says the user interrupted a turn at ``ts``: if that ended the turn the
+        events last said was running, the agent is waiting on you from then."""
+        if interrupt_ended_turn(self.last, self.last_ts, ts):
+            self._take(INTERRUPTED, max(ts, self.last_ts))
+
+    def _take(self, name: str, ts: float) -> None:
         if name in _WAIT_STARTS:
             if self.since is None:
                 self.since = ts
@@ -180,6 +205,7 @@ class ActivityTracker:
             self.since, self.reason = None, None
         if name != PROMPT_SENT:
             self.last = name
+            self.last_ts = ts
 
     def snapshot(self, now: float | None = None) -> Activity:
         """The agent's state as of ``now``."""
@@ -197,6 +223,12 @@ class ActivityTracker:
             last_event=self.last,
             wait_reason=self.reason,
         )
+
+
+def interrupt_ended_turn(last_event: str | None, last_ts: float, interrupted_at: float) -> bool:
+    """Whether an interruption the transcript records at ``interrupted_at`` ended the turn the
+    agent's latest event (``last_event`` at ``last_ts``) says is running."""
+    return last_event in WORKING_EVENTS and interrupted_at >= last_ts - HOOK_LAG
 
 
 def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:

@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentmux.core.agent_events import WORKING_EVENTS
+
 HELD = "prompt_held"
 RELEASED = "prompt_released"
-#: The agent events after which it is in the middle of a turn (until Stop / StopFailure / ...).
-#: A permission question counts: a prompt typed into it would be taken as the answer.
-WORKING_EVENTS = frozenset({"UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest"})
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,16 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
+def last_interruption(usage: UsageSnapshot | None) -> float | None:
+    """When the user last interrupted a turn, as the transcript records it (epoch seconds)."""
+    times = [
+        f.time.timestamp()
+        for f in (usage.failures if usage else ())
+        if f.kind is FailureKind.INTERRUPTED
+    ]
+    return max(times, default=None)
+
+
 def _exit_failure(record: SessionRecord) -> Failure | None:
     if record.status is not Status.EXITED and record.status is not Status.LOST:
         return None
@@ -332,6 +342,10 @@ class MetricsCollector:
                 # No record read at all means the transcript was not found (yet): unknown.
                 usage = snap if (snap.first is not None or snap.turns) else None
             cost = cost_of_samples(usage.samples) if usage is not None else None
+            tracker = self._activity.setdefault(record.id, ActivityTracker())
+            interrupted = last_interruption(usage)
+            if interrupted is not None:
+                tracker.note_interrupt(interrupted)
             found.append(
                 SessionMetrics(
                     record=record,
@@ -341,7 +355,7 @@ class MetricsCollector:
                     exit_failure=_exit_failure(record),
                     wall_seconds=wall_seconds(record, now),
                     budget_usd=(budgets or {}).get(record.id),
-                    activity=self._activity.get(record.id, ActivityTracker()).snapshot(now),
+                    activity=tracker.snapshot(now),
                     transcript=self._where.get(record.id),
                     notes=tuple(notes),
                 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from agentmux.core.agent_events import (
     HOOK_KEY,
     PROMPT_SENT,
     SECRET_ENV,
+    interrupt_ended_turn,
     new_hook_secret,
 )
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
@@ -48,7 +50,7 @@ from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pendi
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
-from agentmux.core.metrics import MetricsCollector, SessionMetrics
+from agentmux.core.metrics import MetricsCollector, SessionMetrics, last_interruption
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
@@ -109,6 +111,9 @@ class SessionManager:
         self.started_by_last_drain: list[str] = []
         # The panes the last reconcile saw, for callers that need them too (the TUI's idle times).
         self.last_panes: dict[str, PaneInfo] = {}
+        # Transcript readers for telling interrupted turns, kept between calls (see _busy).
+        self._interruptions: MetricsCollector | None = None
+        self._interruptions_lock = threading.Lock()
 
     @classmethod
     def open(cls, cwd: Path, *, on_event: EventSink = ignore_events) -> SessionManager:
@@ -397,6 +402,9 @@ class SessionManager:
 
     def _send_or_hold(self, record: SessionRecord, pane: PaneInfo, text: bytes) -> SessionRecord:
         self._check_budget(record)
+        # Prompts held earlier go first: one is typed now if the agent is idle (a turn ended by
+        # an interruption fires no hook to release it), and this one waits behind it.
+        self.deliver_held(record.id)
         waiting = pending(self.store.events(record.id, kinds=(HELD, RELEASED)))
         if waiting or self._busy(record.id):
             data = sanitize_prompt(text)
@@ -435,10 +443,27 @@ class SessionManager:
         last = self.store.last_event(session_id, AGENT_EVENT)
         if last is None:
             return False  # an agent that reports nothing is never held for
-        if is_busy(str(last["data"].get("event"))):
-            return True
+        name = str(last["data"].get("event"))
+        if is_busy(name):
+            # Claude Code fires no hook when the user interrupts a turn: only its transcript
+            # says so, and without looking there the agent would stay "busy" for good.
+            interrupted = self._last_interruption(session_id)
+            if interrupted is None or not interrupt_ended_turn(
+                name, float(last["ts"]), interrupted
+            ):
+                return True
         typed = self.store.last_event(session_id, PROMPT_SENT)
         return typed is not None and last["ts"] < typed["ts"] > time.time() - TYPED_GRACE
+
+    def _last_interruption(self, session_id: str) -> float | None:
+        """When the user last interrupted one of the session's turns, by its transcript (read
+        incrementally: a long-lived manager keeps its reader)."""
+        record = self.store.session(session_id)
+        with self._interruptions_lock:
+            if self._interruptions is None:
+                self._interruptions = self.metrics_collector()
+            (found,) = self._interruptions.collect([record])
+        return last_interruption(found.usage)
 
     def deliver_held_all(self) -> list[str]:
         """Release held prompts of every idle running session; the names that got one."""

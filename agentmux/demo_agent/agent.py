@@ -195,13 +195,12 @@ class DemoAgent:
                 )
                 self.transcript.tool_result(tool_id, result)
         except TurnInterruptedError:
-            self.emit("\x1b[31m⎿ TurnInterruptedError by user\x1b[0m\n")
-            said.append("[Request interrupted by user]")
+            self.emit("\x1b[31m⎿ Interrupted by user\x1b[0m\n")
             interrupted = True
         finally:
             self.working = False
         if not failed:
-            reply = " ".join(said)
+            reply = " ".join(said) or "…"
             content.append({"type": "text", "text": reply})
             self.transcript.assistant(
                 message_id,
@@ -209,6 +208,8 @@ class DemoAgent:
                 usage_for(prompt, reply, self.turn),
                 "end_turn",
             )
+        if interrupted:
+            self.transcript.interrupted()
         duration = int((time.monotonic() - started) * 1000)
         self.transcript.turn_duration(duration, 2 * self.turn)
         # As in Claude Code: an API failure fires StopFailure, an interruption fires nothing.

@@ -113,6 +113,18 @@ class Transcript:
             }
         )
 
+    def interrupted(self) -> None:
+        """The user stopped the turn, as Claude Code records it (a ``user`` record)."""
+        self._write(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "[Request interrupted by user]"}],
+                },
+            }
+        )
+
     def tool_result(self, tool_use_id: str, text: str) -> None:
         """The result of a tool call, as Claude Code records it (a ``user`` record)."""
         self._write(
