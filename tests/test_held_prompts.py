@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from agentmux.core.held_prompts import HELD, RELEASED
 from agentmux.core.sessions import SessionManager
 from tests.conftest import demo_transcript, run_cli, wait_for
@@ -94,3 +96,27 @@ def test_an_interrupted_turn_ends_the_wait_for_idle(repo: Path, manager: Session
     wait_for(lambda: (worktree / "after.txt").exists(), timeout=30, what="the next one")
     kinds = [e["kind"] for e in manager.store.events(record.id, kinds=(HELD, RELEASED))]
     assert kinds == [HELD, RELEASED, HELD, RELEASED]
+
+
+def test_a_turn_ending_while_a_prompt_is_held_never_strands_it(
+    repo: Path, manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's Stop hook finds nothing held, then `send` records the prompt it judged busy
+    a moment before: `send` must look again, or nothing would ever type it."""
+    record = manager.create(agent="demo", name="racy", prompt=b"write a.txt first")
+    wait_for(lambda: "Stop" in hook_names(manager, "racy"), what="the turn's end")
+    real_busy = manager._busy
+    looks: list[bool] = []
+
+    def stale_then_real(session_id: str) -> bool:
+        # The first look happened just before the turn ended (its hook ran in between).
+        looks.append(True)
+        return True if len(looks) == 1 else real_busy(session_id)
+
+    monkeypatch.setattr(manager, "_busy", stale_then_real)
+    manager.send("racy", b"write b.txt second")
+    assert [e["kind"] for e in manager.store.events(record.id, kinds=(HELD, RELEASED))] == [
+        HELD,
+        RELEASED,
+    ]
+    wait_for(lambda: (Path(record.worktree) / "b.txt").exists(), what="the prompt typed")

@@ -318,6 +318,17 @@ class MetricsCollector:
         self._readers[record.id] = reader
         return reader
 
+    def usage(self, record: SessionRecord) -> UsageSnapshot | None:
+        """What the session's transcript says so far (read only where it grew); None when no
+        transcript was found (yet) or its agent writes none: unknown."""
+        reader = self._reader(record)
+        if reader is None:
+            return None
+        reader.update()
+        snap = reader.snapshot()
+        # No record read at all means the transcript was not found (yet): unknown.
+        return snap if (snap.first is not None or snap.turns) else None
+
     def collect(
         self,
         records: list[SessionRecord],
@@ -329,18 +340,12 @@ class MetricsCollector:
         now = now or time.time()
         found: list[SessionMetrics] = []
         for record in records:
-            reader = self._reader(record)
-            usage: UsageSnapshot | None = None
+            usage = self.usage(record)
             notes: list[str] = []
-            if reader is None:
+            if self._reader(record) is None:
                 notes.append(
                     f"agent kind {record.agent_kind!r} writes no transcript agentmux reads"
                 )
-            else:
-                reader.update()
-                snap = reader.snapshot()
-                # No record read at all means the transcript was not found (yet): unknown.
-                usage = snap if (snap.first is not None or snap.turns) else None
             cost = cost_of_samples(usage.samples) if usage is not None else None
             tracker = self._activity.setdefault(record.id, ActivityTracker())
             interrupted = last_interruption(usage)

@@ -410,14 +410,23 @@ class SessionManager:
             data = sanitize_prompt(text)
             self.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
             self._emit(PromptHeld(record.name, record.id, len(waiting) + 1))
+            # The turn may have ended since we looked, its Stop hook finding nothing held yet:
+            # look again now that the prompt is recorded, or it could wait for good.
+            self.deliver_held(record.id, wait=True)
             return record
         return self._send(record, pane, text, submit=True)
 
-    def deliver_held(self, session_id: str) -> bool:
-        """Type the oldest held prompt if the agent is idle now; True when one was typed."""
-        with try_lock(self._file("deliver", session_id)) as mine:
+    def deliver_held(self, session_id: str, *, wait: bool = False) -> bool:
+        """Type the oldest held prompt if the agent is idle now; True when one was typed. With
+        ``wait``, another process delivering for this session is waited for, then we look again;
+        without it, that process is left to do it."""
+        lock = self._file("deliver", session_id)
+        if wait:
+            with repo_lock(lock):
+                pass  # a delivery under way may have read the held prompts before ours
+        with try_lock(lock) as mine:
             if not mine:
-                return False
+                return False  # whoever holds it now took it after our prompt was recorded
             record = self.store.session(session_id)
             if record.status is not Status.RUNNING or record.tmux_pane_id is None:
                 return False
@@ -433,8 +442,10 @@ class SessionManager:
                 self._send(record, pane, first.text, submit=first.submit)
             except AgentmuxError:
                 return False  # e.g. its budget was reached: the prompt stays held
-            wait = round(time.time() - first.held_at, 3)
-            self.store.record_event(session_id, RELEASED, {"hold_id": first.hold_id, "wait": wait})
+            waited = round(time.time() - first.held_at, 3)
+            self.store.record_event(
+                session_id, RELEASED, {"hold_id": first.hold_id, "wait": waited}
+            )
             return True
 
     def _busy(self, session_id: str) -> bool:
@@ -462,8 +473,7 @@ class SessionManager:
         with self._interruptions_lock:
             if self._interruptions is None:
                 self._interruptions = self.metrics_collector()
-            (found,) = self._interruptions.collect([record])
-        return last_interruption(found.usage)
+            return last_interruption(self._interruptions.usage(record))
 
     def deliver_held_all(self) -> list[str]:
         """Release held prompts of every idle running session; the names that got one."""
