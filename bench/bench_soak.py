@@ -32,6 +32,8 @@ PERIOD = 30.0
 
 
 async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
+    from textual.geometry import Region  # noqa: PLC0415
+
     from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
@@ -43,21 +45,23 @@ async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
     # order, so a line is new when its stamp is past the newest seen; lags go in 10 ms buckets.
     newest: dict[str, int] = {}
     buckets: dict[int, int] = {}
-    original = PaneView.render_line
+    original = PaneView.render_lines
 
-    def render_line(self: PaneView, y: int):  # type: ignore[no-untyped-def]
-        strip = original(self, y)
-        row = self.rows[y] if y < len(self.rows) else ""
-        match = STAMP.search(row)
-        if match:
-            stamp = int(match.group(1))
-            if stamp > newest.get(self.record.id, 0):
-                newest[self.record.id] = stamp
-                bucket = (time.monotonic_ns() - stamp) // 10_000_000
-                buckets[bucket] = buckets.get(bucket, 0) + 1
-        return strip
+    def render_lines(self: PaneView, crop: Region):  # type: ignore[no-untyped-def]
+        strips = original(self, crop)
+        now = time.monotonic_ns()
+        for y in crop.line_range:
+            row = self.rows[y - 1] if 0 < y <= len(self.rows) else ""  # row 0 is the border
+            match = STAMP.search(row)
+            if match:
+                stamp = int(match.group(1))
+                if stamp > newest.get(self.record.id, 0):
+                    newest[self.record.id] = stamp
+                    bucket = (now - stamp) // 10_000_000
+                    buckets[bucket] = buckets.get(bucket, 0) + 1
+        return strips
 
-    PaneView.render_line = render_line  # type: ignore[method-assign]
+    PaneView.render_lines = render_lines  # type: ignore[method-assign]
     me = psutil.Process()
     rss: list[tuple[float, float]] = []
     sent = 0
@@ -84,7 +88,7 @@ async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
                     next_sample += 60.0
         await pilot.pause(25.0)  # the last turns finish and are reported
         rss.append((time.monotonic() - start, me.memory_info().rss / 2**20))
-    PaneView.render_line = original  # type: ignore[method-assign]
+    PaneView.render_lines = original  # type: ignore[method-assign]
     started = finished = 0
     for n in range(SESSIONS):
         record = manager.get(f"s{n}")

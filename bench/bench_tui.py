@@ -1,7 +1,7 @@
 """TUI latency and CPU, with 9 demo sessions each printing ~200 lines a second.
 
 Latency: the demo agents print lines stamped with the system-wide monotonic clock; the real
-AgentmuxApp runs in this process (headless, 160x45) with a hook on ``PaneView.render_line``, and a
+AgentmuxApp runs in this process (headless, 160x45) with a hook on ``PaneView.render_lines``, and a
 line's latency is the time from its stamp to the first frame that draws it. Lines that scroll past
 between two frames never reach the screen; they are counted, not measured.
 
@@ -44,6 +44,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, object]:
+    from textual.geometry import Region  # noqa: PLC0415
+
     from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
@@ -54,22 +56,24 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
     seen: set[tuple[str, str]] = set()
     focused_ms: list[float] = []
     others_ms: list[float] = []
-    original = PaneView.render_line
+    original = PaneView.render_lines
 
-    def render_line(self: PaneView, y: int):  # type: ignore[no-untyped-def]
-        strip = original(self, y)
-        row = self.rows[y] if y < len(self.rows) else ""
-        match = STAMP.search(row)
-        if match:
-            key = (self.record.id, match.group(2))
-            if key not in seen:
-                seen.add(key)
-                latency = (time.monotonic_ns() - int(match.group(1))) / 1e6
-                target = focused_ms if self.has_class("-focused") else others_ms
-                target.append(latency)
-        return strip
+    def render_lines(self: PaneView, crop: Region):  # type: ignore[no-untyped-def]
+        strips = original(self, crop)
+        now = time.monotonic_ns()
+        for y in crop.line_range:
+            row = self.rows[y - 1] if 0 < y <= len(self.rows) else ""  # row 0 is the border
+            match = STAMP.search(row)
+            if match:
+                key = (self.record.id, match.group(2))
+                if key not in seen:
+                    seen.add(key)
+                    latency = (now - int(match.group(1))) / 1e6
+                    target = focused_ms if self.has_class("-focused") else others_ms
+                    target.append(latency)
+        return strips
 
-    PaneView.render_line = render_line  # type: ignore[method-assign]
+    PaneView.render_lines = render_lines  # type: ignore[method-assign]
     app = AgentmuxApp(manager)
     async with app.run_test(size=(COLS, ROWS)) as pilot:
         deadline = time.monotonic() + 20
@@ -85,7 +89,7 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
         app_cpu = 100 * ((after.user + after.system) - (before.user + before.system)) / seconds
         await pilot.pause(1.0)
         frames = sum(p.frames for p in app.panes.values())
-    PaneView.render_line = original  # type: ignore[method-assign]
+    PaneView.render_lines = original  # type: ignore[method-assign]
     printed = int(rate * seconds) * SESSIONS
     manager.tmux.kill_server()
     return {
@@ -255,12 +259,13 @@ def main() -> int:
             f"{key:20} {values[0]:8.1f} {values[1]:8.1f} {values[0] + values[1]:8.1f} "
             f"{values[2]:12.1f}"
         )
-    busy = cpu["agentmux busy"][0] / max(cpu["tmux busy"][0], 0.01)
+    # A tmux client only relays what its server drew, so the client alone is no baseline: each
+    # side is counted with its tmux server.
     busy_all = sum(cpu["agentmux busy"][:2]) / max(sum(cpu["tmux busy"][:2]), 0.01)
     idle = cpu["agentmux idle"][0]
     print(
-        f"busy ratio agentmux/tmux client: {busy:.2f}x (with servers {busy_all:.2f}x); "
-        f"target <= 2x: {'met' if busy <= 2 else 'NOT met'}"
+        f"busy ratio agentmux/plain tmux, servers counted: {busy_all:.2f}x; "
+        f"target <= 2x: {'met' if busy_all <= 2 else 'NOT met'}"
     )
     print(
         f"idle agentmux CPU: {idle:.2f}% of a core; target < 1%: {'met' if idle < 1 else 'NOT met'}"

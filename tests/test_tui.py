@@ -8,12 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.style import Style
 from textual.command import CommandPalette
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from agentmux.ui.app import AgentmuxApp
+from agentmux.ui.app import LEAVE_INSERT, AgentmuxApp
 from agentmux.ui.messages import OutputUpdated, SessionsRefreshed
 from agentmux.ui.modals import BroadcastScreen, ConfirmScreen, HelpScreen, NewSessionScreen
 from tests.conftest import screen, wait_for
@@ -408,3 +412,56 @@ async def test_a_textual_builtin_theme_does_not_crash(repo: Path, manager: Sessi
     async with app.run_test(size=SIZE):
         await until(lambda: len(app.panes) == 1, what="pane")
         assert app.theme == "textual-dark"
+
+
+def cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    """A strip cell by cell (how it is cut into segments does not show on screen)."""
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+async def test_pane_rows_are_drawn_as_textual_itself_draws_them(
+    repo: Path, manager: SessionManager
+) -> None:
+    """A pane hands the compositor its rows without Textual's per-row styling, reusing the
+    border Textual drew: every state that changes the border, the title, the colours or the
+    cursor must still look exactly as Textual's own rendering of the same pane."""
+    demo_sessions(manager, "p1", "p2")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 2, what="panes")
+        first, second = app.panes.values()
+        await until(lambda: any("demo ❯" in row for row in first.rows), what="mirrored")
+
+        async def same_as_textual(state: str) -> None:
+            await pilot.pause(0.2)
+            for pane in (first, second):
+                if not pane.display:
+                    continue  # hidden by the zoom: the compositor draws nothing of it
+                whole = Region(0, 0, *pane.outer_size)
+                ours = [cells(s) for s in pane.render_lines(whole)]
+                theirs = [cells(s) for s in Widget.render_lines(pane, whole)]
+                assert ours == theirs, f"{pane.record.name} differs from Textual's: {state}"
+                part = Region(3, 1, 10, 4)  # a crop, as when a pane is partly covered
+                assert [cells(s) for s in pane.render_lines(part)] == [
+                    cells(s) for s in Widget.render_lines(pane, part)
+                ], f"{pane.record.name}, cropped: {state}"
+
+        await same_as_textual("mirrored")
+        manager.send("p1", b"spam 30")
+        await until(lambda: any("spam 30/30" in row for row in first.rows), what="scrolled")
+        await same_as_textual("scrolled")
+        await pilot.press("2")
+        await same_as_textual("focus moved")
+        await pilot.press("i")
+        await same_as_textual("insert mode, cursor shown")
+        await pilot.press(LEAVE_INSERT)
+        await same_as_textual("insert mode left")
+        second.set_tag("spend", "1.2k tok $0.0100")
+        await same_as_textual("title changed")
+        app.theme = "agentmux-light"
+        await same_as_textual("theme changed")
+        await pilot.press("z")
+        await same_as_textual("zoomed")
+        assert not first.display and second.display
+        await pilot.press("z")
+        await same_as_textual("zoomed out")

@@ -1,10 +1,18 @@
-"""One agent's live screen: the Line API, redrawing only the rows that changed."""
+"""One agent's live screen: the Line API, redrawing only the rows that changed.
+
+A pane's rows go to the compositor without Textual's per-row styling (``StylesCache``): its border
+is drawn once by Textual and kept, and each distinct row is decoded, filtered and framed once. At
+nine busy panes (about 750 rows a second) that per-row re-styling, with the per-widget work the
+compositor repeats every frame, was over a third of the TUI's main thread.
+"""
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region
+from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -41,6 +49,20 @@ def status_label(view: SessionView, idle_after: float) -> tuple[str, str]:
 
 
 STRIP_CACHE_ROWS = 256
+# The border the pane's CSS always gives it: one cell each side (round, or heavy in insert mode).
+FRAME = Spacing(1, 1, 1, 1)
+
+
+class Frame:
+    """A pane's border as Textual drew it: its top and bottom rows, and the side of each row."""
+
+    def __init__(self, key: tuple[Size, str], top: Strip, bottom: Strip, middle: Strip) -> None:
+        self.key = key
+        self.top = top
+        self.bottom = bottom
+        width = middle.cell_length
+        self.left = list(middle.crop(0, 1))
+        self.right = list(middle.crop(width - 1, width))
 
 
 class PaneView(Widget, can_focus=True):
@@ -92,6 +114,9 @@ class PaneView(Widget, can_focus=True):
         self.show_cursor = False
         self._strips: dict[str, Strip] = {}
         self._strip_theme = ""
+        self._frame: Frame | None = None
+        # (row, cursor column or -1) -> the row framed and filtered, ready for the compositor.
+        self._framed: dict[tuple[str, int], Strip] = {}
         self._decoder: RowDecoder | None = None
         self.frames = 0
         # Extra facts at the end of the title, by source: "spend" ("12.3k tok $0.05"), "conflict".
@@ -148,8 +173,7 @@ class PaneView(Widget, can_focus=True):
         if changed:
             self.refresh(*changed)
 
-    def _strip(self, row: str, width: int) -> Strip:
-        key = f"{width}\0{row}"
+    def _row_decoder(self) -> RowDecoder:
         decoder = self._decoder
         if decoder is None or self._strip_theme != self.app.theme:
             # The theme's colours are the base an agent's own colours sit on; cached rows and
@@ -157,6 +181,14 @@ class PaneView(Widget, can_focus=True):
             self._strip_theme = self.app.theme
             decoder = self._decoder = RowDecoder(self.rich_style, self.app.console)
             self._strips.clear()
+        return decoder
+
+    def _row_segments(self, row: str) -> list[Segment]:
+        return self._row_decoder().segments(row, self.size.width)
+
+    def _strip(self, row: str, width: int) -> Strip:
+        key = f"{width}\0{row}"
+        decoder = self._row_decoder()
         strip = self._strips.get(key)
         if strip is None:
             # A screen has at most a few dozen rows; agents that scroll make every row new, so a
@@ -179,6 +211,60 @@ class PaneView(Widget, can_focus=True):
                 [left, Strip([Segment(cell_text, CURSOR_STYLE)]), right]
             ).extend_cell_length(width)
         return strip
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The rows in ``crop`` (in the pane's own coordinates, border included)."""
+        outer = self.outer_size
+        if self.styles.gutter != FRAME or outer.height < 3 or outer.width < 3:
+            return super().render_lines(crop)  # not the layout this fast path knows
+        frame = self._frame
+        key = (outer, self.app.theme)
+        if frame is None or frame.key != key:
+            frame = self._frame = self._draw_frame(key)
+        last = outer.height - 1
+        strips = [
+            frame.top if y == 0 else frame.bottom if y == last else self._framed_row(y - 1, frame)
+            for y in crop.line_range
+        ]
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, outer.width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _draw_frame(self, key: tuple[Size, str]) -> Frame:
+        """Have Textual draw the border (title, colours, focus) once; rows reuse it."""
+        self._framed.clear()
+        width, height = key[0]
+        top, middle = super().render_lines(Region(0, 0, width, 2))
+        (bottom,) = super().render_lines(Region(0, height - 1, width, 1))
+        return Frame(key, top, bottom, middle)
+
+    def _framed_row(self, y: int, frame: Frame) -> Strip:
+        cursor = self.cursor
+        column = cursor[0] if self.show_cursor and cursor is not None and cursor[1] == y else -1
+        key = (self.rows[y] if y < len(self.rows) else "", column)
+        strip = self._framed.get(key)
+        if strip is None:
+            width = self.size.width
+            # One Strip per new row: each costs half a dozen caches of its own, so the row is
+            # built, filtered and framed as segments first.
+            segments = list(self.render_line(y)) if column >= 0 else self._row_segments(key[0])
+            background = self.background_colors[1]
+            for line_filter in self.get_line_filters():
+                segments = line_filter.apply(segments, background)
+            strip = Strip([*frame.left, *segments, *frame.right], width + 2)
+            if len(self._framed) > STRIP_CACHE_ROWS:
+                self._framed.clear()
+            self._framed[key] = strip
+        return strip
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        """A whole-pane refresh (its styles, title or size changed) redraws the border too."""
+        if not regions and repaint:
+            self._frame = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def on_resize(self) -> None:
         """Ask for the agent's window to match this cell."""

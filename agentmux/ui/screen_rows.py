@@ -39,6 +39,10 @@ class RowDecoder:
 
     def strip(self, row: str, width: int) -> Strip:
         """The row as exactly ``width`` cells, on the base style."""
+        return Strip(self.segments(row, width), width)
+
+    def segments(self, row: str, width: int) -> list[Segment]:
+        """The row's segments, exactly ``width`` cells long, on the base style."""
         if "\x1b" not in row and row.isprintable():
             segments = [Segment(row, self.base)] if row else []
         elif _OTHER.search(row):
@@ -47,13 +51,17 @@ class RowDecoder:
             segments = list(Segment.apply_style(plain, self.base))
         else:
             segments = self._segments(row)
-        length = sum(cell_len(segment.text) for segment in segments)
+        # Printable ASCII is one cell a character: most rows skip measuring character by character.
+        length = sum(
+            len(text) if text.isascii() and text.isprintable() else cell_len(text)
+            for text, _style, _control in segments
+        )
         if length < width:
             segments.append(Segment(" " * (width - length), self.base))
         elif length > width:
             # tmux and Rich disagree on some wide characters: crop to the cell's width.
-            return Strip(segments, length).crop(0, width)
-        return Strip(segments, width)
+            return list(Strip(segments, length).crop(0, width))
+        return segments
 
     def _segments(self, row: str) -> list[Segment]:
         parts = _SGR.split(row)  # text, parameters, text, parameters, ..., text
