@@ -159,16 +159,19 @@ class PaneView(Widget, can_focus=True):
         old = self.rows
         self.rows = screen.rows
         old_cursor, self.cursor = self.cursor, screen.cursor
-        width = self.size.width
+        # Regions are in content coordinates: from -1 to width spans the border columns too, so
+        # the compositor writes each framed row as it is (a narrower span makes it crop a copy
+        # of the row on every frame).
+        width = self.size.width + 2
         changed = [
-            Region(0, y, width, 1)
+            Region(-1, y, width, 1)
             for y in range(max(len(old), len(self.rows)))
             if y >= len(old) or y >= len(self.rows) or old[y] != self.rows[y]
         ]
         if old_cursor != self.cursor:
             for cursor in (old_cursor, self.cursor):
                 if cursor is not None:
-                    changed.append(Region(0, cursor[1], width, 1))
+                    changed.append(Region(-1, cursor[1], width, 1))
         self.frames += 1
         if changed:
             self.refresh(*changed)
