@@ -17,7 +17,6 @@ from agentmux.core.agent_events import (
     CLAUDE_HOOK_EVENTS,
     CODEX_TITLE_PROMPT,
     HOOK_KEY,
-    HOOK_LAG,
     INTERRUPTED,
     PROMPT_SENT,
     SECRET_ENV,
@@ -25,7 +24,6 @@ from agentmux.core.agent_events import (
     activity,
     claude_settings,
     codex_notify_args,
-    interrupt_ended_turn,
     new_hook_secret,
 )
 from agentmux.core.sessions import SessionManager
@@ -62,33 +60,64 @@ def test_waiting_on_you_from_events() -> None:
     assert not activity([ev(5, PROMPT_SENT)], now=9).known, "no agent event: unknown"
 
 
+def tracked(events: list[dict[str, Any]], interrupts: list[float]) -> ActivityTracker:
+    tracker = ActivityTracker()
+    for event in events:
+        tracker.feed(event)
+    tracker.note_interrupts(interrupts)
+    return tracker
+
+
 def test_an_interruption_read_from_the_transcript_ends_the_turn() -> None:
     working = [ev(0, "SessionStart"), ev(1, "UserPromptSubmit"), ev(4, "PreToolUse")]
-    tracker = ActivityTracker()
-    for event in working:
-        tracker.feed(event)
-    tracker.note_interrupt(6.0)
+    tracker = tracked(working, [6.0])
     now = tracker.snapshot(now=10)
     assert now.waiting and now.waiting_since == 6.0 and now.waiting_current == 4.0
     assert now.last_event == INTERRUPTED and not now.needs_answer
-    tracker.note_interrupt(6.0)  # the same interruption seen on the next refresh
+    tracker.note_interrupts([6.0])  # the same interruption seen on the next refresh
     assert tracker.snapshot(now=10).waiting_since == 6.0
     tracker.feed(ev(12, "UserPromptSubmit"))
     assert not tracker.snapshot(now=13).waiting and tracker.snapshot(now=13).waiting_total == 6.0
 
-    # The hook that said the turn was working may be recorded a little after the interruption.
-    late = ActivityTracker()
-    for event in working:
-        late.feed(event)
-    late.note_interrupt(4 - HOOK_LAG + 0.5)
-    assert late.snapshot(now=10).waiting_since == 4, "the wait starts no earlier than the event"
-    # An interruption of an earlier turn says nothing of the turn running now.
-    earlier = ActivityTracker()
-    for event in [*working, ev(20, "UserPromptSubmit")]:
-        earlier.feed(event)
-    earlier.note_interrupt(6.0)
-    assert not earlier.snapshot(now=30).waiting
-    assert not interrupt_ended_turn("Stop", 4, 6), "an idle agent has no turn to end"
+    # The turn's last tool hook may be recorded a little after the interruption: still over.
+    late = tracked([*working, ev(6.5, "PostToolUse")], [6.0])
+    assert late.snapshot(now=10).waiting_since == 6.0 and late.last == INTERRUPTED
+    # A new prompt soon after the interruption starts a new turn: working, not waiting.
+    again = tracked([*working, ev(7, "UserPromptSubmit")], [6.0])
+    assert again.last == "UserPromptSubmit" and not again.snapshot(now=10).waiting
+    assert again.snapshot(now=10).waiting_total == 1.0
+    # An interruption of an idle agent says nothing.
+    idle = tracked([*working, ev(5, "Stop")], [6.0])
+    assert idle.last == "Stop" and idle.snapshot(now=10).waiting_since == 5.0
+
+
+def test_every_interruption_counts_whenever_it_is_read() -> None:
+    """The TUI reads interruptions as they happen, `cost` reads them all at once afterwards: the
+    waiting totals must agree."""
+    events = [
+        ev(0, "SessionStart"),
+        ev(1, "UserPromptSubmit"),
+        ev(2, "PreToolUse"),
+        ev(10, "UserPromptSubmit"),  # after an interruption at 4: 6 s waiting
+        ev(11, "PreToolUse"),
+        ev(20, "Stop"),  # 5 s waiting to 25
+        ev(25, "UserPromptSubmit"),
+        ev(26, "PreToolUse"),  # interrupted at 28: waiting since
+    ]
+    interrupts = [4.0, 28.0]
+    at_once = tracked(events, interrupts).snapshot(now=30)
+    live = ActivityTracker()
+    for event in events:
+        live.feed(event)
+        live.note_interrupts([t for t in interrupts if t <= float(event["ts"])])
+    live.note_interrupts(interrupts)
+    as_they_came = live.snapshot(now=30)
+    assert at_once == as_they_came
+    assert at_once.waiting_total == 6 + 5 + 2 and at_once.waiting_since == 28.0
+    # A hook recorded out of order, before an interruption already taken, goes in its place.
+    racy = tracked([ev(0, "SessionStart"), ev(1, "UserPromptSubmit")], [1.2])
+    racy.feed(ev(1.1, "PreToolUse"))
+    assert racy.snapshot(now=3).waiting_since == 1.2
 
 
 def test_settings_and_notify_arguments_name_the_hook_program() -> None:

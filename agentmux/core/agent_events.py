@@ -50,8 +50,8 @@ NEEDS_ANSWER = frozenset({"PermissionRequest", "Notification", "StopFailure"})
 #: Claude Code fires no hook when the user interrupts a turn; the transcript records it. The
 #: event agentmux takes the place of the missing one with (a turn's end, waiting on you).
 INTERRUPTED = "Interrupted"
-#: How long a hook may take to record its event (a Python start on a busy machine): an
-#: interruption this much older than the agent's last working event still ended that turn.
+#: How long a hook may take to record its event (a Python start on a busy machine): a tool hook
+#: recorded this soon after an interruption belongs to the turn that was interrupted.
 HOOK_LAG = 3.0
 #: Events during which the agent is in the middle of a turn (a question counts: a prompt typed
 #: into it would be taken as the answer).
@@ -165,15 +165,27 @@ class Activity:
 class ActivityTracker:
     """Working or waiting, and how long the agent has waited for you, kept up to date one event
     at a time (``agent_event`` and ``prompt_sent`` records of one session, oldest first), so a
-    refresh costs only the events since the last one."""
+    refresh costs only the events since the last one.
+
+    Interruptions come from the transcript (no hook reports them) through :meth:`note_interrupts`
+    and are taken in their place in time; one that turns up after later events were taken makes
+    the tracker go over its events again (rare: a user interrupting).
+    """
 
     def __init__(self) -> None:
+        self.known = False
+        self._log: list[tuple[float, str]] = []
+        self._interrupts: set[float] = set()
+        self._reset()
+
+    def _reset(self) -> None:
         self.total = 0.0
         self.since: float | None = None
         self.reason: str | None = None
         self.last: str | None = None
         self.last_ts = 0.0
-        self.known = False
+        self._taken = 0  # entries of the log taken into the state
+        self._pending = sorted(self._interrupts)  # interruptions not yet reached in time
 
     def feed(self, event: Mapping[str, Any]) -> None:
         """Take one more event into account."""
@@ -184,15 +196,50 @@ class ActivityTracker:
             name = PROMPT_SENT
         else:
             return
-        self._take(name, float(event["ts"]))
+        ts = float(event["ts"])
+        self._log.append((ts, name))
+        if ts < self.last_ts:
+            # Recorded out of order (hooks race), or before an interruption already taken: put
+            # it in its place and go over the events again.
+            self._log.sort(key=lambda entry: entry[0])
+            self._reset()
+        self._catch_up()
 
-    def note_interrupt(self, ts: float) -> None:
-        """The transcript says the user interrupted a turn at ``ts``: if that ended the turn the
-        events last said was running, the agent is waiting on you from then."""
-        if interrupt_ended_turn(self.last, self.last_ts, ts):
-            self._take(INTERRUPTED, max(ts, self.last_ts))
+    def note_interrupts(self, times: Iterable[float]) -> None:
+        """The transcript says the user interrupted turns at these times (epoch seconds)."""
+        new = set(times) - self._interrupts
+        if not new:
+            return
+        self._interrupts |= new
+        if min(new) < self.last_ts:
+            self._reset()  # it belongs before events already taken
+        else:
+            self._pending = sorted({*self._pending, *new})
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        log, pending = self._log, self._pending
+        while self._taken < len(log):
+            ts, name = log[self._taken]
+            while pending and pending[0] <= ts:
+                self._interrupt(pending.pop(0))
+            self._take(name, ts)
+            self._taken += 1
+        while pending:
+            self._interrupt(pending.pop(0))
+
+    def _interrupt(self, ts: float) -> None:
+        if self.last in WORKING_EVENTS:
+            self._take(INTERRUPTED, ts)
 
     def _take(self, name: str, ts: float) -> None:
+        if (
+            self.last == INTERRUPTED
+            and name in WORKING_EVENTS
+            and name != "UserPromptSubmit"
+            and ts <= self.last_ts + HOOK_LAG
+        ):
+            return  # a hook of the interrupted turn, recorded late: that turn is over
         if name in _WAIT_STARTS:
             if self.since is None:
                 self.since = ts
@@ -223,12 +270,6 @@ class ActivityTracker:
             last_event=self.last,
             wait_reason=self.reason,
         )
-
-
-def interrupt_ended_turn(last_event: str | None, last_ts: float, interrupted_at: float) -> bool:
-    """Whether an interruption the transcript records at ``interrupted_at`` ended the turn the
-    agent's latest event (``last_event`` at ``last_ts``) says is running."""
-    return last_event in WORKING_EVENTS and interrupted_at >= last_ts - HOOK_LAG
 
 
 def activity(events: Iterable[Mapping[str, Any]], now: float | None = None) -> Activity:

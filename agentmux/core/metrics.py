@@ -186,14 +186,13 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
-def last_interruption(usage: UsageSnapshot | None) -> float | None:
-    """When the user last interrupted a turn, as the transcript records it (epoch seconds)."""
-    times = [
+def interruptions(usage: UsageSnapshot | None) -> list[float]:
+    """When the user interrupted turns, as the transcript records it (epoch seconds)."""
+    return [
         f.time.timestamp()
         for f in (usage.failures if usage else ())
         if f.kind is FailureKind.INTERRUPTED
     ]
-    return max(times, default=None)
 
 
 def _exit_failure(record: SessionRecord) -> Failure | None:
@@ -348,9 +347,7 @@ class MetricsCollector:
                 )
             cost = cost_of_samples(usage.samples) if usage is not None else None
             tracker = self._activity.setdefault(record.id, ActivityTracker())
-            interrupted = last_interruption(usage)
-            if interrupted is not None:
-                tracker.note_interrupt(interrupted)
+            tracker.note_interrupts(interruptions(usage))
             found.append(
                 SessionMetrics(
                     record=record,

@@ -23,7 +23,7 @@ from agentmux.core.agent_events import (
     HOOK_KEY,
     PROMPT_SENT,
     SECRET_ENV,
-    interrupt_ended_turn,
+    ActivityTracker,
     new_hook_secret,
 )
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
@@ -50,7 +50,7 @@ from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pendi
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
-from agentmux.core.metrics import MetricsCollector, SessionMetrics, last_interruption
+from agentmux.core.metrics import MetricsCollector, SessionMetrics, interruptions
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
@@ -454,26 +454,31 @@ class SessionManager:
         last = self.store.last_event(session_id, AGENT_EVENT)
         if last is None:
             return False  # an agent that reports nothing is never held for
-        name = str(last["data"].get("event"))
-        if is_busy(name):
+        ended_at = float(last["ts"])
+        if is_busy(str(last["data"].get("event"))):
             # Claude Code fires no hook when the user interrupts a turn: only its transcript
             # says so, and without looking there the agent would stay "busy" for good.
-            interrupted = self._last_interruption(session_id)
-            if interrupted is None or not interrupt_ended_turn(
-                name, float(last["ts"]), interrupted
-            ):
+            times = self._interruptions_of(session_id)
+            if not times:
                 return True
+            tracker = ActivityTracker()
+            for event in self.store.events(session_id, kinds=(AGENT_EVENT, PROMPT_SENT)):
+                tracker.feed(event)
+            tracker.note_interrupts(times)
+            if is_busy(tracker.last):
+                return True
+            ended_at = tracker.last_ts
         typed = self.store.last_event(session_id, PROMPT_SENT)
-        return typed is not None and last["ts"] < typed["ts"] > time.time() - TYPED_GRACE
+        return typed is not None and ended_at < typed["ts"] > time.time() - TYPED_GRACE
 
-    def _last_interruption(self, session_id: str) -> float | None:
-        """When the user last interrupted one of the session's turns, by its transcript (read
-        incrementally: a long-lived manager keeps its reader)."""
+    def _interruptions_of(self, session_id: str) -> list[float]:
+        """When the user interrupted the session's turns, by its transcript (read incrementally:
+        a long-lived manager keeps its reader)."""
         record = self.store.session(session_id)
         with self._interruptions_lock:
             if self._interruptions is None:
                 self._interruptions = self.metrics_collector()
-            return last_interruption(self._interruptions.usage(record))
+            return interruptions(self._interruptions.usage(record))
 
     def deliver_held_all(self) -> list[str]:
         """Release held prompts of every idle running session; the names that got one."""
@@ -762,7 +767,7 @@ class SessionManager:
                 if (
                     record.status is Status.RUNNING
                     and record.tmux_pane_id
-                    and self._may_be_in_turn(record.id)
+                    and self._may_be_in_turn(record)
                 ):
                     keys = self._profile_of(record).interrupt_keys
                     self.tmux.send_keys(record.tmux_pane_id, *keys)
@@ -773,12 +778,15 @@ class SessionManager:
             stopped.append(record.name)
         return stopped
 
-    def _may_be_in_turn(self, session_id: str) -> bool:
-        """Whether an interrupt has a turn to stop: the agent's hooks say it is working, or it
-        reports nothing, so nobody knows (an idle agent is left alone, not poked)."""
-        if self.store.last_event(session_id, AGENT_EVENT) is None:
+    def _may_be_in_turn(self, record: SessionRecord) -> bool:
+        """Whether an interrupt may have a turn to stop. Only agents whose hooks report a turn's
+        start (Claude Code, the demo agent) can be known idle; Codex reports only a turn's end
+        and other commands nothing, so they are always interrupted."""
+        if self._profile_of(record).kind not in ("claude", "demo"):
             return True
-        return self._busy(session_id)
+        if self.store.last_event(record.id, AGENT_EVENT) is None:
+            return True
+        return self._busy(record.id)
 
     def merge_plan(
         self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False

@@ -113,7 +113,6 @@ class PaneView(Widget, can_focus=True):
         self.cursor: tuple[int, int] | None = None
         self.show_cursor = False
         self._strips: dict[str, Strip] = {}
-        self._strip_theme = ""
         self._frame: Frame | None = None
         # (row, cursor column or -1) -> the row framed and filtered, ready for the compositor.
         self._framed: dict[tuple[str, int], Strip] = {}
@@ -178,12 +177,14 @@ class PaneView(Widget, can_focus=True):
 
     def _row_decoder(self) -> RowDecoder:
         decoder = self._decoder
-        if decoder is None or self._strip_theme != self.app.theme:
+        base = self.rich_style
+        if decoder is None or decoder.base != base:
             # The theme's colours are the base an agent's own colours sit on; cached rows and
-            # styles carry the old theme's, so they go.
-            self._strip_theme = self.app.theme
-            decoder = self._decoder = RowDecoder(self.rich_style, self.app.console)
+            # styles carry the old ones, so they go. (Keyed on the style itself, not the theme's
+            # name: the name changes a moment before the styles do.)
+            decoder = self._decoder = RowDecoder(base, self.app.console)
             self._strips.clear()
+            self._framed.clear()
         return decoder
 
     def _row_segments(self, row: str) -> list[Segment]:
