@@ -73,6 +73,8 @@ from agentmux.core.tmux import (
 BRANCH_PREFIX = "agentmux/"
 # After agentmux types a prompt, how long the agent counts as busy before it reports the turn.
 TYPED_GRACE = 30.0
+#: Seconds `send` waits for another process delivering held prompts to the same session.
+DELIVER_LOCK_WAIT = 2.0
 SOCKET_META = "tmux_socket"
 
 
@@ -418,35 +420,41 @@ class SessionManager:
 
     def deliver_held(self, session_id: str, *, wait: bool = False) -> bool:
         """Type the oldest held prompt if the agent is idle now; True when one was typed. With
-        ``wait``, another process delivering for this session is waited for, then we look again;
-        without it, that process is left to do it."""
+        ``wait``, a delivery under way elsewhere for this session is waited for (a moment), then
+        we look again; without it, that delivery is left to do it."""
         lock = self._file("deliver", session_id)
-        if wait:
-            with repo_lock(lock):
-                pass  # a delivery under way may have read the held prompts before ours
-        with try_lock(lock) as mine:
-            if not mine:
-                return False  # whoever holds it now took it after our prompt was recorded
-            record = self.store.session(session_id)
-            if record.status is not Status.RUNNING or record.tmux_pane_id is None:
+        # A delivery under way may have read the held prompts before ours. One that found
+        # nothing to type lets go at once; one that types is starting a turn, whose end releases
+        # ours. So a short wait is enough, and `send` never waits on an agent's start-up.
+        deadline = time.monotonic() + (DELIVER_LOCK_WAIT if wait else 0.0)
+        while True:
+            with try_lock(lock) as mine:
+                if mine:
+                    return self._deliver_oldest(session_id)
+            if time.monotonic() >= deadline:
                 return False
-            waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
-            if not waiting or self._busy(session_id):
-                return False
-            profile = self._profile_of(record)
-            if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
-                return False
-            first = waiting[0]
-            try:
-                pane = self._running_pane(record, self.panes_by_session())
-                self._send(record, pane, first.text, submit=first.submit)
-            except AgentmuxError:
-                return False  # e.g. its budget was reached: the prompt stays held
-            waited = round(time.time() - first.held_at, 3)
-            self.store.record_event(
-                session_id, RELEASED, {"hold_id": first.hold_id, "wait": waited}
-            )
-            return True
+            time.sleep(0.05)
+
+    def _deliver_oldest(self, session_id: str) -> bool:
+        """Type the oldest held prompt if the agent is idle (the deliver lock held)."""
+        record = self.store.session(session_id)
+        if record.status is not Status.RUNNING or record.tmux_pane_id is None:
+            return False
+        waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
+        if not waiting or self._busy(session_id):
+            return False
+        profile = self._profile_of(record)
+        if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
+            return False
+        first = waiting[0]
+        try:
+            pane = self._running_pane(record, self.panes_by_session())
+            self._send(record, pane, first.text, submit=first.submit)
+        except AgentmuxError:
+            return False  # e.g. its budget was reached: the prompt stays held
+        waited = round(time.time() - first.held_at, 3)
+        self.store.record_event(session_id, RELEASED, {"hold_id": first.hold_id, "wait": waited})
+        return True
 
     def _busy(self, session_id: str) -> bool:
         """Whether the agent is in a turn, by its own latest event; a prompt typed since its
