@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from drawn_stamps import stamped_rows_drawn
 from isolation import clean_up, machine, scratch_repo
 
-STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
 SESSIONS = 9
 PERIOD = 30.0
 
 
 async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
-    from textual.geometry import Region  # noqa: PLC0415
-
     from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
@@ -45,50 +42,42 @@ async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
     # order, so a line is new when its stamp is past the newest seen; lags go in 10 ms buckets.
     newest: dict[str, int] = {}
     buckets: dict[int, int] = {}
-    original = PaneView.render_lines
 
-    def render_lines(self: PaneView, crop: Region):  # type: ignore[no-untyped-def]
-        strips = original(self, crop)
-        now = time.monotonic_ns()
-        for y in crop.line_range:
-            row = self.rows[y - 1] if 0 < y <= len(self.rows) else ""  # row 0 is the border
-            match = STAMP.search(row)
-            if match:
-                stamp = int(match.group(1))
-                if stamp > newest.get(self.record.id, 0):
-                    newest[self.record.id] = stamp
-                    bucket = (now - stamp) // 10_000_000
-                    buckets[bucket] = buckets.get(bucket, 0) + 1
-        return strips
+    def on_row(pane: PaneView, stamp: int, _tick: str, now: int) -> None:
+        if stamp > newest.get(pane.record.id, 0):
+            newest[pane.record.id] = stamp
+            bucket = (now - stamp) // 10_000_000
+            buckets[bucket] = buckets.get(bucket, 0) + 1
 
-    PaneView.render_lines = render_lines  # type: ignore[method-assign]
     me = psutil.Process()
     rss: list[tuple[float, float]] = []
     sent = 0
     app = AgentmuxApp(manager)
-    async with app.run_test(size=(COLS, ROWS)) as pilot:
-        while len(app.panes) < SESSIONS:
-            await pilot.pause(0.1)
-        await pilot.pause(5.0)  # mirrored, radar and metrics running
-        start = time.monotonic()
-        rss.append((0.0, me.memory_info().rss / 2**20))
-        next_sample = 60.0
-        round_no = 0
-        while (elapsed := time.monotonic() - start) < minutes * 60:
-            for n in range(SESSIONS):
-                prompt = f"stream {rate:g} 20\nappend shared-{n // 2}.txt round {round_no} by s{n}"
-                manager.send(f"s{n}", prompt.encode())
-                sent += 1
-            round_no += 1
-            deadline = min(elapsed + PERIOD, minutes * 60)
-            while (elapsed := time.monotonic() - start) < deadline:
-                await pilot.pause(1.0)
-                if elapsed >= next_sample:
-                    rss.append((elapsed, me.memory_info().rss / 2**20))
-                    next_sample += 60.0
-        await pilot.pause(25.0)  # the last turns finish and are reported
-        rss.append((time.monotonic() - start, me.memory_info().rss / 2**20))
-    PaneView.render_lines = original  # type: ignore[method-assign]
+    with stamped_rows_drawn(on_row):
+        async with app.run_test(size=(COLS, ROWS)) as pilot:
+            while len(app.panes) < SESSIONS:
+                await pilot.pause(0.1)
+            await pilot.pause(5.0)  # mirrored, radar and metrics running
+            start = time.monotonic()
+            rss.append((0.0, me.memory_info().rss / 2**20))
+            next_sample = 60.0
+            round_no = 0
+            while (elapsed := time.monotonic() - start) < minutes * 60:
+                for n in range(SESSIONS):
+                    prompt = (
+                        f"stream {rate:g} 20\nappend shared-{n // 2}.txt round {round_no} by s{n}"
+                    )
+                    manager.send(f"s{n}", prompt.encode())
+                    sent += 1
+                round_no += 1
+                deadline = min(elapsed + PERIOD, minutes * 60)
+                while (elapsed := time.monotonic() - start) < deadline:
+                    await pilot.pause(1.0)
+                    if elapsed >= next_sample:
+                        rss.append((elapsed, me.memory_info().rss / 2**20))
+                        next_sample += 60.0
+            await pilot.pause(25.0)  # the last turns finish and are reported
+            rss.append((time.monotonic() - start, me.memory_info().rss / 2**20))
     started = finished = 0
     for n in range(SESSIONS):
         record = manager.get(f"s{n}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,9 @@ import time
 from pathlib import Path
 
 import psutil
+from drawn_stamps import stamped_rows_drawn
 from isolation import clean_up, machine, scratch_repo
 
-STAMP = re.compile(r"tick (\d+) (\d+)")
 COLS, ROWS = 160, 45
 SESSIONS = 9
 
@@ -44,8 +43,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, object]:
-    from textual.geometry import Region  # noqa: PLC0415
-
     from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
@@ -56,40 +53,30 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
     seen: set[tuple[str, str]] = set()
     focused_ms: list[float] = []
     others_ms: list[float] = []
-    original = PaneView.render_lines
 
-    def render_lines(self: PaneView, crop: Region):  # type: ignore[no-untyped-def]
-        strips = original(self, crop)
-        now = time.monotonic_ns()
-        for y in crop.line_range:
-            row = self.rows[y - 1] if 0 < y <= len(self.rows) else ""  # row 0 is the border
-            match = STAMP.search(row)
-            if match:
-                key = (self.record.id, match.group(2))
-                if key not in seen:
-                    seen.add(key)
-                    latency = (now - int(match.group(1))) / 1e6
-                    target = focused_ms if self.has_class("-focused") else others_ms
-                    target.append(latency)
-        return strips
+    def on_row(pane: PaneView, stamp: int, tick: str, now: int) -> None:
+        key = (pane.record.id, tick)
+        if key not in seen:
+            seen.add(key)
+            target = focused_ms if pane.has_class("-focused") else others_ms
+            target.append((now - stamp) / 1e6)
 
-    PaneView.render_lines = render_lines  # type: ignore[method-assign]
     app = AgentmuxApp(manager)
-    async with app.run_test(size=(COLS, ROWS)) as pilot:
-        deadline = time.monotonic() + 20
-        while len(app.panes) < SESSIONS and time.monotonic() < deadline:
-            await pilot.pause(0.1)
-        await pilot.pause(2.0)  # windows resized, screens mirrored
-        for n in range(SESSIONS):
-            manager.send(f"s{n}", f"stream {rate:g} {seconds:g}".encode())
-        me = psutil.Process()
-        before = me.cpu_times()
-        await pilot.pause(seconds)
-        after = me.cpu_times()
-        app_cpu = 100 * ((after.user + after.system) - (before.user + before.system)) / seconds
-        await pilot.pause(1.0)
-        frames = sum(p.frames for p in app.panes.values())
-    PaneView.render_lines = original  # type: ignore[method-assign]
+    with stamped_rows_drawn(on_row):
+        async with app.run_test(size=(COLS, ROWS)) as pilot:
+            deadline = time.monotonic() + 20
+            while len(app.panes) < SESSIONS and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            await pilot.pause(2.0)  # windows resized, screens mirrored
+            for n in range(SESSIONS):
+                manager.send(f"s{n}", f"stream {rate:g} {seconds:g}".encode())
+            me = psutil.Process()
+            before = me.cpu_times()
+            await pilot.pause(seconds)
+            after = me.cpu_times()
+            app_cpu = 100 * ((after.user + after.system) - (before.user + before.system)) / seconds
+            await pilot.pause(1.0)
+            frames = sum(p.frames for p in app.panes.values())
     printed = int(rate * seconds) * SESSIONS
     manager.tmux.kill_server()
     return {
