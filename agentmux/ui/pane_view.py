@@ -12,6 +12,7 @@ from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.color import Color
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.strip import Strip
@@ -54,10 +55,14 @@ FRAME = Spacing(1, 1, 1, 1)
 
 
 class Frame:
-    """A pane's border as Textual drew it: its top and bottom rows, and the side of each row."""
+    """A pane's border as Textual drew it: its top and bottom rows, and the side of each row; and
+    the pane's background, which the line filters need (a change of it redraws the frame)."""
 
-    def __init__(self, key: tuple[Size, str], top: Strip, bottom: Strip, middle: Strip) -> None:
+    def __init__(
+        self, key: tuple[Size, str], top: Strip, bottom: Strip, middle: Strip, background: Color
+    ) -> None:
         self.key = key
+        self.background = background
         self.top = top
         self.bottom = bottom
         width = middle.cell_length
@@ -241,7 +246,7 @@ class PaneView(Widget, can_focus=True):
         width, height = key[0]
         top, middle = super().render_lines(Region(0, 0, width, 2))
         (bottom,) = super().render_lines(Region(0, height - 1, width, 1))
-        return Frame(key, top, bottom, middle)
+        return Frame(key, top, bottom, middle, self.background_colors[1])
 
     def _framed_row(self, y: int, frame: Frame) -> Strip:
         cursor = self.cursor
@@ -253,9 +258,8 @@ class PaneView(Widget, can_focus=True):
             # One Strip per new row: each costs half a dozen caches of its own, so the row is
             # built, filtered and framed as segments first.
             segments = list(self.render_line(y)) if column >= 0 else self._row_segments(key[0])
-            background = self.background_colors[1]
             for line_filter in self.get_line_filters():
-                segments = line_filter.apply(segments, background)
+                segments = line_filter.apply(segments, frame.background)
             strip = Strip([*frame.left, *segments, *frame.right], width + 2)
             if len(self._framed) > STRIP_CACHE_ROWS:
                 self._framed.clear()
