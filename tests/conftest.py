@@ -19,6 +19,7 @@ import pytest
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.sessions import SessionManager
 from agentmux.demo_agent.transcript import transcript_path
+from tests.hygiene import SHIMS
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -26,6 +27,15 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Test Author",
     "GIT_COMMITTER_EMAIL": "author@example.invalid",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Put failing ``claude`` and ``codex`` shims first on PATH before test modules are imported.
+
+    Every subprocess inherits them (agentmux, tmux servers, panes): what a test sees never
+    depends on the agent CLIs this machine has installed.
+    """
+    os.environ["PATH"] = os.pathsep.join((str(SHIMS), os.environ.get("PATH", os.defpath)))
 
 
 @dataclass

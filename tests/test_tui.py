@@ -13,7 +13,7 @@ from textual.command import CommandPalette
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Select, TextArea
 
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
@@ -69,6 +69,8 @@ async def test_empty_state_then_new_session_modal(repo: Path, manager: SessionMa
         assert app.screen.query_one("#empty").display
         await pilot.press("n")
         assert isinstance(app.screen, NewSessionScreen)
+        # The form's default agent is whichever is installed; the test names its own.
+        app.screen.query_one("#agent", Select).value = "demo"
         app.screen.query_one("#name", Input).value = "fromtui"
         app.screen.query_one("#prompt", TextArea).text = "write tui.txt made in the TUI"
         await pilot.press("ctrl+s")
@@ -78,6 +80,7 @@ async def test_empty_state_then_new_session_modal(repo: Path, manager: SessionMa
         await until(lambda: (Path(record.worktree) / "tui.txt").exists(), what="prompt")
         await until(lambda: len(app.panes) == 1, what="its pane")
         assert not app.screen.query_one("#empty").display
+        assert record.agent == "demo"
 
 
 async def test_focus_keys_tab_and_click(repo: Path, manager: SessionManager) -> None:
