@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import pytest
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.sessions import SessionManager
 from agentmux.demo_agent.transcript import transcript_path
-from tests.hygiene import SHIMS
+from tests.hygiene import SHIMS, new_socket_dir, remove_socket_dir, sweep_mine, sweep_stale
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -36,6 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
     depends on the agent CLIs this machine has installed.
     """
     os.environ["PATH"] = os.pathsep.join((str(SHIMS), os.environ.get("PATH", os.defpath)))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remove the tmux socket directories that killed or older runs left in /tmp."""
+    sweep_stale()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove any socket directory of this run that came back after its test's teardown."""
+    sweep_mine()
 
 
 @dataclass
@@ -55,7 +63,7 @@ class Home:
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     """Isolate every test: its own XDG dirs and its own tmux socket dir (kept short)."""
-    sockets = Path(tempfile.mkdtemp(prefix="amx-", dir="/tmp"))
+    sockets = new_socket_dir()
     root = tmp_path / "home"
     for var, sub in (
         ("XDG_DATA_HOME", "data"),
@@ -73,9 +81,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     monkeypatch.delenv("TMUX", raising=False)
     monkeypatch.delenv("TMUX_PANE", raising=False)
     yield Home(root, sockets)
-    for sock in sockets.glob("*.sock"):
-        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False)
-    shutil.rmtree(sockets, ignore_errors=True)
+    remove_socket_dir(sockets)
 
 
 def git(cwd: Path, *args: str) -> str:
