@@ -7,7 +7,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import git as gitpython
 import pytest
 
 from agentmux.core.records import Status
@@ -34,14 +33,14 @@ def test_new_creates_branch_worktree_and_private_tmux_session(
     assert record.status is Status.RUNNING
     assert record.branch == "agentmux/alpha"
     worktree = Path(record.worktree)
-    # Independent source: GitPython's view of the repository.
-    repo_obj = gitpython.Repo(repo)
-    assert "agentmux/alpha" in [h.name for h in repo_obj.heads]
-    assert repo_obj.heads["agentmux/alpha"].commit.hexsha == repo_obj.head.commit.hexsha
-    listed = repo_obj.git.worktree("list", "--porcelain")
-    assert f"worktree {worktree}" in listed
+    # Independent source: git's own view of the repository.
+    heads = git(repo, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads")
+    assert f"agentmux/alpha {git(repo, 'rev-parse', 'HEAD')}" in heads.splitlines()
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert f"worktree {worktree}" in listed.splitlines()
     assert repo not in worktree.parents, "worktrees live outside the main tree"
-    assert not repo_obj.is_dirty(untracked_files=True), "main tree's git status stays clean"
+    clean = git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored")
+    assert clean == "", "main tree's git status stays clean"
     # The tmux session is on agentmux's private socket, addressed by id.
     out = subprocess.run(
         [
