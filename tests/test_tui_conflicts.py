@@ -48,6 +48,68 @@ async def test_conflict_panel_markers_and_notice(repo: Path, manager: SessionMan
         assert not isinstance(app.screen, ConflictScreen)
 
 
+def side(screen: ConflictScreen, which: str) -> str:
+    return str(screen.query_one(f"#side-{which}", Static).content)
+
+
+def opened_on(screen: ConflictScreen) -> tuple[str, str, list[str], str, str]:
+    """What the panel shows: its pair, the pair's files, the two sides' text."""
+    assert screen.pair is not None, "no pair selected"
+    files = screen.query_one("#files", DataTable)
+    paths = [str(files.get_row_at(row)[0]) for row in range(files.row_count)]
+    return screen.pair.a, screen.pair.b, paths, side(screen, "a"), side(screen, "b")
+
+
+async def test_conflict_panel_opens_on_the_conflicting_pair(
+    repo: Path, manager: SessionManager
+) -> None:
+    """No key moves the cursor: the panel opens on the pair that conflicts, with its file listed
+    and that file's hunks side by side."""
+    a = Path(manager.create(agent="demo", name="a").worktree)
+    b = Path(manager.create(agent="demo", name="b").worktree)
+    (a / "README.md").write_text("from a\n")
+    (b / "README.md").write_text("from b\n")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.conflicts is not None and app.conflicts.has_conflict, what="hit")
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, ConflictScreen)
+        await until(lambda: "from a" in side(screen, "a"), what="the first file's hunks")
+        pair_a, pair_b, paths, side_a, side_b = opened_on(screen)
+        assert (pair_a, pair_b) == ("a", "b")
+        assert paths == ["README.md"]
+        assert "README.md" in side_a and "from b" in side_b
+        matrix = screen.query_one("#matrix", DataTable)
+        assert (matrix.cursor_row, matrix.cursor_column) == (0, 2), "the cursor is on a × b"
+
+
+async def test_conflict_panel_opens_on_the_focused_sessions_pair(
+    repo: Path, manager: SessionManager
+) -> None:
+    """Three sessions all conflict; with c focused the panel opens on a pair of c's."""
+    for name in ("a", "b", "c"):
+        worktree = Path(manager.create(agent="demo", name=name).worktree)
+        (worktree / "README.md").write_text(f"from {name}\n")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 3, what="panes")
+        await until(
+            lambda: app.conflicts is not None and len(app.conflicts.conflict_keys()) == 3,
+            what="three conflicting pairs",
+        )
+        await pilot.press("3")
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, ConflictScreen)
+        await until(lambda: "from c" in side(screen, "b"), what="c's hunks")
+        pair_a, pair_b, paths, side_a, _ = opened_on(screen)
+        assert (pair_a, pair_b) == ("a", "c")
+        assert paths == ["README.md"] and "from a" in side_a
+        matrix = screen.query_one("#matrix", DataTable)
+        assert (matrix.cursor_row, matrix.cursor_column) == (2, 1), "c's row, a's column"
+
+
 async def test_merge_action_shows_the_plan_then_lands(repo: Path, manager: SessionManager) -> None:
     a = Path(manager.create(agent="demo", name="a").worktree)
     b = Path(manager.create(agent="demo", name="b").worktree)

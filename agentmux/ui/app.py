@@ -456,8 +456,9 @@ class AgentmuxApp(App[None]):
         self.push_screen(CostScreen(list(self.metrics.values()) if self.metrics else None))
 
     def action_conflicts(self) -> None:
-        """Open the conflict panel."""
-        self.push_screen(ConflictScreen(self.conflicts))
+        """Open the conflict panel, on the focused session's conflict if it has one."""
+        pane = self.focused_pane()
+        self.push_screen(ConflictScreen(self.conflicts, pane.record.name if pane else None))
 
     def action_merge(self) -> None:
         """Plan a merge of every session off the loop; the plan is shown before anything lands."""

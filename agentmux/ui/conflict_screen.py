@@ -58,6 +58,30 @@ def matrix_rows(report: ConflictReport) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def opening_cell(report: ConflictReport, focus: str | None) -> Coordinate:
+    """Where the matrix cursor starts: on the first conflicting pair, the focused session's if it
+    has one (its row, the other side's column); failing that the first overlap; else the first
+    pair of two different sessions."""
+    names = [s.name for s in report.sessions]
+    base_column = len(names) + 1
+    ordered = (*report.pairs, *report.against_base)
+
+    def cell(pair: PairReport, row_name: str) -> Coordinate:
+        other = pair.b if pair.a == row_name else pair.a
+        column = names.index(other) + 1 if other in names else base_column
+        return Coordinate(names.index(row_name), column)
+
+    for verdict in (Verdict.CONFLICT, Verdict.OVERLAP):
+        if focus in names:
+            mine = [p for p in ordered if p.verdict is verdict and focus in (p.a, p.b)]
+            if mine:
+                return cell(mine[0], focus)
+        for pair in ordered:
+            if pair.verdict is verdict and pair.a in names:
+                return cell(pair, pair.a)
+    return Coordinate(0, 2 if len(names) > 1 else base_column)
+
+
 class ConflictScreen(ModalScreen[None]):
     """Which sessions collide, down to the file and hunk."""
 
@@ -74,11 +98,14 @@ class ConflictScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,c", "close", "Close")]
 
-    def __init__(self, report: ConflictReport | None) -> None:
+    def __init__(self, report: ConflictReport | None, focus: str | None = None) -> None:
         super().__init__()
         self.report = report
+        self.focus_name = focus
         self.pair: PairReport | None = None
         self.hunks: dict[str, list[Hunk]] = {}
+        # The cursor is placed once, on the first report with sessions; later reports keep it.
+        self._placed = False
 
     def compose(self) -> ComposeResult:
         """Matrix, the pair's files, the hunks of the highlighted file."""
@@ -125,10 +152,11 @@ class ConflictScreen(ModalScreen[None]):
                 for c in cells
             ]
             table.add_row(Text(name, style="bold"), *styled, key=name)
-        if cursor.row < table.row_count and cursor.column < len(table.columns):
+        if self._placed and cursor.row < table.row_count and cursor.column < len(table.columns):
             table.cursor_coordinate = cursor
-        else:
-            table.cursor_coordinate = Coordinate(0, 1)
+        else:  # first shown, or its session went away: start again on a pair worth seeing
+            self._placed = True
+            table.cursor_coordinate = opening_cell(report, self.focus_name)
         self._show_pair_at(table.cursor_coordinate)
 
     def _show_pair_at(self, where: Coordinate) -> None:
@@ -144,7 +172,9 @@ class ConflictScreen(ModalScreen[None]):
         self.show_pair(pair)
 
     def show_pair(self, pair: PairReport | None) -> None:
-        """List the files of ``pair`` and ask for its hunks."""
+        """List the files of ``pair`` and ask for its hunks (nothing to do if it is shown)."""
+        if pair is not None and pair == self.pair:
+            return
         self.pair = pair
         self.hunks = {}
         files = self.query_one("#files", DataTable)
