@@ -21,7 +21,7 @@ from rich.table import Table
 
 from agentmux import __version__
 from agentmux.commands import conflicts, cost, hook, merge
-from agentmux.commands.common import err, exit_text, open_manager, out, report
+from agentmux.commands.common import add_verb, err, exit_text, open_manager, out, report
 from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
@@ -302,11 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     def verb(
         name: str, func: Callable[[argparse.Namespace], int], text: str | None
     ) -> argparse.ArgumentParser:
-        sub = (
-            verbs.add_parser(name, help=text, description=text) if text else verbs.add_parser(name)
-        )
-        sub.set_defaults(func=func)
-        return sub
+        return add_verb(verbs, name, func, text)
 
     new = verb("new", cmd_new, "create a session: branch, worktree, tmux session, agent")
     new.add_argument("--agent", help="agent profile: claude, codex, demo or one from config")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -68,3 +71,19 @@ def exit_text(status: int | None, signal: int | None) -> str:
 def open_manager(quiet: bool = False) -> SessionManager:
     """The repository around the current directory, printing core events unless ``quiet``."""
     return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
+
+
+def add_verb(
+    verbs: Any, name: str, func: Callable[[argparse.Namespace], int], text: str | None
+) -> argparse.ArgumentParser:
+    """Add a verb whose one-line ``text`` is both its help and its description.
+
+    argparse %-formats help strings but not descriptions: the help gets ``%`` doubled, so a text
+    can say "80%" and read the same in both places.
+    """
+    if text is None:
+        sub: argparse.ArgumentParser = verbs.add_parser(name)
+    else:
+        sub = verbs.add_parser(name, help=text.replace("%", "%%"), description=text)
+    sub.set_defaults(func=func)
+    return sub

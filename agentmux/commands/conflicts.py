@@ -12,7 +12,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from agentmux.commands.common import open_manager, out
+from agentmux.commands.common import add_verb, open_manager, out
 from agentmux.core.conflicts import ConflictRadar, ConflictReport, PairReport, Verdict
 
 EXIT_CONFLICT = 1
@@ -116,6 +116,6 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 def register(verbs: Any) -> None:
     """Add the ``conflicts`` verb to the CLI's sub-parsers."""
     text = "show which sessions conflict with each other or their base (exit 1 on conflict)"
-    sub = verbs.add_parser("conflicts", help=text, description=text)
+    sub = add_verb(verbs, "conflicts", cmd_conflicts, text)
     sub.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.set_defaults(func=cmd_conflicts, error_exit=EXIT_ERROR)
+    sub.set_defaults(error_exit=EXIT_ERROR)

@@ -19,7 +19,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from agentmux.commands.common import err, open_manager, out
+from agentmux.commands.common import add_verb, err, open_manager, out
 from agentmux.core.budgets import parse_budget
 from agentmux.core.cost_report import (
     COLUMNS,
@@ -125,14 +125,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def register(verbs: Any) -> None:
     """Add the ``cost`` and ``budget`` verbs."""
     text = "what each session spent (tokens, dollars), turns, failures, queue wait"
-    cost = verbs.add_parser("cost", help=text, description=text)
+    cost = add_verb(verbs, "cost", cmd_cost, text)
     fmt = cost.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--csv", action="store_true", help="one row per session, as CSV")
     cost.add_argument("--since", metavar="T", help="sessions created since T (2026-11-21, 2h, 7d)")
-    cost.set_defaults(func=cmd_cost)
     text = "set or raise a session's spending cap in USD (80%: warning, 100%: stopped)"
-    budget = verbs.add_parser("budget", help=text, description=text)
+    budget = add_verb(verbs, "budget", cmd_budget, text)
     budget.add_argument("name")
     budget.add_argument("usd", metavar="USD")
-    budget.set_defaults(func=cmd_budget)
