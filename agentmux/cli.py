@@ -18,10 +18,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from agentmux import __version__
 from agentmux.commands import conflicts, cost, hook, merge
-from agentmux.commands.common import add_verb, err, exit_text, open_manager, out, report
+from agentmux.commands.common import (
+    add_verb,
+    err,
+    exit_text,
+    open_manager,
+    out,
+    print_table,
+    report,
+)
 from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
@@ -161,7 +170,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             tmux_ids,
             (iso(record.created_at) or "").replace("T", " ").removesuffix("+00:00"),
         )
-    out.print(table)
+    print_table(table)
     return 0
 
 
@@ -224,9 +233,9 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     from agentmux.core.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
 
     checks = run_checks(Path.cwd())
-    marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    marks = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
     for check in checks:
-        out.print(f"{marks[check.level]} {check.name}: {check.detail}", soft_wrap=True)
+        out.print(Text.assemble(marks[check.level], f" {check.name}: {check.detail}"))
     return 1 if any(c.level == "fail" for c in checks) else 0
 
 
@@ -406,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
         return result
     except AgentmuxError as exc:
-        err.print(f"agentmux: {exc.message}", markup=False)
+        err.print(f"agentmux: {exc.message}")
         return exc.exit_code if failed == 1 else failed
     except KeyboardInterrupt:
         err.print("agentmux: interrupted.")
@@ -415,13 +424,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"agentmux: {exc.strerror or exc}{where}.", markup=False)
+        err.print(f"agentmux: {exc.strerror or exc}{where}.")
         return failed
     except sqlite3.Error as exc:
-        err.print(f"agentmux: the state database failed: {exc}.", markup=False)
+        err.print(f"agentmux: the state database failed: {exc}.")
         return failed
     except Exception as exc:
         log = _log_crash()
         where = f"; details are in {log}" if log else ""
-        err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.", markup=False)
+        err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.")
         return EXIT_INTERNAL if failed == 1 else failed

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agentmux.commands.common import add_verb, err, open_manager, out
+from agentmux.commands.common import add_verb, err, open_manager, out, print_table
 from agentmux.core.budgets import parse_budget
 from agentmux.core.cost_report import (
     COLUMNS,
@@ -103,10 +103,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in COLUMNS[:3] else "right")
     for m in metrics:
-        table.add_row(*(escape(cell) for cell in row(m)))
+        table.add_row(*row(m))
     first, *rest = total_row(metrics)
-    table.add_row(f"[b]{first}[/b]", *rest)
-    out.print(table)
+    table.add_row(Text(first, "bold"), *rest)
+    print_table(table)
     return 0
 
 
