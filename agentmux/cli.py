@@ -102,13 +102,16 @@ def cmd_new(args: argparse.Namespace) -> int:
         for record in manager.pending_deliveries():
             if record.id in {r.id for r in records}:
                 manager.deliver_prompt(record.id)
-        records = [manager.store.session(r.id) for r in records]
+    # Report what is true now: an agent may have ended already (one that fails at once).
+    manager.reconcile(drain=False)
+    records = [manager.store.session(r.id) for r in records]
     if args.json:
         rows = [r.to_json() for r in records]
         out.print_json(json.dumps(rows[0] if args.count == 1 else rows))
     else:
         for record in records:
-            out.print(f"{record.name}: {record.status} on {record.branch} in {record.worktree}")
+            status = _status_text(record, None, None)
+            out.print(f"{record.name}: {status} on {record.branch} in {record.worktree}")
     return 0
 
 

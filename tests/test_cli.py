@@ -292,3 +292,27 @@ def test_demo_session_limit_matches_the_demo_prompts() -> None:
     from agentmux.core.demo_repo import DEMO_PROMPTS
 
     assert len(DEMO_PROMPTS) == DEMO_SESSIONS_MAX
+
+
+def user_config(text: str) -> Path:
+    """Write the user's own config file (trusted, unlike a repository's agentmux.toml)."""
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(text)
+    return folder / "config.toml"
+
+
+def test_new_reports_an_agent_that_already_exited(repo: Path, cli: Cli) -> None:
+    user_config('[agents.quits]\ncommand = ["false"]\n')
+    # With a prompt, `new` waits for the agent to be ready: it sees it exit first.
+    made = cli("new", "--agent", "quits", "--name", "q1", "hello")
+    assert made.code == 0, made.err
+    assert "q1: exited (status 1) on agentmux/q1 in " in made.out
+    assert "prompt not delivered to q1: the agent exited" in made.err
+    as_json = cli("new", "--agent", "quits", "--name", "q2", "--json", "hello")
+    row = json.loads(as_json.out)
+    assert row["status"] == "exited" and row["exit_status"] == 1
+    many = cli("new", "--agent", "quits", "--name", "q", "--count", "2", "hello")
+    assert "q-1: exited (status 1)" in many.out and "q-2: exited (status 1)" in many.out
+    running = cli("new", "--agent", "demo", "--name", "d", "write a.txt yes")
+    assert "d: running on agentmux/d in " in running.out
