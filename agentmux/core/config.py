@@ -16,10 +16,16 @@ REPO_CONFIG_NAME = "agentmux.toml"
 USER_CONFIG_NAME = "config.toml"
 
 
+# Strict types: TOML has real booleans, integers and strings, so `max_sessions = true` or
+# `idle_seconds = "3"` is a mistake to point out, not a value to coerce (a whole number is still
+# accepted where a number is asked).
+_STRICT = ConfigDict(extra="forbid", defer_build=True, strict=True)
+
+
 class AgentConfig(BaseModel):
     """An agent profile defined (or a built-in one overridden) in a config file."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = _STRICT
 
     command: list[str] = Field(min_length=1, description="argv of the agent program")
     env: dict[str, str] = Field(default_factory=dict)
@@ -43,7 +49,7 @@ class AgentConfig(BaseModel):
 class Config(BaseModel):
     """All settings agentmux reads; every field has a default."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = _STRICT
 
     max_sessions: int = Field(default=9, ge=1, le=64)
     worktree_root: str | None = None
