@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import conflicts, cost, hook, merge
+from agentmux.commands import conflicts, cost, hook, merge, trust
 from agentmux.commands.common import (
     add_verb,
     err,
@@ -30,7 +30,9 @@ from agentmux.commands.common import (
     out,
     print_table,
     report,
+    say_trust_notice,
 )
+from agentmux.core.agents import resolve_profile
 from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
@@ -70,6 +72,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     """Create one session, or ``--count`` of them (queued when every slot is busy)."""
     budget = parse_budget(args.budget) if args.budget else None
     manager = open_manager(quiet=args.json)
+    resolve_profile(manager.config, args.agent)  # an agent it cannot run: one sentence, first
+    say_trust_notice(manager.config)
     prompt = _prompt_bytes(args.prompt)
     if args.count == 1:
         records = [
@@ -179,7 +183,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Type a prompt into one session."""
-    manager = open_manager()
+    manager = open_manager(trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
     manager.send(args.name, data, submit=not args.no_enter, hold=not args.now)
@@ -188,7 +192,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_broadcast(args: argparse.Namespace) -> int:
     """Type a prompt into several sessions."""
-    manager = open_manager(quiet=True)
+    manager = open_manager(quiet=True, trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
     reached = manager.broadcast(data, args.to)
@@ -217,7 +221,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a session's agent."""
-    manager = open_manager()
+    manager = open_manager(trust_notice=True)
     manager.stop(args.name)
     _kick_deliveries(manager)
     return 0
@@ -386,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.register(verbs)
     merge.register(verbs)
     cost.register(verbs)
+    trust.register(verbs)
     hook_verb = verb(
         "hook",
         cmd_hook,

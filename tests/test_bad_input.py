@@ -128,7 +128,9 @@ def test_unknown_agent(repo: Path) -> None:
 
 
 def test_agent_binary_not_installed(repo: Path) -> None:
-    write_config(repo, '[agents.ghost]\ncommand = ["agentmux-no-such-binary", "--flag"]\n')
+    user = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
+    user.mkdir(parents=True)
+    (user / "config.toml").write_text('[agents.ghost]\ncommand = ["agentmux-no-such-binary"]\n')
     result = run_cli(repo, "new", "--agent", "ghost")
     assert_one_sentence_error(result.err, result.code, "'agentmux-no-such-binary'")
     assert_nothing_created(repo)

@@ -33,7 +33,7 @@ def test_top_level_help_in_the_real_cli(tmp_path: Path, flag: str) -> None:
 
 def test_every_verb_renders_its_help() -> None:
     verbs = verb_parsers()
-    assert {"new", "ls", "budget", "cost", "merge"} <= set(verbs)
+    assert {"new", "ls", "budget", "cost", "merge", "trust"} <= set(verbs)
     for name, parser in verbs.items():
         text = parser.format_help()
         assert f"agentmux {name}" in text, name

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agentmux.core.config import Config
 from agentmux.core.events import (
     PromptDelivered,
     PromptHeld,
@@ -99,9 +100,22 @@ def exit_text(status: int | None, signal: int | None) -> str:
     return f"status {status}" if status is not None else "status unknown"
 
 
-def open_manager(quiet: bool = False) -> SessionManager:
-    """The repository around the current directory, printing core events unless ``quiet``."""
-    return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
+def open_manager(quiet: bool = False, *, trust_notice: bool = False) -> SessionManager:
+    """The repository around the current directory, printing core events unless ``quiet``.
+
+    Verbs that use agent profiles or the worktree location pass ``trust_notice``: settings an
+    untrusted ``agentmux.toml`` asked for, and that were ignored, are named on stderr.
+    """
+    manager = SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
+    if trust_notice:
+        say_trust_notice(manager.config)
+    return manager
+
+
+def say_trust_notice(config: Config) -> None:
+    """One sentence on stderr when the repository's config was applied only in part."""
+    if config.trust_notice:
+        err.print(f"agentmux: {config.trust_notice}")
 
 
 def add_verb(

@@ -57,7 +57,7 @@ def collect(
     since: float | None = None,
 ) -> tuple[list[SessionMetrics], list[str]]:
     """Every session's metrics (removed ones too), and the names a budget just stopped."""
-    manager = open_manager(quiet=True)
+    manager = open_manager(quiet=True, trust_notice=True)
     try:
         manager.reconcile(drain=False)
         records = manager.sessions(include_removed=True)
