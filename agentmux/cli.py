@@ -18,10 +18,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import conflicts, cost, hook, merge
-from agentmux.commands.common import err, exit_text, open_manager, out, report
+from agentmux.commands import conflicts, cost, hook, merge, trust
+from agentmux.commands.common import (
+    add_verb,
+    err,
+    exit_text,
+    open_manager,
+    out,
+    print_table,
+    report,
+    say_trust_notice,
+)
+from agentmux.core.agents import resolve_profile
 from agentmux.core.budgets import parse_budget
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import state_dir
@@ -61,6 +72,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     """Create one session, or ``--count`` of them (queued when every slot is busy)."""
     budget = parse_budget(args.budget) if args.budget else None
     manager = open_manager(quiet=args.json)
+    resolve_profile(manager.config, args.agent)  # an agent it cannot run: one sentence, first
+    say_trust_notice(manager.config)
     prompt = _prompt_bytes(args.prompt)
     if args.count == 1:
         records = [
@@ -93,13 +106,16 @@ def cmd_new(args: argparse.Namespace) -> int:
         for record in manager.pending_deliveries():
             if record.id in {r.id for r in records}:
                 manager.deliver_prompt(record.id)
-        records = [manager.store.session(r.id) for r in records]
+    # Report what is true now: an agent may have ended already (one that fails at once).
+    manager.reconcile(drain=False)
+    records = [manager.store.session(r.id) for r in records]
     if args.json:
         rows = [r.to_json() for r in records]
         out.print_json(json.dumps(rows[0] if args.count == 1 else rows))
     else:
         for record in records:
-            out.print(f"{record.name}: {record.status} on {record.branch} in {record.worktree}")
+            status = _status_text(record, None, None)
+            out.print(f"{record.name}: {status} on {record.branch} in {record.worktree}")
     return 0
 
 
@@ -161,13 +177,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
             tmux_ids,
             (iso(record.created_at) or "").replace("T", " ").removesuffix("+00:00"),
         )
-    out.print(table)
+    print_table(table)
     return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Type a prompt into one session."""
-    manager = open_manager()
+    manager = open_manager(trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
     manager.send(args.name, data, submit=not args.no_enter, hold=not args.now)
@@ -176,7 +192,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_broadcast(args: argparse.Namespace) -> int:
     """Type a prompt into several sessions."""
-    manager = open_manager(quiet=True)
+    manager = open_manager(quiet=True, trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
     reached = manager.broadcast(data, args.to)
@@ -205,7 +221,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a session's agent."""
-    manager = open_manager()
+    manager = open_manager(trust_notice=True)
     manager.stop(args.name)
     _kick_deliveries(manager)
     return 0
@@ -224,9 +240,9 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     from agentmux.core.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
 
     checks = run_checks(Path.cwd())
-    marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    marks = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
     for check in checks:
-        out.print(f"{marks[check.level]} {check.name}: {check.detail}", soft_wrap=True)
+        out.print(Text.assemble(marks[check.level], f" {check.name}: {check.detail}"))
     return 1 if any(c.level == "fail" for c in checks) else 0
 
 
@@ -302,11 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     def verb(
         name: str, func: Callable[[argparse.Namespace], int], text: str | None
     ) -> argparse.ArgumentParser:
-        sub = (
-            verbs.add_parser(name, help=text, description=text) if text else verbs.add_parser(name)
-        )
-        sub.set_defaults(func=func)
-        return sub
+        return add_verb(verbs, name, func, text)
 
     new = verb("new", cmd_new, "create a session: branch, worktree, tmux session, agent")
     new.add_argument("--agent", help="agent profile: claude, codex, demo or one from config")
@@ -378,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.register(verbs)
     merge.register(verbs)
     cost.register(verbs)
+    trust.register(verbs)
     hook_verb = verb(
         "hook",
         cmd_hook,
@@ -410,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
         return result
     except AgentmuxError as exc:
-        err.print(f"agentmux: {exc.message}", markup=False)
+        err.print(f"agentmux: {exc.message}")
         return exc.exit_code if failed == 1 else failed
     except KeyboardInterrupt:
         err.print("agentmux: interrupted.")
@@ -419,13 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"agentmux: {exc.strerror or exc}{where}.", markup=False)
+        err.print(f"agentmux: {exc.strerror or exc}{where}.")
         return failed
     except sqlite3.Error as exc:
-        err.print(f"agentmux: the state database failed: {exc}.", markup=False)
+        err.print(f"agentmux: the state database failed: {exc}.")
         return failed
     except Exception as exc:
         log = _log_crash()
         where = f"; details are in {log}" if log else ""
-        err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.", markup=False)
+        err.print(f"agentmux: internal error ({type(exc).__name__}: {exc}){where}.")
         return EXIT_INTERNAL if failed == 1 else failed

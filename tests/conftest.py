@@ -16,6 +16,7 @@ import pytest
 
 from agentmux.core.agents import demo_transcript_root
 from agentmux.core.sessions import SessionManager
+from agentmux.core.trust import digest, trust
 from agentmux.demo_agent.transcript import transcript_path
 from tests.hygiene import SHIMS, new_socket_dir, remove_socket_dir, sweep_mine, sweep_stale
 
@@ -110,6 +111,8 @@ def write_config(repo: Path, text: str) -> None:
     (repo / "agentmux.toml").write_text(text)
     git(repo, "add", "agentmux.toml")
     git(repo, "commit", "--quiet", "-m", "configure agentmux")
+    # The test wrote it, as a user writes their own: trusted (a cloned one is not; test_trust.py).
+    trust(repo / "agentmux.toml", digest((repo / "agentmux.toml").read_bytes()))
 
 
 @dataclass

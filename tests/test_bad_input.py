@@ -128,7 +128,9 @@ def test_unknown_agent(repo: Path) -> None:
 
 
 def test_agent_binary_not_installed(repo: Path) -> None:
-    write_config(repo, '[agents.ghost]\ncommand = ["agentmux-no-such-binary", "--flag"]\n')
+    user = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
+    user.mkdir(parents=True)
+    (user / "config.toml").write_text('[agents.ghost]\ncommand = ["agentmux-no-such-binary"]\n')
     result = run_cli(repo, "new", "--agent", "ghost")
     assert_one_sentence_error(result.err, result.code, "'agentmux-no-such-binary'")
     assert_nothing_created(repo)
@@ -290,3 +292,41 @@ def test_next_free_name() -> None:
 def test_a_trailing_newline_is_not_a_valid_name() -> None:
     with pytest.raises(AgentmuxError):
         validate_name("ok\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("max_sessions = true\n", "max_sessions"),
+        ('max_sessions = "5"\n', "max_sessions"),
+        ("max_sessions = 1.5\n", "max_sessions"),
+        ("idle_seconds = true\n", "idle_seconds"),
+        ('idle_seconds = "3"\n', "idle_seconds"),
+        ("budget_usd = false\n", "budget_usd"),
+        ("warn_agents_on_overlap = 1\n", "warn_agents_on_overlap"),
+        ('warn_agents_on_overlap = "yes"\n', "warn_agents_on_overlap"),
+        ("theme = 5\n", "theme"),
+        ('[agents.x]\ncommand = ["x"]\nready_timeout = true\n', "agents.x.ready_timeout"),
+        ('[agents.x]\ncommand = ["x"]\nsubmit_delay = "0.5"\n', "agents.x.submit_delay"),
+        ('[agents.x]\ncommand = ["x"]\nenv = { A = 1 }\n', "agents.x.env.A"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_refused(
+    repo: Path, home: object, text: str, field: str
+) -> None:
+    """`max_sessions = true` is not 1 session, nor "5" five: each is one sentence naming it."""
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text("# mine\n" + text)
+    line = text.count("\n") + 1
+    result = run_cli(repo, "ls")
+    assert_one_sentence_error(
+        result.err, result.code, f"config error in {folder / 'config.toml'}, line {line}: {field}:"
+    )
+
+
+def test_whole_numbers_are_accepted_where_a_number_is_asked() -> None:
+    from agentmux.core.config import Config
+
+    config = Config.model_validate({"idle_seconds": 2, "budget_usd": 5, "max_sessions": 3})
+    assert config.idle_seconds == 2 and config.budget_usd == 5 and config.max_sessions == 3

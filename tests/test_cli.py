@@ -26,6 +26,14 @@ def ls_json(cli: Cli) -> list[dict[str, object]]:
     return rows
 
 
+def user_config(text: str) -> Path:
+    """Write the user's own config file (trusted, unlike a repository's agentmux.toml)."""
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(text)
+    return folder / "config.toml"
+
+
 def test_new_ls_send_stop_rm_roundtrip(repo: Path, cli: Cli) -> None:
     created = cli("new", "--agent", "demo", "--name", "first", "--json", "write a.txt from-new")
     assert created.code == 0, created.err
@@ -117,7 +125,7 @@ def test_queue_through_the_cli(repo: Path, cli: Cli) -> None:
 
 
 def test_default_name_and_exit_status_in_ls(repo: Path, cli: Cli) -> None:
-    write_config(repo, '[agents.seven]\ncommand = ["sh", "-c", "exit 7"]\n')
+    user_config('[agents.seven]\ncommand = ["sh", "-c", "exit 7"]\n')
     assert cli("new", "--agent", "seven").code == 0
     wait_for(lambda: ls_json(cli)[0]["status"] == "exited", what="exit recorded")
     row = ls_json(cli)[0]
@@ -212,8 +220,7 @@ def test_demo_verb_creates_a_repo_with_working_sessions(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sessions_survive_kill_9_of_agentmux_and_are_adopted(repo: Path) -> None:
     """`kill -9` the agentmux process mid-operation: agents keep running, `ls` adopts them."""
-    write_config(
-        repo,
+    user_config(
         '[agents.slow]\ncommand = ["sh", "-c", "sleep 3; echo READY; exec sleep 60"]\n'
         'ready_pattern = "READY"\n',
     )
@@ -292,3 +299,19 @@ def test_demo_session_limit_matches_the_demo_prompts() -> None:
     from agentmux.core.demo_repo import DEMO_PROMPTS
 
     assert len(DEMO_PROMPTS) == DEMO_SESSIONS_MAX
+
+
+def test_new_reports_an_agent_that_already_exited(repo: Path, cli: Cli) -> None:
+    user_config('[agents.quits]\ncommand = ["false"]\n')
+    # With a prompt, `new` waits for the agent to be ready: it sees it exit first.
+    made = cli("new", "--agent", "quits", "--name", "q1", "hello")
+    assert made.code == 0, made.err
+    assert "q1: exited (status 1) on agentmux/q1 in " in made.out
+    assert "prompt not delivered to q1: the agent exited" in made.err
+    as_json = cli("new", "--agent", "quits", "--name", "q2", "--json", "hello")
+    row = json.loads(as_json.out)
+    assert row["status"] == "exited" and row["exit_status"] == 1
+    many = cli("new", "--agent", "quits", "--name", "q", "--count", "2", "hello")
+    assert "q-1: exited (status 1)" in many.out and "q-2: exited (status 1)" in many.out
+    running = cli("new", "--agent", "demo", "--name", "d", "write a.txt yes")
+    assert "d: running on agentmux/d in " in running.out

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import sys
+import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from agentmux.core.config import Config
 from agentmux.core.events import (
     PromptDelivered,
     PromptHeld,
@@ -21,36 +26,66 @@ from agentmux.core.events import (
 )
 from agentmux.core.sessions import SessionManager
 
-# Sentences are never wrapped mid-line; tables get room when the output is not a terminal.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+def _console(**options: Any) -> Console:
+    # Paths, branches, prompts, git messages and config values are printed literally: a string
+    # is never read as markup (`a[/b]` crashed, `proj [wip]` lost its `[wip]`) or emoji codes;
+    # colour comes only from styled spans (``Text.assemble``).
+    return Console(markup=False, emoji=False, highlight=False, soft_wrap=True, **options)
+
+
+# Lines are never wrapped, so a path is never broken across two.
+err = _console(stderr=True)
+out = _console()
+# Tables into a pipe or a file: as wide as their longest row, never wrapped or cut.
+_wide = _console(width=1_000_000)
+
+
+def print_table(table: Table) -> None:
+    """A table fitted to the terminal, or, into a pipe or file, with every cell on one line."""
+    (out if out.is_terminal else _wide).print(table)
 
 
 def report(event: SessionEvent) -> None:
     """Print core events as short progress lines on stderr."""
     if isinstance(event, SessionStarted):
-        err.print(f"[green]started[/] {event.name} (tmux {event.tmux_session_id} {event.pane_id})")
+        err.print(
+            Text.assemble(
+                ("started", "green"),
+                f" {event.name} (tmux {event.tmux_session_id} {event.pane_id})",
+            )
+        )
     elif isinstance(event, SessionQueued):
         err.print(
-            f"[yellow]queued[/] {event.name}: {event.running} of {event.limit} slots busy; "
-            "it starts when one frees"
+            Text.assemble(
+                ("queued", "yellow"),
+                f" {event.name}: {event.running} of {event.limit} slots busy; "
+                "it starts when one frees",
+            )
         )
     elif isinstance(event, PromptHeld):
         err.print(
-            f"[yellow]held[/] for {event.name}: it is working; the prompt is typed when it is "
-            f"idle ({event.waiting} waiting)"
+            Text.assemble(
+                ("held", "yellow"),
+                f" for {event.name}: it is working; the prompt is typed when it is "
+                f"idle ({event.waiting} waiting)",
+            )
         )
     elif isinstance(event, PromptDelivered):
-        err.print(f"[green]prompt delivered[/] to {event.name} ({event.size} bytes)")
+        err.print(
+            Text.assemble(("prompt delivered", "green"), f" to {event.name} ({event.size} bytes)")
+        )
     elif isinstance(event, PromptNotDelivered):
         err.print(
-            f"[red]prompt not delivered[/] to {event.name}: {event.reason}; "
-            f"send it with `agentmux send {event.name} ...`"
+            Text.assemble(
+                ("prompt not delivered", "red"),
+                f" to {event.name}: {event.reason}; send it with `agentmux send {event.name} ...`",
+            )
         )
     elif isinstance(event, SessionExited):
         err.print(f"{event.name} exited ({exit_text(event.exit_status, event.exit_signal)})")
     elif isinstance(event, SessionLost):
-        err.print(f"[red]lost[/] {event.name}: {event.reason}")
+        err.print(Text.assemble(("lost", "red"), f" {event.name}: {event.reason}"))
     elif isinstance(event, SessionStopped):
         err.print(f"stopped {event.name}")
     elif isinstance(event, SessionRemoved):
@@ -65,6 +100,35 @@ def exit_text(status: int | None, signal: int | None) -> str:
     return f"status {status}" if status is not None else "status unknown"
 
 
-def open_manager(quiet: bool = False) -> SessionManager:
-    """The repository around the current directory, printing core events unless ``quiet``."""
-    return SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
+def open_manager(quiet: bool = False, *, trust_notice: bool = False) -> SessionManager:
+    """The repository around the current directory, printing core events unless ``quiet``.
+
+    Verbs that use agent profiles or the worktree location pass ``trust_notice``: settings an
+    untrusted ``agentmux.toml`` asked for, and that were ignored, are named on stderr.
+    """
+    manager = SessionManager.open(Path.cwd(), on_event=(lambda _e: None) if quiet else report)
+    if trust_notice:
+        say_trust_notice(manager.config)
+    return manager
+
+
+def say_trust_notice(config: Config) -> None:
+    """One sentence on stderr when the repository's config was applied only in part."""
+    if config.trust_notice:
+        err.print(f"agentmux: {config.trust_notice}")
+
+
+def add_verb(
+    verbs: Any, name: str, func: Callable[[argparse.Namespace], int], text: str | None
+) -> argparse.ArgumentParser:
+    """Add a verb whose one-line ``text`` is both its help and its description.
+
+    argparse %-formats help strings but not descriptions: the help gets ``%`` doubled, so a text
+    can say "80%" and read the same in both places.
+    """
+    if text is None:
+        sub: argparse.ArgumentParser = verbs.add_parser(name)
+    else:
+        sub = verbs.add_parser(name, help=text.replace("%", "%%"), description=text)
+    sub.set_defaults(func=func)
+    return sub

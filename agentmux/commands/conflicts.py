@@ -9,20 +9,20 @@ import argparse
 import json
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agentmux.commands.common import open_manager, out
+from agentmux.commands.common import add_verb, open_manager, out, print_table
 from agentmux.core.conflicts import ConflictRadar, ConflictReport, PairReport, Verdict
 
 EXIT_CONFLICT = 1
 EXIT_ERROR = 2
 SCHEMA_VERSION = 1
 _CELL = {
-    Verdict.CLEAN: "[green]·[/]",
-    Verdict.OVERLAP: "[yellow]overlap[/]",
-    Verdict.CONFLICT: "[bold red]CONFLICT[/]",
-    Verdict.UNKNOWN: "[dim]?[/]",
+    Verdict.CLEAN: Text("·", "green"),
+    Verdict.OVERLAP: Text("overlap", "yellow"),
+    Verdict.CONFLICT: Text("CONFLICT", "bold red"),
+    Verdict.UNKNOWN: Text("?", "dim"),
 }
 
 
@@ -56,33 +56,31 @@ def _matrix(report: ConflictReport) -> Table:
     table = Table(title="conflict matrix", title_justify="left")
     table.add_column("")
     for name in names:
-        table.add_column(escape(name), justify="center")
+        table.add_column(name, justify="center")
     table.add_column("base", justify="center")
     for row in names:
-        cells: list[str] = []
+        cells: list[Text | str] = []
         for col in names:
             found = report.pair(row, col) if row != col else None
             cells.append(_CELL[found.verdict] if found else "")
         base = next(p for p in report.against_base if p.a == row)
         cells.append(_CELL[base.verdict])
-        table.add_row(escape(row), *cells)
+        table.add_row(row, *cells)
     return table
 
 
-def _details(report: ConflictReport) -> list[str]:
-    lines: list[str] = []
+def _details(report: ConflictReport) -> list[Text | str]:
+    lines: list[Text | str] = []
     for p in (*report.pairs, *report.against_base):
         if p.verdict is Verdict.CONFLICT:
-            lines.append(f"[bold red]{escape(p.a)} × {escape(p.b)}[/]: conflict")
-            lines += [f"  {escape(c.path)} ({c.kind})" for c in p.conflicts]
-            lines += [f"  {escape(path)} (overlap, merges cleanly)" for path in p.overlaps]
+            lines.append(Text.assemble((f"{p.a} × {p.b}", "bold red"), ": conflict"))
+            lines += [f"  {c.path} ({c.kind})" for c in p.conflicts]
+            lines += [f"  {path} (overlap, merges cleanly)" for path in p.overlaps]
         elif p.verdict is Verdict.OVERLAP:
-            lines.append(f"[yellow]{escape(p.a)} × {escape(p.b)}[/]: overlap, merges cleanly")
-            lines += [f"  {escape(path)}" for path in p.overlaps]
+            lines.append(Text.assemble((f"{p.a} × {p.b}", "yellow"), ": overlap, merges cleanly"))
+            lines += [f"  {path}" for path in p.overlaps]
         elif p.verdict is Verdict.UNKNOWN:
-            lines.append(
-                f"[dim]{escape(p.a)} × {escape(p.b)}[/]: unknown ({escape(p.reason or '')})"
-            )
+            lines.append(Text.assemble((f"{p.a} × {p.b}", "dim"), f": unknown ({p.reason or ''})"))
     return lines
 
 
@@ -103,11 +101,11 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(report_json(radar, report), indent=2))
         else:
-            out.print(_matrix(report))
+            print_table(_matrix(report))
             for line in _details(report):
-                out.print(line, highlight=False)
+                out.print(line)
             if not report.has_conflict:
-                out.print("[green]No conflicts.[/]")
+                out.print(Text("No conflicts.", "green"))
     finally:
         manager.close()
     return EXIT_CONFLICT if report.has_conflict else 0
@@ -116,6 +114,6 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 def register(verbs: Any) -> None:
     """Add the ``conflicts`` verb to the CLI's sub-parsers."""
     text = "show which sessions conflict with each other or their base (exit 1 on conflict)"
-    sub = verbs.add_parser("conflicts", help=text, description=text)
+    sub = add_verb(verbs, "conflicts", cmd_conflicts, text)
     sub.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.set_defaults(func=cmd_conflicts, error_exit=EXIT_ERROR)
+    sub.set_defaults(error_exit=EXIT_ERROR)

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agentmux.commands.common import err, open_manager, out
+from agentmux.commands.common import add_verb, err, open_manager, out, print_table
 from agentmux.core.budgets import parse_budget
 from agentmux.core.cost_report import (
     COLUMNS,
@@ -57,7 +57,7 @@ def collect(
     since: float | None = None,
 ) -> tuple[list[SessionMetrics], list[str]]:
     """Every session's metrics (removed ones too), and the names a budget just stopped."""
-    manager = open_manager(quiet=True)
+    manager = open_manager(quiet=True, trust_notice=True)
     try:
         manager.reconcile(drain=False)
         records = manager.sessions(include_removed=True)
@@ -103,10 +103,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in COLUMNS[:3] else "right")
     for m in metrics:
-        table.add_row(*(escape(cell) for cell in row(m)))
+        table.add_row(*row(m))
     first, *rest = total_row(metrics)
-    table.add_row(f"[b]{first}[/b]", *rest)
-    out.print(table)
+    table.add_row(Text(first, "bold"), *rest)
+    print_table(table)
     return 0
 
 
@@ -125,14 +125,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def register(verbs: Any) -> None:
     """Add the ``cost`` and ``budget`` verbs."""
     text = "what each session spent (tokens, dollars), turns, failures, queue wait"
-    cost = verbs.add_parser("cost", help=text, description=text)
+    cost = add_verb(verbs, "cost", cmd_cost, text)
     fmt = cost.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--csv", action="store_true", help="one row per session, as CSV")
     cost.add_argument("--since", metavar="T", help="sessions created since T (2026-11-21, 2h, 7d)")
-    cost.set_defaults(func=cmd_cost)
     text = "set or raise a session's spending cap in USD (80%: warning, 100%: stopped)"
-    budget = verbs.add_parser("budget", help=text, description=text)
+    budget = add_verb(verbs, "budget", cmd_budget, text)
     budget.add_argument("name")
     budget.add_argument("usd", metavar="USD")
-    budget.set_defaults(func=cmd_budget)

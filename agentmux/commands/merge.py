@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 
 from agentmux.commands.common import err, open_manager, out
 from agentmux.core.errors import AgentmuxError
@@ -84,8 +84,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         else:
             merged = ", ".join(s.name for s in plan.steps)
             out.print(
-                f"[green]merged[/] {escape(merged)} into {escape(plan.into)} "
-                f"(now at {plan.result[:10]})"
+                Text.assemble(
+                    ("merged", "green"), f" {merged} into {plan.into} (now at {plan.result[:10]})"
+                )
             )
             _offer_removal(manager, plan, args.remove)
         return 0 if not plan.left_out else 1

@@ -15,6 +15,7 @@ from agentmux.core.agent_events import claude_settings, codex_notify_args
 from agentmux.core.config import AgentConfig, Config
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import data_dir
+from agentmux.core.trust import TRUST_COMMAND
 
 AgentKind = Literal["claude", "codex", "demo", "generic"]
 
@@ -176,6 +177,12 @@ def resolve_profile(config: Config, name: str | None) -> AgentProfile:
                 return profiles[candidate]
         return profiles["demo"]
     if name not in profiles:
+        trust = config.repo_trust
+        if trust is not None and trust.state == "untrusted" and name in trust.agents:
+            raise AgentmuxError(
+                f"agent {name!r} is defined only in {trust.path}, which you have not trusted; "
+                f"review it and run `{TRUST_COMMAND}` to use it."
+            )
         known = ", ".join(sorted(profiles))
         raise AgentmuxError(f"unknown agent {name!r}: known agents are {known}.")
     return profiles[name]

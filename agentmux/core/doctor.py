@@ -77,6 +77,9 @@ def run_checks(cwd: Path) -> list[Check]:
     try:
         config = load_config(repo.root)
         checks.append(Check("config", "ok", "valid"))
+        trust = config.repo_trust
+        level, detail = trust.doctor_line() if trust else ("ok", "no agentmux.toml to trust")
+        checks.append(Check("config trust", level, detail))
     except AgentmuxError as exc:
         checks.append(Check("config", "fail", exc.message))
         config = Config()

@@ -265,7 +265,7 @@ def snapshot_commit(
         if object_dir is not None:
             object_dir.mkdir(parents=True, exist_ok=True)
             env["GIT_OBJECT_DIRECTORY"] = str(object_dir)
-            env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = str(objects)
+            env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = alternates(objects)
         run_git(["add", "--all", "--", "."], worktree, env=env)
         tree = git_out(["write-tree"], worktree, env=env)
         head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
@@ -284,6 +284,23 @@ def snapshot_commit(
             env={**env, **identity},
             stdin=message.encode(),
         )
+
+
+def alternates(*object_dirs: Path) -> str:
+    """``GIT_ALTERNATE_OBJECT_DIRECTORIES`` naming ``object_dirs`` exactly.
+
+    The variable is colon-separated, so a repository under a path with a ``:`` would be split in
+    two; git reads an entry in double quotes as a C-style quoted path instead.
+    """
+    quoted = []
+    for path in object_dirs:
+        raw = os.fsencode(path)
+        body = "".join(
+            "\\" + chr(c) if c in b'"\\' else chr(c) if 0x20 <= c < 0x7F else f"\\{c:03o}"
+            for c in raw
+        )
+        quoted.append(f'"{body}"')
+    return ":".join(quoted)
 
 
 def update_ref(repo: Repo, ref: str, commit: str, reason: str) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.git import Repo, git_out, run_git
+from agentmux.core.git import Repo, alternates, git_out, run_git
 from agentmux.core.locking import repo_lock
 
 #: A whole store is dropped (and rebuilt on the next snapshot) past this size.
@@ -79,7 +79,7 @@ class SnapshotStore:
         """Environment for git commands that must see snapshot objects (and write new ones here)."""
         return {
             "GIT_OBJECT_DIRECTORY": str(self.objects),
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(self._repo_objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": alternates(self._repo_objects),
             "GIT_OPTIONAL_LOCKS": "0",
         }
 

@@ -224,6 +224,8 @@ class AgentmuxApp(App[None]):
         self.push_screen(MainScreen())
         for problem in self.theme_problems:
             self.notify(problem, severity="warning", timeout=8)
+        if notice := self.manager.config.trust_notice:  # what `agentmux new` says on stderr
+            self.notify(notice, severity="warning", timeout=15, markup=False)
         if self.mirror is not None:
             self.mirror.start()
         self.refresh_sessions()
