@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.git import error_detail
 
 DEMO_PROMPTS: list[tuple[str, str]] = [
     (
@@ -60,5 +61,6 @@ def make_demo_repo(target: Path | None) -> Path:
     ):
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise AgentmuxError(f"could not create the demo repository: {proc.stderr.strip()}")
+            detail = error_detail(proc.stderr, proc.returncode)
+            raise AgentmuxError(f"could not create the demo repository in {root}: {detail}.")
     return root

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agentmux.core import git
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.merge_tree import merge_args, parse_merge_tree
+from agentmux.core.merge_tree import MergeResult, merge_args, parse_merge_tree
 from agentmux.core.merged import SquashMerge, squash_merged_into
 from agentmux.core.records import SessionRecord
 from agentmux.core.snapshots import operation_in_progress
@@ -79,10 +79,18 @@ def _short(commit: str) -> str:
     return commit[:10]
 
 
-def _conflicts(repo: git.Repo, ours: str, theirs: str) -> list[str]:
+def _merge_tree(repo: git.Repo, ours: str, theirs: str) -> MergeResult:
+    """``git merge-tree`` of two commits; a failure (not a conflict) says what git said."""
     proc = git.run_git(merge_args(ours, theirs), repo.root, check=False)
+    if proc.returncode not in (0, 1):
+        detail = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
+        raise git.GitError(f"git merge-tree failed: {detail}")
+    return parse_merge_tree(proc.stdout, proc.returncode)
+
+
+def _conflicts(repo: git.Repo, ours: str, theirs: str) -> list[str]:
     try:
-        return [c.path for c in parse_merge_tree(proc.stdout, proc.returncode).conflicts]
+        return [c.path for c in _merge_tree(repo, ours, theirs).conflicts]
     except AgentmuxError:
         return []  # the ordering only; the merge step itself reports the failure
 
@@ -182,8 +190,7 @@ def _step(
     squashed: Mapping[str, SquashMerge],
 ) -> tuple[MergeStep | None, str | None]:
     """One session merged onto ``current``, or None and why not."""
-    proc = git.run_git(merge_args(current, tip), repo.root, check=False)
-    result = parse_merge_tree(proc.stdout, proc.returncode)
+    result = _merge_tree(repo, current, tip)
     if not result.clean:
         files = ", ".join(c.path for c in result.conflicts[:3])
         more = " ..." if len(result.conflicts) > 3 else ""
