@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from agentmux.core.sessions import SessionManager
@@ -135,3 +136,71 @@ def test_merge_errors(repo: Path, manager: SessionManager) -> None:
     assert "no commits that are not already merged" in nothing.out
     missing = run_cli(repo, "merge", "ghost")
     assert missing.code == 1 and "ghost" in missing.err
+
+
+def test_a_broken_session_is_left_out_and_the_others_merge(
+    repo: Path, manager: SessionManager
+) -> None:
+    """Issue 11 item 9: one session's failure never aborts the whole plan."""
+    gone, broken, missing, fine = (
+        session(manager, n) for n in ("gone", "broken", "missing", "fine")
+    )
+    for worktree, name in (
+        (gone, "gone"),
+        (broken, "broken"),
+        (missing, "missing"),
+        (fine, "fine"),
+    ):
+        commit(worktree, f"{name}.txt", f"{name}\n")
+    # Deleted by hand, then made again as a plain directory by the agent still running there.
+    shutil.rmtree(gone)
+    gone.mkdir()
+    (gone / "notes.md").write_text("written after the worktree was deleted\n")
+    # A worktree git cannot read (its index is garbage): left out with git's reason.
+    index = Path(git(broken, "rev-parse", "--path-format=absolute", "--git-path", "index"))
+    index.write_bytes(b"not an index")
+    git(repo, "update-ref", "-d", "refs/heads/agentmux/missing")
+
+    result = run_cli(repo, "merge", "--all", "--keep", "--json")
+    assert result.code == 1, result.err
+    data = json.loads(result.out)
+    assert [s["name"] for s in data["order"]] == ["gone", "fine"], (
+        "the plain directory is a missing worktree"
+    )
+    reasons = {x["name"]: x["reason"] for x in data["left_out"]}
+    assert reasons["missing"] == "its branch agentmux/missing no longer exists"
+    assert reasons["broken"].startswith("it could not be read (git status failed in ")
+    assert "index" in reasons["broken"]
+    assert (repo / "fine.txt").exists() and (repo / "gone.txt").exists()
+    assert not (repo / "broken.txt").exists()
+
+
+def test_a_squash_merged_session_is_merged(repo: Path, manager: SessionManager) -> None:
+    """Issue 11 item 14: no empty duplicate commit, and removal sees the squashed work as merged."""
+    a, b = session(manager, "a"), session(manager, "b")
+    commit(a, "a.txt", "a\n")
+    commit(a, "a2.txt", "a2\n")
+    first = run_cli(repo, "merge", "a", "--squash", "--keep")
+    assert first.code == 0, first.err
+    landed = git(repo, "rev-parse", "main")
+
+    again = run_cli(repo, "merge", "--all", "--squash", "--keep", "--dry-run", "--json")
+    reasons = {x["name"]: x["reason"] for x in json.loads(again.out)["left_out"]}
+    assert reasons["a"] == "it is already squash-merged into main"
+    commit(b, "b.txt", "b\n")
+    second = run_cli(repo, "merge", "--all", "--squash", "--keep")
+    assert second.code == 1, second.err
+    assert git(repo, "rev-list", "--count", f"{landed}..main") == "1", "only b's commit"
+    assert git(repo, "show", "--stat", "--format=", "main").split()[0] == "b.txt"
+
+    # Newer work after the squash merge is merged again; only its subject is listed, and until
+    # then removal still protects it.
+    commit(a, "a3.txt", "a3\n")
+    manager.stop("a")
+    refused = run_cli(repo, "rm", "a")
+    assert refused.code == 1 and "1 commit(s) not in main" in refused.err
+    third = run_cli(repo, "merge", "a", "--squash", "--keep")
+    assert third.code == 0, third.err
+    assert git(repo, "log", "-1", "--format=%b", "main").strip() == "- edit a3.txt"
+    removed = run_cli(repo, "rm", "a")
+    assert removed.code == 0, removed.err

@@ -14,8 +14,10 @@ from typing import Any
 from rich.text import Text
 
 from agentmux.commands.common import err, open_manager, out
+from agentmux.core import git
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.merge import MergePlan, describe_plan, run_check
+from agentmux.core.integration import run_check
+from agentmux.core.merge import MergePlan, describe_plan
 from agentmux.core.sessions import SessionManager
 
 
@@ -28,13 +30,14 @@ def plan_json(plan: MergePlan) -> dict[str, Any]:
         "squash": plan.squash,
         "order": [{"name": s.name, "branch": s.branch, "tip": s.tip} for s in plan.steps],
         "left_out": [{"name": x.name, "reason": x.reason} for x in plan.left_out],
+        "notes": list(plan.notes),
     }
 
 
 def print_plan(plan: MergePlan) -> None:
     """The plan in words."""
     for line in describe_plan(plan):
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _offer_removal(manager: SessionManager, plan: MergePlan, remove: bool | None) -> None:
@@ -50,6 +53,13 @@ def _offer_removal(manager: SessionManager, plan: MergePlan, remove: bool | None
             manager.remove(name)
         except AgentmuxError as exc:  # the core's safety rules still apply
             err.print(f"kept {name}: {exc.message}", markup=False)
+
+
+def _head(manager: SessionManager, branch: str) -> str | None:
+    try:
+        return git.branch_commit(manager.repo, branch)
+    except AgentmuxError:
+        return None
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -78,7 +88,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
                     f"the check failed (exit status {check.exit_status}); nothing was merged "
                     f"and {plan.into} is unchanged."
                 )
-        manager.land_merge(plan)
+        try:
+            manager.land_merge(plan)
+        except KeyboardInterrupt:
+            # A Ctrl-C during landing waits for it: say that it landed before exiting.
+            if _head(manager, plan.into) != plan.result:
+                raise
+            err.print(
+                f"agentmux: interrupted after the merge landed: {plan.into} is at "
+                f"{plan.result[:10]}.",
+                markup=False,
+            )
+            return 130
         if args.json:
             print(json.dumps({**plan_json(plan), "merged": True}, indent=2))
         else:

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.git import error_detail
 
 DEMO_PROMPTS: list[tuple[str, str]] = [
     (
@@ -50,13 +51,16 @@ def make_demo_repo(target: Path | None) -> Path:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    identity = ["-c", "user.name=agentmux demo", "-c", "user.email=demo@agentmux.invalid"]
     for args in (
         ["init", "--quiet", "--initial-branch=main"],
+        # Its own identity, so merging in it works on a machine with no git identity set.
+        ["config", "user.name", "agentmux demo"],
+        ["config", "user.email", "demo@agentmux.invalid"],
         ["add", "--all"],
-        [*identity, "commit", "--quiet", "-m", "demo project"],
+        ["commit", "--quiet", "-m", "demo project"],
     ):
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise AgentmuxError(f"could not create the demo repository: {proc.stderr.strip()}")
+            detail = error_detail(proc.stderr, proc.returncode)
+            raise AgentmuxError(f"could not create the demo repository in {root}: {detail}.")
     return root

@@ -44,8 +44,13 @@ def run_git(
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     check: bool = True,
+    own_session: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``git args`` in ``cwd``; raise :class:`GitError` with git's own message on failure."""
+    """Run ``git args`` in ``cwd``; raise :class:`GitError` with git's own message on failure.
+
+    With ``own_session``, git runs in a session of its own, so a Ctrl-C or hang-up sent to the
+    terminal's process group does not stop it half-way through a write.
+    """
     if shutil.which("git") is None:
         raise AgentmuxError(
             "git is not installed or not on PATH; agentmux needs git 2.38 or newer."
@@ -57,12 +62,58 @@ def run_git(
         input=stdin,
         capture_output=True,
         check=False,
+        start_new_session=own_session,
     )
     if check and proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
-        detail = message[-1] if message else f"exit status {proc.returncode}"
-        raise GitError(f"git {args[0]} failed: {detail.removeprefix('fatal: ')}")
+        detail = error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
+        raise GitError(f"git {args[0]} failed in {cwd}: {detail}")
     return proc
+
+
+_PREFIXES = ("fatal: ", "error: ", "warning: ")
+_LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists\.?")
+_MAX_DETAIL = 600
+
+
+def error_detail(stderr: str, returncode: int = 1) -> str:
+    """git's error output as one line that keeps what matters: every ``fatal:``/``error:``
+    line with the paths it lists and its advice, not only the last line (often "Aborting").
+
+    A lock file left behind is named with its cause and its fix.
+    """
+    lock = _LOCK.search(stderr)
+    if lock:
+        return (
+            f"{lock.group(1)} exists: another git process is working in this repository, or one "
+            "was killed before it finished; if no git process is running, delete that file"
+        )
+    paragraphs = re.split(r"\n\s*\n", stderr.strip())
+    # The paragraphs with an error line say what failed; the others are general advice.
+    failing = [
+        p for p in paragraphs if any(line.startswith(_PREFIXES[:2]) for line in p.split("\n"))
+    ]
+    parts: list[str] = []
+    for paragraph in failing or paragraphs[-1:]:
+        for raw in paragraph.splitlines():
+            line = raw.rstrip()
+            if not line.strip() or line.strip() == "Aborting" or line.startswith("hint:"):
+                continue
+            if raw[:1] in ("\t", " ") and parts:
+                # The paths an error line lists, indented under it.
+                joiner = " " if parts[-1].endswith(":") else ", "
+                parts[-1] += joiner + line.strip()
+                continue
+            for prefix in _PREFIXES:
+                line = line.removeprefix(prefix)
+            if line not in parts:
+                parts.append(line)
+    if not parts:
+        return f"exit status {returncode}"
+    detail = "; ".join(
+        part if n == 0 or part[1:2].isupper() else part[:1].lower() + part[1:]
+        for n, part in enumerate(part.rstrip(".") for part in parts)
+    )
+    return detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 3] + "..."
 
 
 def git_out(args: Sequence[str], cwd: Path, **kwargs: object) -> str:
@@ -91,10 +142,17 @@ def require_git() -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class Repo:
-    """A non-bare git repository: its main working tree and its common git dir."""
+    """A non-bare git repository: its main working tree, its common git dir, and the working
+    tree the command runs in (the main one, or a linked worktree)."""
 
     root: Path
     common_dir: Path
+    worktree: Path | None = None
+
+    @property
+    def here(self) -> Path:
+        """The working tree the command runs in (the main one when run from elsewhere)."""
+        return self.worktree or self.root
 
     def git(self, args: Sequence[str], **kwargs: object) -> str:
         """Run git in the main working tree and return stdout text."""
@@ -135,7 +193,11 @@ def discover_repo(start: Path) -> Repo:
         raise AgentmuxError(
             f"the repository at {start} has no main working tree; agentmux needs one."
         )
-    return Repo(root=root, common_dir=common_dir)
+    top = run_git(["rev-parse", "--show-toplevel"], start, check=False)
+    here = (
+        Path(top.stdout.decode(errors="surrogateescape").strip()) if top.returncode == 0 else None
+    )
+    return Repo(root=root, common_dir=common_dir, worktree=here)
 
 
 def resolve_commit(repo: Repo, ref: str) -> str:
@@ -151,9 +213,40 @@ def resolve_commit(repo: Repo, ref: str) -> str:
 
 
 def current_branch(repo: Repo) -> str | None:
-    """The branch checked out in the main working tree, or None when HEAD is detached."""
-    proc = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo.root, check=False)
+    """The branch checked out in the working tree the command runs in (a linked worktree's own
+    branch, not the main one's), or None when HEAD is detached."""
+    proc = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo.here, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def branch_commit(repo: Repo, branch: str) -> str:
+    """The commit local ``branch`` points at, or one sentence on why ``branch`` is not one
+    (a remote-tracking branch, a tag, a commit id, or nothing at all) that merging can move."""
+    name = branch.removeprefix("refs/heads/")
+    proc = run_git(
+        ["rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}"],
+        repo.root,
+        check=False,
+    )
+    if proc.returncode == 0 and not name.startswith("-"):
+        return proc.stdout.decode().strip()
+    fix = "name a local branch with --into"
+    if ref_exists(repo, f"refs/remotes/{name}"):
+        why = "it is a remote-tracking branch, not a local branch"
+        fix = f"name a local branch with --into (e.g. one made with: git branch <name> {name})"
+    elif ref_exists(repo, f"refs/tags/{name}"):
+        why = "it is a tag, not a branch"
+    elif (
+        not name.startswith("-")
+        and run_git(
+            ["rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], repo.root, check=False
+        ).returncode
+        == 0
+    ):
+        why = "it is a commit, not a branch (the sessions started from a detached HEAD)"
+    else:
+        why = "there is no such branch in this repository"
+    raise AgentmuxError(f"cannot merge into {name!r}: {why}; {fix}.")
 
 
 def has_commits(repo: Repo) -> bool:

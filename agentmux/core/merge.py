@@ -2,23 +2,21 @@
 
 The whole result is built off to the side with ``git merge-tree`` and ``git commit-tree`` (no
 worktree, index or ref is touched while planning), optionally checked in a throw-away integration
-worktree, and landed with a single compare-and-swap move of the base branch. On any failure the base
-branch is exactly where it was.
+worktree (:mod:`agentmux.core.integration`), and landed with a single compare-and-swap move of the
+base branch (:mod:`agentmux.core.merge_landing`). On any failure the base branch is exactly where
+it was.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentmux.core import git
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.locking import repo_lock
-from agentmux.core.merge_tree import merge_args, parse_merge_tree
+from agentmux.core.merge_tree import MergeResult, merge_args, parse_merge_tree
+from agentmux.core.merged import SquashMerge, squash_merged_into
 from agentmux.core.records import SessionRecord
 from agentmux.core.snapshots import operation_in_progress
 
@@ -51,6 +49,8 @@ class MergePlan:
     squash: bool
     steps: tuple[MergeStep, ...]
     left_out: tuple[LeftOut, ...]
+    #: Sentences about what happened before planning (an interrupted merge finished, ...).
+    notes: tuple[str, ...] = ()
 
     @property
     def result(self) -> str:
@@ -61,7 +61,8 @@ class MergePlan:
 def describe_plan(plan: MergePlan) -> list[str]:
     """The plan in plain sentences, one per line."""
     how = "squash-merge" if plan.squash else "merge"
-    lines = (
+    lines = [f"note: {note}" for note in plan.notes]
+    lines += (
         [f"{how} into {plan.into} (at {_short(plan.base_before)}), in this order:"]
         + [
             f"  {n}. {s.name} ({s.branch} at {_short(s.tip)})"
@@ -74,22 +75,24 @@ def describe_plan(plan: MergePlan) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of ``--check CMD`` in the integration worktree."""
-
-    command: str
-    exit_status: int
-    output: str = field(repr=False)
-
-
 def _short(commit: str) -> str:
     return commit[:10]
 
 
-def _conflicts(repo: git.Repo, ours: str, theirs: str) -> list[str]:
+def _merge_tree(repo: git.Repo, ours: str, theirs: str) -> MergeResult:
+    """``git merge-tree`` of two commits; a failure (not a conflict) says what git said."""
     proc = git.run_git(merge_args(ours, theirs), repo.root, check=False)
-    return [c.path for c in parse_merge_tree(proc.stdout, proc.returncode).conflicts]
+    if proc.returncode not in (0, 1):
+        detail = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
+        raise git.GitError(f"git merge-tree failed: {detail}")
+    return parse_merge_tree(proc.stdout, proc.returncode)
+
+
+def _conflicts(repo: git.Repo, ours: str, theirs: str) -> list[str]:
+    try:
+        return [c.path for c in _merge_tree(repo, ours, theirs).conflicts]
+    except AgentmuxError:
+        return []  # the ordering only; the merge step itself reports the failure
 
 
 def _commit(repo: git.Repo, tree: str, parents: Sequence[str], message: str) -> str:
@@ -107,19 +110,45 @@ def default_into(records: Sequence[SessionRecord]) -> str:
     return bases[0]
 
 
+def require_identity(repo: git.Repo) -> None:
+    """Refuse, with how to fix it, when git has no identity to make the merge commits with."""
+    for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        proc = git.run_git(["var", who], repo.root, check=False)
+        if proc.returncode != 0:
+            why = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
+            raise AgentmuxError(
+                f"git has no identity to make the merge commits with ({why}); set one with "
+                "git config --global user.name 'Your Name' and git config --global user.email "
+                "you@example.com (without --global for this repository only), then merge again."
+            )
+
+
 def plan_merge(
-    repo: git.Repo, records: Sequence[SessionRecord], into: str, *, squash: bool = False
+    repo: git.Repo,
+    records: Sequence[SessionRecord],
+    into: str,
+    *,
+    squash: bool = False,
+    squashed: Mapping[str, SquashMerge] | None = None,
 ) -> MergePlan:
     """Order the sessions so every one that merges cleanly onto the others does; name the rest.
 
     Sessions that conflict with no other candidate go first, then the rest by creation time; each
-    is merged onto the result so far, and one that would conflict with it is left out.
+    is merged onto the result so far, and one that would conflict with it is left out. A session
+    that cannot be read (a broken worktree, a missing branch, a git error) is left out with the
+    reason; the others are still merged. ``squashed`` holds each session's last squash merge.
     """
-    base_before = git.resolve_commit(repo, f"refs/heads/{into}")
+    require_identity(repo)
+    into = into.removeprefix("refs/heads/")
+    base_before = git.branch_commit(repo, into)
     left_out: list[LeftOut] = []
     candidates: list[tuple[SessionRecord, str]] = []
     for record in sorted(records, key=lambda r: r.created_at):
-        reason, tip = _readiness(repo, record, base_before)
+        prior = (squashed or {}).get(record.id)
+        try:
+            reason, tip = _readiness(repo, record, base_before, into, prior)
+        except AgentmuxError as exc:
+            reason, tip = f"it could not be read ({exc.message.rstrip('.')})", None
         if reason is not None or tip is None:
             left_out.append(LeftOut(record.name, reason or "it has no branch"))
         else:
@@ -134,34 +163,85 @@ def plan_merge(
     steps: list[MergeStep] = []
     current = base_before
     for record, tip in candidates:
-        proc = git.run_git(merge_args(current, tip), repo.root, check=False)
-        result = parse_merge_tree(proc.stdout, proc.returncode)
-        if not result.clean:
-            files = ", ".join(c.path for c in result.conflicts[:3])
-            more = " ..." if len(result.conflicts) > 3 else ""
-            against = ", ".join(s.name for s in steps) or into
-            left_out.append(LeftOut(record.name, f"it conflicts with {against} in {files}{more}"))
+        try:
+            step, why = _step(
+                repo, record, tip, current,
+                into=into, steps=steps, squash=squash, squashed=squashed or {},
+            )  # fmt: skip
+        except AgentmuxError as exc:
+            step, why = None, f"it could not be merged ({exc.message.rstrip('.')})"
+        if step is None:
+            left_out.append(LeftOut(record.name, why or "it could not be merged"))
             continue
-        if squash:
-            subjects = git.git_out(["log", "--format=- %s", f"{current}..{tip}"], repo.root)
-            message = f"{record.name}: squashed agentmux session\n\n{subjects}\n"
-            commit = _commit(repo, result.tree, [current], message)
-        else:
-            message = f"Merge agentmux session {record.name} (branch {record.branch})\n"
-            commit = _commit(repo, result.tree, [current, tip], message)
-        steps.append(MergeStep(record.name, record.id, record.branch, tip, commit))
-        current = commit
+        steps.append(step)
+        current = step.commit
     return MergePlan(into, base_before, squash, tuple(steps), tuple(left_out))
 
 
-def _readiness(repo: git.Repo, record: SessionRecord, base: str) -> tuple[str | None, str | None]:
+def _step(
+    repo: git.Repo,
+    record: SessionRecord,
+    tip: str,
+    current: str,
+    *,
+    into: str,
+    steps: Sequence[MergeStep],
+    squash: bool,
+    squashed: Mapping[str, SquashMerge],
+) -> tuple[MergeStep | None, str | None]:
+    """One session merged onto ``current``, or None and why not."""
+    result = _merge_tree(repo, current, tip)
+    if not result.clean:
+        files = ", ".join(c.path for c in result.conflicts[:3])
+        more = " ..." if len(result.conflicts) > 3 else ""
+        against = ", ".join(s.name for s in steps) or into
+        return None, f"it conflicts with {against} in {files}{more}"
+    if squash:
+        if result.tree == git.git_out(["rev-parse", f"{current}^{{tree}}"], repo.root):
+            return None, f"its changes are already in {into}"
+        prior = squashed.get(record.id)
+        # Only what is new since an earlier squash merge is listed again.
+        skip = [prior.tip] if prior is not None and _has_commit(repo, prior.tip) else []
+        subjects = git.git_out(["log", "--format=- %s", tip, "--not", current, *skip], repo.root)
+        message = f"{record.name}: squashed agentmux session\n\n{subjects}\n"
+        commit = _commit(repo, result.tree, [current], message)
+    else:
+        message = f"Merge agentmux session {record.name} (branch {record.branch})\n"
+        commit = _commit(repo, result.tree, [current, tip], message)
+    return MergeStep(record.name, record.id, record.branch, tip, commit), None
+
+
+def _has_commit(repo: git.Repo, commit: str) -> bool:
+    args = ["cat-file", "-e", f"{commit}^{{commit}}"]
+    return git.run_git(args, repo.root, check=False).returncode == 0
+
+
+def _own_worktree(worktree: Path) -> Path | None:
+    """The session's worktree as git knows it, or None when it is missing: gone, or a plain
+    directory made again at its path (git would answer from whatever repository encloses it)."""
+    if not (worktree / ".git").is_file():
+        return None
+    proc = git.run_git(["rev-parse", "--show-toplevel"], worktree, check=False)
+    top = proc.stdout.decode(errors="surrogateescape").strip()
+    if proc.returncode != 0 or Path(top).resolve() != worktree.resolve():
+        return None
+    return worktree
+
+
+def _readiness(
+    repo: git.Repo,
+    record: SessionRecord,
+    base: str,
+    into: str,
+    prior: SquashMerge | None,
+) -> tuple[str | None, str | None]:
     """Why a session cannot be merged now (or None), and its branch tip."""
     branch_ref = f"refs/heads/{record.branch}"
     if not git.ref_exists(repo, branch_ref):
         return f"its branch {record.branch} no longer exists", None
     tip = git.resolve_commit(repo, branch_ref)
-    worktree = Path(record.worktree)
-    if worktree.is_dir():
+    worktree = _own_worktree(Path(record.worktree))
+    if worktree is not None:
         git_dir = Path(git.git_out(["rev-parse", "--absolute-git-dir"], worktree))
         busy = operation_in_progress(git_dir)
         if busy is not None:
@@ -172,77 +252,8 @@ def _readiness(repo: git.Repo, record: SessionRecord, base: str) -> tuple[str | 
                 f"it has {len(dirty)} uncommitted or untracked path(s); commit them first",
                 tip,
             )
+    if prior is not None and prior.into == into and squash_merged_into(repo, prior, tip):
+        return f"it is already squash-merged into {into}", tip
     if not git.commits_not_in(repo, [tip], base):
         return "it has no commits that are not already merged", tip
     return None, tip
-
-
-def run_check(repo: git.Repo, commit: str, command: str, work_dir: Path) -> CheckResult:
-    """Run ``command`` (a shell command line) in a throw-away worktree of ``commit``."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tree = Path(tempfile.mkdtemp(prefix="integration-", dir=work_dir))
-    tree.rmdir()
-    git.run_git(["worktree", "add", "--quiet", "--detach", str(tree), commit], repo.root)
-    try:
-        proc = subprocess.run(
-            ["sh", "-c", command],
-            cwd=tree,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-        output = (proc.stdout + proc.stderr).decode(errors="replace")
-        return CheckResult(command, proc.returncode, output)
-    finally:
-        git.run_git(["worktree", "remove", "--force", str(tree)], repo.root, check=False)
-        shutil.rmtree(tree, ignore_errors=True)
-        git.run_git(["worktree", "prune"], repo.root, check=False)
-
-
-def land(
-    repo: git.Repo,
-    plan: MergePlan,
-    lock_path: Path,
-    record_merge: Callable[[MergeStep], None],
-) -> None:
-    """Move the base branch to the plan's result in one step, or leave it exactly where it was."""
-    if not plan.steps:
-        return
-    with repo_lock(lock_path):
-        now = git.resolve_commit(repo, f"refs/heads/{plan.into}")
-        if now != plan.base_before:
-            raise AgentmuxError(
-                f"{plan.into} moved while the merge was being prepared; nothing was merged, "
-                "run the merge again."
-            )
-        check_main_worktree(repo, plan.into)
-        checked_out = git.branch_checked_out_in(repo, plan.into)
-        if checked_out:
-            tree = checked_out[0]
-            # A fast-forward updates the branch, index and files together, or fails before any.
-            git.run_git(["merge", "--ff-only", "--quiet", plan.result], tree)
-        else:
-            git.run_git(
-                [
-                    "update-ref",
-                    "-m",
-                    "agentmux merge",
-                    f"refs/heads/{plan.into}",
-                    plan.result,
-                    plan.base_before,
-                ],
-                repo.root,
-            )
-    for step in plan.steps:
-        record_merge(step)
-
-
-def check_main_worktree(repo: git.Repo, into: str) -> None:
-    """Refuse early when the worktree that has ``into`` checked out has uncommitted changes."""
-    for tree in git.branch_checked_out_in(repo, into):
-        dirty = git.dirty_paths(tree, untracked=False)
-        if dirty:
-            raise AgentmuxError(
-                f"{tree} has uncommitted changes ({', '.join(dirty[:3])}); commit or stash them "
-                f"before merging into {into}."
-            )

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,9 +48,18 @@ from agentmux.core.events import (
     ignore_events,
 )
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
+from agentmux.core.integration import prune_integration
 from agentmux.core.launch import pane_command, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
-from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
+from agentmux.core.merge import MergePlan, MergeStep, default_into, plan_merge
+from agentmux.core.merge_landing import land
+from agentmux.core.merge_landing import recover as recover_landing
+from agentmux.core.merged import (
+    last_squash_merge,
+    merged_event_data,
+    record_merged,
+    without_squash_merged,
+)
 from agentmux.core.metrics import MetricsCollector, SessionMetrics, interruptions
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
@@ -799,29 +809,40 @@ class SessionManager:
     def merge_plan(
         self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False
     ) -> MergePlan:
-        """Plan merging the named sessions (every live one when ``names`` is None)."""
+        """Plan merging the named sessions (every live one when ``names`` is None), after
+        finishing what a killed merge left behind (its notes say what)."""
+        notes = self._before_merge()
         records = [r for r in self.reconcile(drain=False) if r.status is not Status.QUEUED]
         if names is not None:
             records = [self.get(name) for name in dict.fromkeys(names)]
         if not records:
             raise AgentmuxError("there are no sessions to merge.")
-        return plan_merge(self.repo, records, into or default_into(records), squash=squash)
+        squashed = {r.id: s for r in records if (s := last_squash_merge(self.store, r.id))}
+        target = into or default_into(records)
+        plan = plan_merge(self.repo, records, target, squash=squash, squashed=squashed)
+        return replace(plan, notes=notes)
+
+    def _before_merge(self) -> tuple[str, ...]:
+        note = recover_landing(self.repo, self.home, self._record_merged)
+        pruned = prune_integration(self.repo, self.home / "integration")
+        return (
+            *([note] if note else []),
+            *(f"removed {p}, left by a killed merge --check" for p in pruned),
+        )
+
+    def _record_merged(self, plan: MergePlan, step: MergeStep) -> None:
+        data = merged_event_data(plan.into, step.tip, plan.result, plan.squash)
+        record_merged(self.store, step.session_id, data)
 
     def land_merge(self, plan: MergePlan) -> None:
         """Move the base branch to the plan's result (all or nothing) and record each merge."""
-
-        def record(step: MergeStep) -> None:
-            self.store.record_event(
-                step.session_id,
-                "merged",
-                {"into": plan.into, "tip": step.tip, "commit": plan.result, "squash": plan.squash},
-            )
-
-        land(self.repo, plan, self.home / "merge.lock", record)
+        land(self.repo, plan, self.home, self._record_merged)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
-        """Uncommitted/untracked paths and commits not in the base that removal would drop."""
-        return work_at_risk(self.repo, record)
+        """Uncommitted/untracked paths and commits not in the base that removal would drop
+        (commits a squash merge took are merged, not at risk)."""
+        risk = work_at_risk(self.repo, record)
+        return without_squash_merged(self.repo, risk, last_squash_merge(self.store, record.id))
 
     def remove(
         self, name: str, *, force: bool = False, delete_branch: bool = False
