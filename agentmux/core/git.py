@@ -172,14 +172,47 @@ def ref_exists(repo: Repo, ref: str) -> bool:
 def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
     """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``.
 
-    The branch must not exist yet; if git fails half-way, a branch it created is deleted again.
+    Neither may exist yet. git can fail after it made both (a failing ``post-checkout`` hook runs
+    last): then everything this call made is removed again, and the error names the hook.
     """
-    try:
-        run_git(["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], repo.root)
-    except AgentmuxError:
-        if not path.exists() and ref_exists(repo, f"refs/heads/{branch}"):
-            run_git(["branch", "-D", "--quiet", branch], repo.root, check=False)
-        raise
+    had_branch = ref_exists(repo, f"refs/heads/{branch}")
+    had_path = os.path.lexists(path)
+    proc = run_git(
+        ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit],
+        repo.root,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return
+    hook = _failed_hook(path) if not had_path else None
+    if not had_path:
+        run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root, check=False)
+        shutil.rmtree(path, ignore_errors=True)  # made by this call alone: nothing else is in it
+    run_git(["worktree", "prune"], repo.root, check=False)
+    if not had_branch and ref_exists(repo, f"refs/heads/{branch}"):
+        run_git(["branch", "-D", "--quiet", branch], repo.root, check=False)
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    detail = lines[-1].removeprefix("fatal: ") if lines else f"exit status {proc.returncode}"
+    if hook is not None:
+        raise GitError(
+            f"the post-checkout hook {hook} failed (exit status {proc.returncode}: {detail}) "
+            f"after git made worktree {path}; the branch and worktree were removed again"
+        )
+    raise GitError(f"git worktree failed: {detail}")
+
+
+def _failed_hook(path: Path) -> Path | None:
+    """The post-checkout hook, when git had checked the new worktree out (so only it can have
+    failed after that)."""
+    if not (path / ".git").is_file() or worktree_head(path) is None:
+        return None
+    proc = run_git(
+        ["rev-parse", "--path-format=absolute", "--git-path", "hooks/post-checkout"],
+        path,
+        check=False,
+    )
+    hook = Path(proc.stdout.decode(errors="surrogateescape").strip())
+    return hook if proc.returncode == 0 and os.access(hook, os.X_OK) else None
 
 
 def remove_worktree(repo: Repo, path: Path) -> None:
