@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+import pytest
+
+from agentmux.core.config import load_config
+from agentmux.core.events import SessionCreated, SessionEvent, SessionStarted
+from agentmux.core.git import discover_repo
 from agentmux.core.sessions import SessionManager
 from tests.conftest import git, run_cli
 
@@ -42,3 +49,34 @@ def test_a_failing_post_checkout_hook_rolls_new_back_fully(repo: Path, tmp_path:
     assert again.code == 0, again.err
     assert run_cli(repo, "rm", "hooked", "--force").code == 0
 
+
+def raise_on(kind: type[SessionEvent]) -> Callable[[SessionEvent], None]:
+    def sink(event: SessionEvent) -> None:
+        if isinstance(event, kind):
+            raise OSError(32, "Broken pipe")  # e.g. `new` printing progress to a closed pipe
+
+    return sink
+
+
+@pytest.mark.parametrize("kind", [SessionCreated, SessionStarted])
+def test_new_failing_after_its_worktree_exists_undoes_everything(
+    repo: Path, kind: type[SessionEvent]
+) -> None:
+    manager = SessionManager(discover_repo(repo), load_config(repo), on_event=raise_on(kind))
+    try:
+        with pytest.raises(OSError, match="Broken pipe"):
+            manager.create(agent="demo", name="undone")
+        worktree = manager.worktree_root / "undone"
+        assert not worktree.exists()
+        assert "agentmux/undone" not in git(repo, "branch", "--list")
+        assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+        assert manager.sessions(include_removed=True) == []
+        assert manager.panes_by_session() == {}, "an agent that started was ended"
+        stray = [
+            p.pid
+            for p in psutil.process_iter(["cwd"])
+            if (p.info["cwd"] or "").startswith(str(worktree))
+        ]
+        assert stray == []
+    finally:
+        manager.close()
