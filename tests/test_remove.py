@@ -14,7 +14,7 @@ from agentmux.core import git as coregit
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from tests.conftest import git, run_cli, wait_for
+from tests.conftest import git, run_cli, wait_for, write_config
 
 
 def stopped_session(manager: SessionManager, name: str) -> Path:
@@ -287,3 +287,21 @@ def test_rm_force_keeps_the_files_of_a_worktree_recreated_as_a_plain_directory(
     assert removed.status is Status.REMOVED and removed.archive_ref is not None
     assert detached in git(repo, "rev-list", removed.archive_ref).split()
     assert run_cli(repo, "ls").code == 0
+
+
+def test_a_queued_session_never_starts_in_a_plain_directory_at_its_worktree_path(
+    repo: Path,
+) -> None:
+    write_config(repo, "max_sessions = 1\n")
+    manager = SessionManager.open(repo)
+    try:
+        manager.create(agent="demo", name="first")
+        queued = manager.create(agent="demo", name="second")
+        assert queued.status is Status.QUEUED
+        recreate_as_plain_directory(Path(queued.worktree))
+        manager.stop("first")
+        second = manager.get("second")
+        assert second.status is Status.LOST, "not started in a directory that is no worktree"
+        assert second.id not in manager.panes_by_session()
+    finally:
+        manager.close()

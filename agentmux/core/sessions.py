@@ -670,7 +670,8 @@ class SessionManager:
                 break
             if record.status is not Status.QUEUED:
                 continue
-            if not Path(record.worktree).is_dir():
+            if not git.is_worktree_of(self.repo, Path(record.worktree)):
+                # Gone, or a plain directory made again where it was: no place for the agent.
                 reason = "its worktree is gone"
             else:
                 try:
