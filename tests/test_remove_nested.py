@@ -4,6 +4,7 @@ anything is stopped)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, write_config
 
 
 def stopped_session(manager: SessionManager, name: str) -> Path:
@@ -192,5 +193,34 @@ def test_rm_of_a_clean_populated_submodule_needs_no_force(repo: Path, tmp_path: 
         assert manager.work_at_risk(manager.get("plain")).empty
         manager.remove("plain")
         assert not worktree.exists()
+    finally:
+        manager.close()
+
+
+# Ends by leaving a nested repository git cannot read: the archive after the stop fails.
+SPOILER = (
+    "trap 'git init -q spoiled && echo junk > spoiled/.git/index; exit 0' TERM; "
+    "echo ready; while :; do sleep 0.1; done"
+)
+
+
+def test_an_archive_failing_after_the_stop_deletes_nothing_and_can_be_run_again(
+    repo: Path,
+) -> None:
+    write_config(repo, f'[agents.spoiler]\ncommand = ["sh", "-c", {json.dumps(SPOILER)}]\n')
+    manager = SessionManager.open(repo)
+    try:
+        record = manager.create(agent="spoiler", name="late")
+        worktree = Path(record.worktree)
+        (worktree / "work.txt").write_text("work\n")
+        with pytest.raises(AgentmuxError, match=r"after stopping its agent.*spoiled.*run again"):
+            manager.remove("late", force=True)
+        assert (worktree / "work.txt").exists(), "nothing was deleted"
+        assert not archive_refs(repo)
+        assert manager.get("late").status is not Status.REMOVED
+        (worktree / "spoiled" / ".git" / "index").unlink()
+        removed = manager.remove("late", force=True)
+        assert removed.status is Status.REMOVED and removed.archive_ref is not None
+        assert git(repo, "show", f"{removed.archive_ref}:work.txt") == "work"
     finally:
         manager.close()
