@@ -305,3 +305,21 @@ def test_a_queued_session_never_starts_in_a_plain_directory_at_its_worktree_path
         assert second.id not in manager.panes_by_session()
     finally:
         manager.close()
+
+
+def test_rm_counts_detached_commits_of_a_worktree_deleted_behind_our_back(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "detached-gone")
+    git(worktree, "checkout", "--quiet", "--detach")
+    (worktree / "lost.txt").write_text("only on a detached HEAD\n")
+    git(worktree, "add", "lost.txt")
+    git(worktree, "commit", "--quiet", "-m", "detached, then the worktree was deleted")
+    detached = git(worktree, "rev-parse", "HEAD")
+    shutil.rmtree(worktree)
+    with pytest.raises(AgentmuxError, match=r"1 commit\(s\) not in main"):
+        manager.remove("detached-gone")
+    removed = manager.remove("detached-gone", force=True)
+    assert removed.archive_ref is not None
+    assert detached in git(repo, "rev-list", removed.archive_ref).split()
+    assert str(worktree) not in git(repo, "worktree", "list")
