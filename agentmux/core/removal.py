@@ -101,7 +101,13 @@ class Removal:
             problems.append("its agent is still running (stop it first)")
         if found:
             problems.append(f"a process is still in its worktree: {describe(found)}")
-        risk = work_at_risk(self.repo, self.record)
+        try:
+            risk = work_at_risk(self.repo, self.record)
+        except AgentmuxError as exc:
+            raise AgentmuxError(
+                f"not removing {self.record.name!r}: {exc.message.rstrip('.')}; nothing was "
+                "removed (move it out of the worktree, or repair it, and try again)."
+            ) from exc
         if not risk.empty:
             problems.append(f"it has {risk.describe()}")
         if problems:
