@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agentmux.core import git as coregit
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from tests.conftest import git
+from tests.conftest import git, run_cli, wait_for, write_config
 
 
 def stopped_session(manager: SessionManager, name: str) -> Path:
@@ -104,8 +107,6 @@ def test_rm_works_when_the_worktree_was_deleted_behind_our_back(
     repo: Path, manager: SessionManager
 ) -> None:
     worktree = stopped_session(manager, "vanished")
-    import shutil
-
     shutil.rmtree(worktree)
     removed = manager.remove("vanished")
     assert removed.status is Status.REMOVED
@@ -189,3 +190,136 @@ def test_removing_the_last_session_stops_the_private_server(
     assert manager.tmux.is_running()
     manager.remove("only")
     assert not manager.tmux.is_running()
+
+
+def test_rm_refuses_while_an_untagged_process_is_in_the_worktree(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "occupied")
+    squatter = subprocess.Popen(["sleep", "300"], cwd=worktree)
+    try:
+        refused = run_cli(repo, "rm", "occupied")
+        assert refused.code != 0
+        assert f"{squatter.pid} (sleep 300)" in refused.err, refused.err
+        assert refused.err.count("\n") == 1, refused.err
+        assert worktree.exists()
+        assert manager.get("occupied").status is Status.STOPPED
+        done = run_cli(repo, "rm", "occupied", "--force")
+        assert done.code == 0, done.err
+        assert squatter.wait(timeout=15) != 0, "rm --force ended it as it ends an agent"
+        assert not worktree.exists()
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+def test_rm_refuses_while_an_untagged_pane_of_our_tmux_runs_in_the_worktree(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "ghost")
+    socket = str(manager.tmux.socket_path)
+    raw = ["tmux", "-S", socket, "new-session", "-d", "-s", "ghost2", "-c", str(worktree)]
+    subprocess.run([*raw, "sleep", "301"], check=True)
+    wait_for(lambda: pids_running("sleep 301"), what="the untagged pane's process")
+    pids = pids_running("sleep 301")
+    with pytest.raises(AgentmuxError, match=rf"{pids[0]} \(sleep 301\)"):
+        manager.remove("ghost")
+    assert worktree.exists()
+    manager.remove("ghost", force=True)
+    assert not worktree.exists()
+    assert not any(psutil.pid_exists(pid) and not zombie(pid) for pid in pids)
+
+
+def pids_running(cmdline: str) -> list[int]:
+    return [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if " ".join(p.info["cmdline"] or []) == cmdline
+    ]
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def recreate_as_plain_directory(worktree: Path) -> None:
+    shutil.rmtree(worktree)
+    worktree.mkdir()
+    (worktree / "notes.txt").write_text("written after the worktree was deleted\n")
+
+
+def test_rm_refuses_a_worktree_recreated_as_a_plain_directory(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "plain")
+    recreate_as_plain_directory(worktree)
+    refused = run_cli(repo, "rm", "plain")
+    assert refused.code != 0
+    assert str(worktree) in refused.err and "plain directory" in refused.err, refused.err
+    assert refused.err.count("\n") == 1, refused.err
+    assert (worktree / "notes.txt").read_text() == "written after the worktree was deleted\n"
+    assert manager.get("plain").status is Status.STOPPED
+
+
+def test_rm_force_keeps_the_files_of_a_worktree_recreated_as_a_plain_directory(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "plain")
+    (worktree / "wip.txt").write_text("w\n")
+    git(worktree, "add", "wip.txt")
+    git(worktree, "commit", "--quiet", "-m", "committed before the deletion")
+    git(worktree, "checkout", "--quiet", "--detach")
+    (worktree / "detached.txt").write_text("d\n")
+    git(worktree, "add", "detached.txt")
+    git(worktree, "commit", "--quiet", "-m", "on a detached HEAD")
+    detached = git(worktree, "rev-parse", "HEAD")
+    recreate_as_plain_directory(worktree)
+    done = run_cli(repo, "rm", "plain", "--force", "--delete-branch")
+    assert done.code == 0, done.err
+    assert str(worktree) in done.err and "left" in done.err, done.err
+    assert (worktree / "notes.txt").read_text() == "written after the worktree was deleted\n"
+    assert str(worktree) not in git(repo, "worktree", "list")
+    assert not (repo / ".git" / "worktrees" / "plain").exists()
+    removed = manager.sessions(include_removed=True)[0]
+    assert removed.status is Status.REMOVED and removed.archive_ref is not None
+    assert detached in git(repo, "rev-list", removed.archive_ref).split()
+    assert run_cli(repo, "ls").code == 0
+
+
+def test_a_queued_session_never_starts_in_a_plain_directory_at_its_worktree_path(
+    repo: Path,
+) -> None:
+    write_config(repo, "max_sessions = 1\n")
+    manager = SessionManager.open(repo)
+    try:
+        manager.create(agent="demo", name="first")
+        queued = manager.create(agent="demo", name="second")
+        assert queued.status is Status.QUEUED
+        recreate_as_plain_directory(Path(queued.worktree))
+        manager.stop("first")
+        second = manager.get("second")
+        assert second.status is Status.LOST, "not started in a directory that is no worktree"
+        assert second.id not in manager.panes_by_session()
+    finally:
+        manager.close()
+
+
+def test_rm_counts_detached_commits_of_a_worktree_deleted_behind_our_back(
+    repo: Path, manager: SessionManager
+) -> None:
+    worktree = stopped_session(manager, "detached-gone")
+    git(worktree, "checkout", "--quiet", "--detach")
+    (worktree / "lost.txt").write_text("only on a detached HEAD\n")
+    git(worktree, "add", "lost.txt")
+    git(worktree, "commit", "--quiet", "-m", "detached, then the worktree was deleted")
+    detached = git(worktree, "rev-parse", "HEAD")
+    shutil.rmtree(worktree)
+    with pytest.raises(AgentmuxError, match=r"1 commit\(s\) not in main"):
+        manager.remove("detached-gone")
+    removed = manager.remove("detached-gone", force=True)
+    assert removed.archive_ref is not None
+    assert detached in git(repo, "rev-list", removed.archive_ref).split()
+    assert str(worktree) not in git(repo, "worktree", "list")

@@ -89,8 +89,22 @@ def report(event: SessionEvent) -> None:
     elif isinstance(event, SessionStopped):
         err.print(f"stopped {event.name}")
     elif isinstance(event, SessionRemoved):
-        kept = f"; its work is kept on {event.archive_ref}" if event.archive_ref else ""
-        err.print(f"removed {event.name}{kept}")
+        err.print(f"removed {event.name}{removed_detail(event)}")
+
+
+def removed_detail(event: SessionRemoved) -> str:
+    """Every ref ``rm`` made, and what it left where."""
+    detail = f"; its work is kept on {event.archive_ref}" if event.archive_ref else ""
+    if event.nested_refs:
+        detail += f", its nested repositories' work on {', '.join(event.nested_refs)}"
+    if event.files_only:
+        detail += f" (only the files of {', '.join(event.files_only)}: shallow or partial clones)"
+    if event.left_in_place:
+        detail += (
+            f"; left {event.left_in_place} in place with its files (it is a plain directory, "
+            "not the session's git worktree)"
+        )
+    return detail
 
 
 def exit_text(status: int | None, signal: int | None) -> str:

@@ -81,9 +81,15 @@ class SessionLost(SessionEvent):
 
 @dataclass(frozen=True)
 class SessionRemoved(SessionEvent):
-    """The worktree is gone; work, if any, is kept on ``archive_ref``."""
+    """The worktree is gone; work, if any, is kept on ``archive_ref`` and, for repositories
+    nested in the worktree, on ``nested_refs``."""
 
     archive_ref: str | None
+    nested_refs: tuple[str, ...] = ()
+    #: nested repositories of which only the files are kept (shallow or partial clones)
+    files_only: tuple[str, ...] = ()
+    #: a plain directory at the worktree path, not the session's worktree, left as it was
+    left_in_place: str | None = None
 
 
 EventSink = Callable[[SessionEvent], None]

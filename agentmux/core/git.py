@@ -20,6 +20,12 @@ from pathlib import Path
 from agentmux.core.errors import AgentmuxError
 
 MIN_GIT = (2, 38)
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "agentmux",
+    "GIT_AUTHOR_EMAIL": "agentmux@localhost",
+    "GIT_COMMITTER_NAME": "agentmux",
+    "GIT_COMMITTER_EMAIL": "agentmux@localhost",
+}
 
 
 class GitError(AgentmuxError):
@@ -265,21 +271,119 @@ def ref_exists(repo: Repo, ref: str) -> bool:
 def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
     """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``.
 
-    The branch must not exist yet; if git fails half-way, a branch it created is deleted again.
+    Neither may exist yet. git can fail after it made both (a failing ``post-checkout`` hook runs
+    last): then everything this call made is removed again, and the error names the hook.
     """
-    try:
-        run_git(["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], repo.root)
-    except AgentmuxError:
-        if not path.exists() and ref_exists(repo, f"refs/heads/{branch}"):
-            run_git(["branch", "-D", "--quiet", branch], repo.root, check=False)
-        raise
+    had_branch = ref_exists(repo, f"refs/heads/{branch}")
+    had_path = os.path.lexists(path)
+    proc = run_git(
+        ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit],
+        repo.root,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return
+    hook = _failed_hook(path) if not had_path else None
+    if not had_path:
+        run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root, check=False)
+        shutil.rmtree(path, ignore_errors=True)  # made by this call alone: nothing else is in it
+    run_git(["worktree", "prune"], repo.root, check=False)
+    if not had_branch and ref_exists(repo, f"refs/heads/{branch}"):
+        run_git(["branch", "-D", "--quiet", branch], repo.root, check=False)
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    detail = lines[-1].removeprefix("fatal: ") if lines else f"exit status {proc.returncode}"
+    if hook is not None:
+        raise GitError(
+            f"the post-checkout hook {hook} failed (exit status {proc.returncode}: {detail}) "
+            f"after git made worktree {path}; the branch and worktree were removed again"
+        )
+    raise GitError(f"git worktree failed: {detail}")
+
+
+def _failed_hook(path: Path) -> Path | None:
+    """The post-checkout hook, when git had checked the new worktree out (so only it can have
+    failed after that)."""
+    if not (path / ".git").is_file() or worktree_head(path) is None:
+        return None
+    proc = run_git(
+        ["rev-parse", "--path-format=absolute", "--git-path", "hooks/post-checkout"],
+        path,
+        check=False,
+    )
+    hook = Path(proc.stdout.decode(errors="surrogateescape").strip())
+    return hook if proc.returncode == 0 and os.access(hook, os.X_OK) else None
 
 
 def remove_worktree(repo: Repo, path: Path) -> None:
-    """Remove a worktree (its work must already be recorded elsewhere) and prune stale entries."""
-    if path.exists():
+    """Remove a worktree (its work must already be recorded elsewhere) and prune stale entries.
+
+    Only a directory that is this repository's worktree is removed; anything else at ``path`` is
+    left alone (callers check for that first: see :func:`is_worktree_of`).
+    """
+    if is_worktree_of(repo, path):
         run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root)
     run_git(["worktree", "prune"], repo.root)
+
+
+def is_worktree_of(repo: Repo, path: Path) -> bool:
+    """Whether ``path`` is the top of one of ``repo``'s worktrees (not a plain directory made
+    again where a deleted worktree was, nor another repository)."""
+    if not (path / ".git").is_file():
+        return False
+    proc = run_git(
+        ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"],
+        path,
+        env={"GIT_CEILING_DIRECTORIES": str(path.parent)},
+        check=False,
+    )
+    if proc.returncode != 0:
+        return False
+    lines = proc.stdout.decode(errors="surrogateescape").splitlines()
+    return len(lines) == 2 and [os.path.realpath(line) for line in lines] == [
+        os.path.realpath(path),
+        os.path.realpath(repo.common_dir),
+    ]
+
+
+def _registration(repo: Repo, path: Path) -> Path | None:
+    """The repository's own record (``<common dir>/worktrees/<id>``) of the worktree at
+    ``path``; it outlives the directory until pruned."""
+    admin_root = repo.common_dir / "worktrees"
+    if not admin_root.is_dir():
+        return None
+    target = os.path.realpath(path / ".git")
+    for admin in admin_root.iterdir():
+        try:
+            text = (admin / "gitdir").read_text(errors="surrogateescape").strip()
+        except OSError:
+            continue
+        if text and os.path.realpath(admin / text) == target:
+            return admin
+    return None
+
+
+def registered_head(repo: Repo, path: Path) -> str | None:
+    """The commit checked out in the worktree registered at ``path``, from the repository's
+    record of it (readable after the directory is gone), or None."""
+    admin = _registration(repo, path)
+    if admin is None:
+        return None
+    proc = run_git(
+        ["rev-parse", "--verify", "--quiet", f"worktrees/{admin.name}/HEAD^{{commit}}"],
+        repo.root,
+        check=False,
+    )
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def forget_worktree(repo: Repo, path: Path) -> None:
+    """Drop the repository's record of a worktree whose directory is gone or is no longer a
+    worktree (``git worktree prune`` keeps a record while something at ``path`` has a ``.git``,
+    or while the worktree is locked); the directory itself is never touched."""
+    run_git(["worktree", "prune"], repo.root)
+    admin = _registration(repo, path)
+    if admin is not None and not is_worktree_of(repo, path):
+        shutil.rmtree(admin)
 
 
 def delete_branch(repo: Repo, branch: str) -> None:
@@ -339,12 +443,17 @@ def snapshot_commit(
     *,
     object_dir: Path | None = None,
     extra_parents: Sequence[str] = (),
+    gitlinks: Mapping[str, str] | None = None,
+    head_parent: bool = True,
 ) -> str:
     """A commit of the worktree exactly as it is, including uncommitted and untracked work.
 
     The worktree, its index and its index lock are never touched: a copy of the index (which keeps
     its stat cache, so unchanged files are not rehashed) is used as ``GIT_INDEX_FILE``. With
     ``object_dir``, new objects go there, with the repository's store as an alternate.
+    ``gitlinks`` (path to commit) records the repositories nested at those paths as those commits
+    instead of reading them (``git add`` fails on a nested repository with no commit yet). Without
+    ``head_parent`` the worktree's HEAD is not a parent.
     """
     index = Path(git_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
     objects = Path(
@@ -359,22 +468,26 @@ def snapshot_commit(
             object_dir.mkdir(parents=True, exist_ok=True)
             env["GIT_OBJECT_DIRECTORY"] = str(object_dir)
             env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = alternates(objects)
-        run_git(["add", "--all", "--", "."], worktree, env=env)
+        links = gitlinks or {}
+        excluded = [f":(exclude,literal){path}" for path in links]
+        run_git(["add", "--all", "--", ".", *excluded], worktree, env=env)
+        if links:
+            entries = "".join(f"160000 {commit}\t{path}\0" for path, commit in links.items())
+            run_git(
+                ["update-index", "--add", "-z", "--index-info"],
+                worktree,
+                env=env,
+                stdin=entries.encode(errors="surrogateescape"),
+            )
         tree = git_out(["write-tree"], worktree, env=env)
         head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
-        tips = [head.stdout.decode().strip()] if head.returncode == 0 else []
+        tips = [head.stdout.decode().strip()] if head.returncode == 0 and head_parent else []
         tips += [tip for tip in extra_parents if tip not in tips]
         parents = [arg for tip in tips for arg in ("-p", tip)]
-        identity = {
-            "GIT_AUTHOR_NAME": "agentmux",
-            "GIT_AUTHOR_EMAIL": "agentmux@localhost",
-            "GIT_COMMITTER_NAME": "agentmux",
-            "GIT_COMMITTER_EMAIL": "agentmux@localhost",
-        }
         return git_out(
             ["commit-tree", tree, *parents],
             worktree,
-            env={**env, **identity},
+            env={**env, **_IDENTITY},
             stdin=message.encode(),
         )
 
@@ -396,6 +509,80 @@ def alternates(*object_dirs: Path) -> str:
     return ":".join(quoted)
 
 
-def update_ref(repo: Repo, ref: str, commit: str, reason: str) -> None:
-    """Point ``ref`` at ``commit``, with a reflog message."""
-    repo.git(["update-ref", "-m", reason, ref, commit])
+def joining_commit(repo: Repo, tips: Sequence[str], message: str) -> str:
+    """A commit with the first tip's files whose parents are all ``tips`` (one ref keeps them
+    all reachable); the tip itself when there is only one."""
+    if len(tips) == 1:
+        return tips[0]
+    parents = [arg for tip in tips for arg in ("-p", tip)]
+    return git_out(
+        ["commit-tree", f"{tips[0]}^{{tree}}", *parents],
+        repo.root,
+        env=_IDENTITY,
+        stdin=message.encode(),
+    )
+
+
+def update_refs(
+    repo: Repo,
+    refs: Mapping[str, str],
+    reason: str,
+    *,
+    dry_run: bool = False,
+    delete: Sequence[str] = (),
+) -> None:
+    """Create ``refs`` (name to commit; none may exist yet) and delete ``delete``, all or none.
+
+    With ``dry_run`` the transaction is prepared (every ref locked and checked) and aborted: it
+    tells whether the real one can work, and changes nothing.
+    """
+    lines = ["start", *(f"create {ref} {commit}" for ref, commit in refs.items())]
+    lines += [f"delete {ref}" for ref in delete]
+    lines += ["prepare", "abort" if dry_run else "commit"]
+    run_git(
+        ["update-ref", "-m", reason, "--stdin"],
+        repo.root,
+        stdin=("\n".join(lines) + "\n").encode(errors="surrogateescape"),
+    )
+
+
+def local_branch_tips(worktree: Path) -> list[str]:
+    """The commits the local branches of the repository at ``worktree`` point at."""
+    out = git_out(["for-each-ref", "--format=%(objectname)", "refs/heads/"], worktree)
+    return list(dict.fromkeys(out.split()))
+
+
+def copy_objects(
+    source: Path, env: Mapping[str, str], dest: Repo, tips: Sequence[str], have: Sequence[str]
+) -> None:
+    """Copy every object reachable from ``tips`` (and not from ``have``, which ``dest`` holds)
+    from the repository at ``source`` (seen through ``env``) into ``dest``'s object store.
+
+    The pack goes through a temporary file, so neither git process can stall the other.
+    """
+    revs = [*tips, "--not", *have] if have else list(tips)
+    with tempfile.TemporaryFile(prefix="agentmux-pack-") as pack:
+        packed = subprocess.run(
+            ["git", "pack-objects", "--revs", "--stdout", "-q"],
+            cwd=source,
+            env=_git_env(env),
+            input=("\n".join(revs) + "\n").encode(),
+            stdout=pack,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if packed.returncode != 0:
+            lines = packed.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git pack-objects failed: {lines[-1] if lines else 'no output'}")
+        pack.seek(0)
+        indexed = subprocess.run(
+            ["git", "index-pack", "--stdin"],
+            cwd=dest.root,
+            env=_git_env(None),
+            stdin=pack,
+            capture_output=True,
+            check=False,
+        )
+        if indexed.returncode != 0:
+            lines = indexed.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git index-pack failed: {lines[-1] if lines else 'no output'}")

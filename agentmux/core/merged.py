@@ -8,7 +8,7 @@ is what says those commits are in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agentmux.core import git
@@ -65,7 +65,7 @@ def without_squash_merged(
         return risk
     newer = set(proc.stdout.decode().split())
     left = [c for c in risk.unmerged_commits if c in newer]
-    return WorkAtRisk(risk.dirty_paths, left, risk.base)
+    return replace(risk, unmerged_commits=left)
 
 
 def record_merged(store: StateStore, session_id: str, data: dict[str, Any]) -> None:

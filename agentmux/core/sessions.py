@@ -7,6 +7,7 @@ concurrency limit or start a queued session twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
@@ -67,7 +68,8 @@ from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_d
 from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.safety import WorkAtRisk, archive, work_at_risk
+from agentmux.core.removal import discard_new_worktree, removal
+from agentmux.core.safety import WorkAtRisk, work_at_risk
 from agentmux.core.snapshots import SnapshotStore
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import (
@@ -266,22 +268,40 @@ class SessionManager:
         except BaseException:
             self.store.delete_session(record.id)
             raise
-        self._emit(SessionCreated(name, record.id, branch, str(worktree)))
-        running = sum(1 for r in live if r.status.is_live)
-        if running >= self.config.max_sessions:
-            self.store.update_session(
-                record.id, "queued", {"running": running}, queued_at=time.time()
-            )
-            self._emit(SessionQueued(name, record.id, running, self.config.max_sessions))
-            return self.store.session(record.id)
         try:
+            self._emit(SessionCreated(name, record.id, branch, str(worktree)))
+            running = sum(1 for r in live if r.status.is_live)
+            if running >= self.config.max_sessions:
+                self.store.update_session(
+                    record.id, "queued", {"running": running}, queued_at=time.time()
+                )
+                self._emit(SessionQueued(name, record.id, running, self.config.max_sessions))
+                return self.store.session(record.id)
             return self._start_locked(self.store.session(record.id), profile)
         except BaseException:
-            self.store.delete_session(record.id)
-            # Only ever a worktree and branch created moments ago, holding no work yet.
-            git.remove_worktree(self.repo, worktree)
-            git.delete_branch(self.repo, branch)
+            self._undo_create(record)
             raise
+
+    def _undo_create(self, record: SessionRecord) -> None:
+        """Undo a session made moments ago, whose worktree and branch hold no work yet: end its
+        agent if it started, then remove worktree, branch and record. What cannot be undone is
+        left with the record marked lost, for `rm` to finish."""
+        try:
+            pane = self.panes_by_session().get(record.id)
+            if pane is not None:
+                self._terminate(record)
+                self.tmux.kill_session(pane.session_id)
+            problem = discard_new_worktree(self.repo, record, spare=(str(self._tick_script),))
+        except Exception as exc:  # the original failure is the one to report
+            problem = str(exc)
+        if problem is None:
+            self.store.delete_session(record.id)
+        else:
+            reason = f"its creation failed and could not be undone: {problem}"
+            with contextlib.suppress(Exception):
+                self.store.update_session(
+                    record.id, "lost", {"reason": reason}, status=Status.LOST, ended_at=time.time()
+                )
 
     def _start_locked(self, record: SessionRecord, profile: AgentProfile) -> SessionRecord:
         """Start the agent of a queued session; on failure nothing of it keeps running."""
@@ -660,7 +680,8 @@ class SessionManager:
                 break
             if record.status is not Status.QUEUED:
                 continue
-            if not Path(record.worktree).is_dir():
+            if not git.is_worktree_of(self.repo, Path(record.worktree)):
+                # Gone, or a plain directory made again where it was: no place for the agent.
                 reason = "its worktree is gone"
             else:
                 try:
@@ -849,59 +870,60 @@ class SessionManager:
     ) -> SessionRecord:
         """Remove a session's worktree (and tmux session), never losing work.
 
-        Without ``force`` it refuses a running agent and any work not in the base. With ``force``
-        the agent is stopped first, then all its work recorded on
-        ``refs/agentmux/archive/<name>/<time>-<id>``, and only then is anything removed.
+        Without ``force`` it refuses a running agent, a process in the worktree and any work not
+        in the base. With ``force`` everything that can fail is tried first (see
+        :mod:`agentmux.core.removal`); then the agent is stopped, then all its work recorded on
+        ``refs/agentmux/archive/<name>/<time>-<id>`` (and refs beside it for nested
+        repositories), and only then is anything removed.
         """
         with repo_lock(self._lock_path):
             self.reconcile(drain=False, locked=True)
             record = self.get(name)
             pane = self.panes_by_session().get(record.id)
             alive = pane is not None and not pane.dead
-            if delete_branch:
-                elsewhere = [
-                    p
-                    for p in git.branch_checked_out_in(self.repo, record.branch)
-                    if p != Path(record.worktree)
-                ]
-                if elsewhere:
-                    raise AgentmuxError(
-                        f"not removing {name!r}: its branch {record.branch} is checked out in "
-                        f"{elsewhere[0]}, so it cannot be deleted; switch that worktree away first."
-                    )
-            if not force:
-                problems: list[str] = []
+            spare = (str(self._tick_script),)
+            squash = last_squash_merge(self.store, record.id)
+            with removal(
+                self.repo,
+                record,
+                force=force,
+                delete_branch=delete_branch,
+                spare=spare,
+                merged=lambda risk: without_squash_merged(self.repo, risk, squash),
+            ) as plan:
+                plan.preflight(agent_alive=alive, agent_pid=pane.pane_pid if pane else None)
                 if alive:
-                    problems.append("its agent is still running (stop it first)")
-                risk = self.work_at_risk(record)
-                if not risk.empty:
-                    problems.append(f"it has {risk.describe()}")
-                if problems:
-                    raise AgentmuxError(
-                        f"not removing {name!r}: "
-                        + "; ".join(problems)
-                        + ". Use --force to remove it anyway (its work is kept on an archive ref)."
-                    )
-            if alive:
-                # Stopped before the snapshot, so nothing it writes while ending is lost.
-                pane = self._terminate(record)
-            archive_ref = archive(self.repo, record) if force else None
-            if pane is not None:
-                self.tmux.kill_session(pane.session_id)
-            git.remove_worktree(self.repo, Path(record.worktree))
-            if delete_branch and git.ref_exists(self.repo, f"refs/heads/{record.branch}"):
-                git.delete_branch(self.repo, record.branch)
+                    # Stopped before the snapshot, so nothing it writes while ending is lost.
+                    pane = self._terminate(record)
+                kept = plan.archive()
+                if pane is not None:
+                    self.tmux.kill_session(pane.session_id)
+                plan.delete()
             self.store.update_session(
                 record.id,
                 "removed",
-                {"archive_ref": archive_ref, "branch_deleted": delete_branch},
+                {
+                    "archive_ref": kept.ref,
+                    "nested_refs": kept.nested_refs,
+                    "left_in_place": plan.left_in_place,
+                    "branch_deleted": delete_branch,
+                },
                 status=Status.REMOVED,
                 removed_at=time.time(),
-                archive_ref=archive_ref,
+                archive_ref=kept.ref,
                 ended_at=record.ended_at or time.time(),
                 prompt=None,
             )
-            self._emit(SessionRemoved(record.name, record.id, archive_ref))
+            self._emit(
+                SessionRemoved(
+                    record.name,
+                    record.id,
+                    kept.ref,
+                    tuple(kept.nested_refs),
+                    tuple(kept.files_only),
+                    plan.left_in_place,
+                )
+            )
             self.started_by_last_drain = [r.id for r in self._drain_locked()]
             if not self.tmux.panes():
                 self.tmux.kill_server()  # nothing left on it: no idle server lingers
