@@ -307,7 +307,8 @@ def _libtmux() -> ModuleType:
 def tmux_string(text: str) -> str:
     """``text`` as one double-quoted word of tmux's command syntax."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped + '"'
+    # tmux expands a leading "~" to the home directory even inside double quotes.
+    return '"' + escaped.replace("~", "\\~") + '"'
 
 
 def tmux_quote(text: str) -> str:
