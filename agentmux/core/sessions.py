@@ -53,12 +53,13 @@ from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_m
 from agentmux.core.metrics import MetricsCollector, SessionMetrics, interruptions
 from agentmux.core.names import next_free_name, validate_name
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
-from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
+from agentmux.core.paths import data_dir, ensure_private_dir, repo_key
 from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.safety import WorkAtRisk, archive, work_at_risk
 from agentmux.core.snapshots import SnapshotStore
+from agentmux.core.socket_pin import SocketPin
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import (
     HIDDEN_PREFIX,
@@ -75,7 +76,6 @@ BRANCH_PREFIX = "agentmux/"
 TYPED_GRACE = 30.0
 #: Seconds `send` waits for another process delivering held prompts to the same session.
 DELIVER_LOCK_WAIT = 2.0
-SOCKET_META = "tmux_socket"
 
 
 class SessionManager:
@@ -98,16 +98,9 @@ class SessionManager:
                 f"cannot create agentmux's directory in {repo.common_dir}: {exc.strerror}."
             ) from exc
         self.store = StateStore(self.home / "state.db")
-        key = repo_key(repo.common_dir)
-        # The socket path is fixed when a repository is first used: XDG_RUNTIME_DIR differs
-        # between a desktop login, ssh and cron, and a different path would hide running agents.
-        socket = Path(self.store.set_meta_once(SOCKET_META, str(socket_dir() / f"{key}.sock")))
-        try:
-            ensure_private_dir(socket.parent)
-        except OSError as exc:
-            raise AgentmuxError(f"cannot create {socket.parent}: {exc.strerror}.") from exc
-        self.tmux = TmuxServer(socket)
-        self._tick_script = socket.with_name(f"{key}.tick.sh")
+        key = self._key = repo_key(repo.common_dir)
+        self._socket = SocketPin(self.store, key)
+        self._use_socket(self._socket.path)
         self._lock_path = self.home / "lock"
         self.worktree_root = self._worktree_root(key)
         self.started_by_last_drain: list[str] = []
@@ -127,6 +120,14 @@ class SessionManager:
     def close(self) -> None:
         """Release the state store."""
         self.store.close()
+
+    def _use_socket(self, socket: Path) -> None:
+        try:
+            ensure_private_dir(socket.parent)
+        except OSError as exc:
+            raise AgentmuxError(f"cannot create {socket.parent}: {exc.strerror}.") from exc
+        self.tmux = TmuxServer(socket)
+        self._tick_script = socket.with_name(f"{self._key}.tick.sh")
 
     def _worktree_root(self, key: str) -> Path:
         if self.config.worktree_root:
@@ -305,6 +306,7 @@ class SessionManager:
             env_file.unlink(missing_ok=True)
             self.store.update_session(record.id, status=Status.QUEUED)
             raise
+        self._socket.worked()
         now = time.time()
         wait = None if record.queued_at is None else round(now - record.queued_at, 3)
         self.store.update_session(
@@ -570,6 +572,8 @@ class SessionManager:
         if not locked:
             with repo_lock(self._lock_path):
                 return self.reconcile(drain=drain, locked=True)
+        if (socket := self._socket.saved_elsewhere()) is not None:
+            self._use_socket(socket)
         panes = self.panes_by_session(settle=True)
         # One tmux call in the usual case: panes listed means the server is up.
         server_up = bool(panes) or self.tmux.is_running()
