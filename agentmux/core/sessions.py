@@ -76,6 +76,7 @@ BRANCH_PREFIX = "agentmux/"
 TYPED_GRACE = 30.0
 #: Seconds `send` waits for another process delivering held prompts to the same session.
 DELIVER_LOCK_WAIT = 2.0
+NO_TMUX_IDS = {"tmux_session_id": None, "tmux_window_id": None, "tmux_pane_id": None}
 
 
 class SessionManager:
@@ -353,23 +354,32 @@ class SessionManager:
             if not mine:
                 return False
             record = self.store.session(session_id)
-            if not record.prompt_pending or record.tmux_pane_id is None:
+            if not record.prompt_pending or record.status is not Status.RUNNING:
                 return False
             profile = self._profile_of(record)
-            problem = wait_ready(self.tmux, record.tmux_pane_id, profile)
-            if problem is not None:
-                self.store.record_event(session_id, "prompt_not_delivered", {"reason": problem})
-                self._emit(PromptNotDelivered(record.name, record.id, problem))
-                return False
-            prompt = self.store.claim_prompt(session_id)
-            if prompt is None:
-                return False
-            self.tmux.paste(
-                record.tmux_pane_id, prompt, submit=True, submit_delay=profile.submit_delay
-            )
-            self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
-            self._emit(PromptDelivered(record.name, record.id, len(prompt)))
-            return True
+            problem = wait_ready(self.tmux, record.id, profile)
+            if problem is None:
+                prompt = self.store.claim_prompt(session_id)
+                if prompt is None:
+                    return False
+                if self._paste(record, prompt, submit=True):
+                    self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
+                    self._emit(PromptDelivered(record.name, record.id, len(prompt)))
+                    return True
+                problem = "the agent's pane went away"
+            self.store.record_event(session_id, "prompt_not_delivered", {"reason": problem})
+            self._emit(PromptNotDelivered(record.name, record.id, problem))
+            return False
+
+    def _paste(self, record: SessionRecord, data: bytes, *, submit: bool) -> bool:
+        """Type into the session's agent: only into the pane tmux confirms is tagged with its
+        id (its stored pane id names nothing for sure once the tmux server has restarted)."""
+        if record.tmux_pane_id is None:
+            return False
+        delay = self._profile_of(record).submit_delay
+        return self.tmux.paste(
+            record.tmux_pane_id, data, tag=record.id, submit=submit, submit_delay=delay
+        )
 
     def _profile_of(self, record: SessionRecord) -> AgentProfile:
         profiles = all_profiles(self.config)
@@ -393,14 +403,14 @@ class SessionManager:
     def _await_first_ready(self, record: SessionRecord) -> None:
         """A prompt sent just after ``new`` waits for the agent to be ready, as ``new``'s own
         prompt does: typed earlier, it could land in a start-up question or be lost."""
-        if record.tmux_pane_id is None or record.started_at is None:
+        if record.started_at is None:
             return
         profile = self._profile_of(record)
         if profile.ready_pattern is None or time.time() - record.started_at > profile.ready_timeout:
             return  # without a pattern there is nothing reliable to wait for
         if self.store.last_event(record.id, PROMPT_SENT) is not None:
             return  # it has taken a prompt already: it was ready once
-        problem = wait_ready(self.tmux, record.tmux_pane_id, profile)
+        problem = wait_ready(self.tmux, record.id, profile)
         if problem is not None:
             raise AgentmuxError(f"{record.name} is not ready for a prompt: {problem}.")
 
@@ -440,13 +450,13 @@ class SessionManager:
     def _deliver_oldest(self, session_id: str) -> bool:
         """Type the oldest held prompt if the agent is idle (the deliver lock held)."""
         record = self.store.session(session_id)
-        if record.status is not Status.RUNNING or record.tmux_pane_id is None:
+        if record.status is not Status.RUNNING:
             return False
         waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
         if not waiting or self._busy(session_id):
             return False
         profile = self._profile_of(record)
-        if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
+        if wait_ready(self.tmux, record.id, profile) is not None:
             return False
         first = waiting[0]
         try:
@@ -517,8 +527,12 @@ class SessionManager:
     ) -> SessionRecord:
         self._check_budget(record)
         data = sanitize_prompt(text)
-        profile = self._profile_of(record)
-        self.tmux.paste(pane.pane_id, data, submit=submit, submit_delay=profile.submit_delay)
+        delay = self._profile_of(record).submit_delay
+        if not self.tmux.paste(
+            pane.pane_id, data, tag=record.id, submit=submit, submit_delay=delay
+        ):
+            self.reconcile()
+            raise AgentmuxError(f"session {record.name!r} is not running any more.")
         self.store.record_event(record.id, "prompt_sent", {"bytes": len(data)})
         self._emit(PromptDelivered(record.name, record.id, len(data)))
         return record
@@ -581,6 +595,8 @@ class SessionManager:
         for record in self.store.sessions():
             if record.status.is_live or record.status is Status.LOST:
                 self._sync(record, panes.get(record.id), server_up)
+            elif record.tmux_pane_id is not None and record.id not in panes:
+                self.store.update_session(record.id, **NO_TMUX_IDS)  # gone with its pane
         self.started_by_last_drain = [r.id for r in self._drain_locked()] if drain else []
         if self.started_by_last_drain:
             self.last_panes = self.panes_by_session()  # the panes the drain just made
@@ -605,7 +621,7 @@ class SessionManager:
         if pane is not None and pane.session_name.startswith(HIDDEN_PREFIX):
             # Its own tmux session was killed; only the TUI's view still shows the window. End it
             # as the kill meant to.
-            self.tmux.kill_window(pane.window_id)
+            self.tmux.run_if_tagged(pane.pane_id, record.id, ["kill-window", "-t", pane.pane_id])
             pane = None
         ended = self._exit_of(record, pane)
         if ended is not None or (pane is not None and pane.dead):
@@ -628,8 +644,14 @@ class SessionManager:
                 reason = (
                     "its tmux session is gone" if server_up else "the tmux server is not running"
                 )
+                # Its tmux ids name nothing now, and a new server hands the same ids out again.
                 self.store.update_session(
-                    record.id, "lost", {"reason": reason}, status=Status.LOST, ended_at=now
+                    record.id,
+                    "lost",
+                    {"reason": reason, "pane_id": record.tmux_pane_id},
+                    status=Status.LOST,
+                    ended_at=now,
+                    **NO_TMUX_IDS,
                 )
                 self._emit(SessionLost(record.name, record.id, reason))
         elif record.status is not Status.RUNNING or record.tmux_pane_id != pane.pane_id:
@@ -776,13 +798,13 @@ class SessionManager:
                 state = self.budget_states().get(record.id)
                 if state is None or state.reached:
                     continue
-                if (
-                    record.status is Status.RUNNING
-                    and record.tmux_pane_id
-                    and self._may_be_in_turn(record)
-                ):
+                # The metrics' record may be old (a TUI's): the store and tmux say what is true
+                # now, and the keys go only to the pane tagged with this session's id.
+                pane = self.panes_by_session().get(record.id)
+                running = self.store.session(record.id).status is Status.RUNNING
+                if running and pane is not None and self._may_be_in_turn(record):
                     keys = self._profile_of(record).interrupt_keys
-                    self.tmux.send_keys(record.tmux_pane_id, *keys)
+                    self.tmux.send_keys_tagged(pane.pane_id, record.id, *keys)
                 spent = m.cost.known if m.cost is not None else None
                 self.store.record_event(
                     record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}
