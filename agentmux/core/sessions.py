@@ -47,11 +47,12 @@ from agentmux.core.events import (
     ignore_events,
 )
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
-from agentmux.core.launch import pane_command, read_exit, write_env_file
+from agentmux.core.launch import pane_command, pause_for_tests, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, land, plan_merge
 from agentmux.core.metrics import MetricsCollector, SessionMetrics, interruptions
 from agentmux.core.names import next_free_name, validate_name
+from agentmux.core.orphans import adopt_orphans
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.paths import data_dir, ensure_private_dir, repo_key
 from agentmux.core.prompts import sanitize_prompt
@@ -157,13 +158,17 @@ class SessionManager:
             raise AgentmuxError(f"there is no session named {name!r} (see `agentmux ls`).")
         return record
 
-    def panes_by_session(self, *, settle: bool = False) -> dict[str, PaneInfo]:
-        """The agents' tmux panes, keyed by the agentmux session id tagged on each.
+    def panes_by_session(
+        self, *, settle: bool = False, listing: list[PaneInfo] | None = None
+    ) -> dict[str, PaneInfo]:
+        """The agents' tmux panes, keyed by the agentmux session id tagged on each (from
+        ``listing`` when the caller has just listed them).
 
         With ``settle``, wait (a few seconds at most) until every pane that just died has its exit
         status, so an exit is never recorded as "status unknown" only because tmux was busy.
         """
-        panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
+        listed = self.tmux.panes() if listing is None else listing
+        panes = {pane.agentmux_id: pane for pane in listed if pane.agentmux_id}
         while settle and any(p.status_pending for p in panes.values()):
             time.sleep(0.05)
             panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
@@ -308,6 +313,7 @@ class SessionManager:
             self.store.update_session(record.id, status=Status.QUEUED)
             raise
         self._socket.worked()
+        pause_for_tests("after_new_session")
         now = time.time()
         wait = None if record.queued_at is None else round(now - record.queued_at, 3)
         self.store.update_session(
@@ -588,11 +594,16 @@ class SessionManager:
                 return self.reconcile(drain=drain, locked=True)
         if (socket := self._socket.saved_elsewhere()) is not None:
             self._use_socket(socket)
-        panes = self.panes_by_session(settle=True)
+        listing = self.tmux.panes()
+        records = self.store.sessions()
+        for record, pane in adopt_orphans(self.tmux, records, listing):
+            self.store.record_event(record.id, "orphan_tagged", {"pane_id": pane.pane_id})
+            listing = self.tmux.panes()
+        panes = self.panes_by_session(settle=True, listing=listing)
         # One tmux call in the usual case: panes listed means the server is up.
-        server_up = bool(panes) or self.tmux.is_running()
+        server_up = bool(listing) or self.tmux.is_running()
         self.last_panes = panes
-        for record in self.store.sessions():
+        for record in records:
             if record.status.is_live or record.status is Status.LOST:
                 self._sync(record, panes.get(record.id), server_up)
             elif record.tmux_pane_id is not None and record.id not in panes:
@@ -655,10 +666,10 @@ class SessionManager:
                 )
                 self._emit(SessionLost(record.name, record.id, reason))
         elif record.status is not Status.RUNNING or record.tmux_pane_id != pane.pane_id:
-            # Starting, or lost and found again (its pane reappeared): it is running.
+            # Starting (agentmux died before it said so), or lost and found again: it is running.
             self.store.update_session(
                 record.id,
-                "adopted" if record.status is Status.LOST else None,
+                "adopted" if record.status in (Status.LOST, Status.STARTING) else None,
                 status=Status.RUNNING,
                 ended_at=None,
                 tmux_session_id=pane.session_id,

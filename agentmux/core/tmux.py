@@ -46,6 +46,8 @@ _FIELDS = (
     "pane_dead_time",
     "window_activity",
     "@agentmux_id",
+    # Last: a path may hold a tab, and the last field takes the rest of the line.
+    "pane_start_path",
 )
 # Sessions agentmux keeps for itself (the TUI's view); session names never start with "_".
 HIDDEN_PREFIX = "_agentmux"
@@ -74,6 +76,7 @@ class PaneInfo:
     dead_time: float | None
     activity: float
     agentmux_id: str
+    start_path: str = ""
 
     @property
     def status_pending(self) -> bool:
@@ -177,12 +180,18 @@ class TmuxServer:
         Starts the server if needed, with agentmux's own config (``remain-on-exit`` is set there,
         before any pane can exit) and a cleaned environment. The pane, not the session, is tagged
         with ``agentmux_id``: a window or split the user opens later is never taken for the agent.
+        The tag is set by the same tmux invocation that makes the pane, so the server applies both
+        even if agentmux is killed in between: an agent never runs untagged.
         """
         if command and command[-1].endswith(";"):
             raise ValueError("tmux would read a trailing ';' as a command separator")
+        check_tag(agentmux_id)
         conf = resources.files("agentmux.core").joinpath("tmux.conf")
         args = ["-f", str(conf), "-S", str(self.socket_path)]
-        tail: list[str] = []
+        # The session was made by this very command list: "=name:" is its one pane.
+        own = f"={name}:"
+        tail = [";", "set-option", "-p", "-t", own, "@agentmux_id", agentmux_id]
+        tail += [";", "display-message", "-p", "-t", own, "#{pane_id}\t#{@agentmux_id}"]
         for event, hook in (hooks or {}).items():
             tail += [";", "set-hook", "-g", event, hook]
         proc = subprocess.run(
@@ -209,17 +218,17 @@ class TmuxServer:
             env=clean_env(),
             check=False,
         )
-        if proc.returncode != 0:
+        lines = proc.stdout.decode(errors="replace").splitlines()
+        if proc.returncode != 0 and not lines:
             detail = proc.stderr.decode(errors="replace").strip()
             raise AgentmuxError(f"tmux could not start session {name!r}: {detail}.")
         self.socket_path.chmod(0o600)
-        info = _parse_pane(proc.stdout.decode(errors="replace").splitlines()[0])
-        try:
-            self.cmd("set-option", "-p", "-t", info.pane_id, "@agentmux_id", agentmux_id)
-        except BaseException:
+        info = _parse_pane(lines[0])
+        if proc.returncode != 0 or lines[1:2] != [f"{info.pane_id}\t{agentmux_id}"]:
             # An untagged agent would run unseen: end the session that was just made.
             self.kill_session(info.session_id)
-            raise
+            detail = proc.stderr.decode(errors="replace").strip() or "its pane was not tagged"
+            raise AgentmuxError(f"tmux could not start session {name!r}: {detail}.")
         return PaneInfo(**{**info.__dict__, "agentmux_id": agentmux_id})
 
     def panes(self) -> list[PaneInfo]:
@@ -317,6 +326,13 @@ class TmuxServer:
         """``send-keys`` into the pane tagged ``agentmux_id`` only; whether it was that pane."""
         return self.run_if_tagged(pane_id, agentmux_id, ["send-keys", "-t", pane_id, *args])
 
+    def tag_untagged(self, pane_id: str, agentmux_id: str) -> bool:
+        """Tag a pane that has no tag (an orphan being adopted); False if it has one already."""
+        check_tag(agentmux_id)
+        return self.run_if_tagged(
+            pane_id, "", ["set-option", "-p", "-t", pane_id, "@agentmux_id", agentmux_id]
+        )
+
     def kill_window(self, window_id: str) -> None:
         """Kill one window in every session it is linked into."""
         self._raw(["kill-window", "-t", window_id], check=False)
@@ -408,7 +424,7 @@ def tmux_quote(text: str) -> str:
 
 
 def _parse_pane(line: str) -> PaneInfo:
-    parts = line.split("\t")
+    parts = line.split("\t", len(_FIELDS) - 1)
     parts += [""] * (len(_FIELDS) - len(parts))
     values = dict(zip(_FIELDS, parts, strict=True))
     return PaneInfo(
@@ -423,6 +439,7 @@ def _parse_pane(line: str) -> PaneInfo:
         dead_time=float(values["pane_dead_time"]) if values["pane_dead_time"].isdigit() else None,
         activity=float(values["window_activity"] or 0),
         agentmux_id=values["@agentmux_id"],
+        start_path=values["pane_start_path"],
     )
 
 
