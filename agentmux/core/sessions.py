@@ -46,6 +46,7 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
+from agentmux.core.first_prompt import NOT_DELIVERED, cancel_first_prompt, first_prompt_waits
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
 from agentmux.core.launch import pane_command, pause_for_tests, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
@@ -354,7 +355,8 @@ class SessionManager:
         """Type a session's pending prompt once the agent is ready; True when delivered.
 
         One process at a time waits for a given session (a per-session lock); another finds the
-        lock taken and leaves the delivery to it.
+        lock taken and leaves the delivery to it. Ctrl-C while waiting cancels the prompt: typed
+        later, it could land after prompts sent since.
         """
         with try_lock(self._file("deliver", session_id)) as mine:
             if not mine:
@@ -363,7 +365,10 @@ class SessionManager:
             if not record.prompt_pending or record.status is not Status.RUNNING:
                 return False
             profile = self._profile_of(record)
-            problem = wait_ready(self.tmux, record.id, profile)
+            try:
+                problem = wait_ready(self.tmux, record.id, profile)
+            except KeyboardInterrupt:
+                raise cancel_first_prompt(self.store, record) from None
             if problem is None:
                 prompt = self.store.claim_prompt(session_id)
                 if prompt is None:
@@ -371,9 +376,10 @@ class SessionManager:
                 if self._paste(record, prompt, submit=True):
                     self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
                     self._emit(PromptDelivered(record.name, record.id, len(prompt)))
+                    self._deliver_oldest(session_id)  # one sent meanwhile, held behind it
                     return True
                 problem = "the agent's pane went away"
-            self.store.record_event(session_id, "prompt_not_delivered", {"reason": problem})
+            self.store.record_event(session_id, NOT_DELIVERED, {"reason": problem})
             self._emit(PromptNotDelivered(record.name, record.id, problem))
             return False
 
@@ -386,6 +392,17 @@ class SessionManager:
         return self.tmux.paste(
             record.tmux_pane_id, data, tag=record.id, submit=submit, submit_delay=delay
         )
+
+    def _first_prompt_waits(self, record: SessionRecord) -> bool:
+        """A session's first prompt (from ``new``) is typed before any sent later: type it now
+        unless another process is about to; True while it still waits (so a later one is held
+        behind it)."""
+        deadline = time.monotonic() + DELIVER_LOCK_WAIT
+        while first_prompt_waits(self.store, record.id):
+            if self.deliver_prompt(record.id) or time.monotonic() >= deadline:
+                return first_prompt_waits(self.store, record.id)
+            time.sleep(0.05)
+        return False
 
     def _profile_of(self, record: SessionRecord) -> AgentProfile:
         profiles = all_profiles(self.config)
@@ -402,8 +419,9 @@ class SessionManager:
         record = self.get(name)
         pane = self._running_pane(record, self.panes_by_session())
         self._await_first_ready(record)
-        if hold and submit:
-            return self._send_or_hold(record, pane, text)
+        behind = submit and self._first_prompt_waits(record)
+        if (hold or behind) and submit:
+            return self._send_or_hold(record, pane, text, behind=behind)
         return self._send(record, pane, text, submit=submit)
 
     def _await_first_ready(self, record: SessionRecord) -> None:
@@ -420,13 +438,15 @@ class SessionManager:
         if problem is not None:
             raise AgentmuxError(f"{record.name} is not ready for a prompt: {problem}.")
 
-    def _send_or_hold(self, record: SessionRecord, pane: PaneInfo, text: bytes) -> SessionRecord:
+    def _send_or_hold(
+        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, behind: bool = False
+    ) -> SessionRecord:
         self._check_budget(record)
         # Prompts held earlier go first: one is typed now if the agent is idle (a turn ended by
         # an interruption fires no hook to release it), and this one waits behind it.
         self.deliver_held(record.id)
         waiting = pending(self.store.events(record.id, kinds=(HELD, RELEASED)))
-        if waiting or self._busy(record.id):
+        if behind or waiting or self._busy(record.id):
             data = sanitize_prompt(text)
             self.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
             self._emit(PromptHeld(record.name, record.id, len(waiting) + 1))
@@ -458,6 +478,8 @@ class SessionManager:
         record = self.store.session(session_id)
         if record.status is not Status.RUNNING:
             return False
+        if first_prompt_waits(self.store, session_id):
+            return False  # the first prompt is typed first (deliver_prompt releases these)
         waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
         if not waiting or self._busy(session_id):
             return False
@@ -569,7 +591,8 @@ class SessionManager:
             targets = [by_name[n] for n in names]
         panes = self.last_panes  # listed by the reconcile above: one tmux call for all targets
         for record in targets:
-            self._send_or_hold(record, self._running_pane(record, panes), text)
+            pane = self._running_pane(record, panes)
+            self._send_or_hold(record, pane, text, behind=self._first_prompt_waits(record))
         return [r.name for r in targets]
 
     def _running_pane(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> PaneInfo:
@@ -707,11 +730,7 @@ class SessionManager:
         pending = [
             r for r in self.store.sessions() if r.status is Status.RUNNING and r.prompt_pending
         ]
-        return [
-            r
-            for r in pending
-            if not any(e["kind"] == "prompt_not_delivered" for e in self.store.events(r.id))
-        ]
+        return [r for r in pending if self.store.last_event(r.id, NOT_DELIVERED) is None]
 
     # --- stop and remove --------------------------------------------------------------------------
 
