@@ -187,4 +187,6 @@ def screen(mgr: SessionManager, name: str) -> str:
     """The visible text of a session's pane."""
     record = mgr.get(name)
     assert record.tmux_pane_id is not None
-    return mgr.tmux.capture(record.tmux_pane_id)
+    text = mgr.tmux.capture_tagged(record.tmux_pane_id, record.id)
+    assert text is not None, f"{name}'s pane is not its own any more"
+    return text

@@ -11,6 +11,7 @@ from pathlib import Path
 from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
 from agentmux.core.tmux import clean_env
 
+AGENT_TAG = "0c9e5a52-agent"
 # Prints about 2 MB as fast as it can (far more than tmux buffers for a client), then says so.
 PRINTER = (
     "import sys\n"
@@ -51,12 +52,14 @@ def _tmux(socket: Path, *args: str) -> str:
 
 
 def _mirror_agent(socket: Path, client: ControlClient) -> str:
-    """Link the "agent" session's window into the view session, as the TUI does; its pane id."""
+    """Tag the "agent" session's pane and link its window into the view session, as agentmux
+    does; its pane id."""
     assert client.connected.wait(10)
     window = _tmux(socket, "display-message", "-p", "-t", "agent", "#{window_id}")
     pane = _tmux(socket, "display-message", "-p", "-t", "agent", "#{pane_id}")
+    _tmux(socket, "set-option", "-p", "-t", pane, "@agentmux_id", AGENT_TAG)
     _tmux(socket, "link-window", "-d", "-s", window, "-t", f"{VIEW_SESSION}:")
-    client.watch([pane])
+    client.watch({pane: AGENT_TAG})
     return pane
 
 

@@ -169,6 +169,20 @@ async def test_insert_mode_sends_every_key_to_the_agent(
         await pilot.press("escape")
 
 
+async def test_insert_mode_types_a_tilde_as_a_tilde(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "home")
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        pane = next(iter(app.panes.values()))
+        await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
+        await pilot.press("i", *"write t.txt ~/x~", "enter")
+        target = Path(manager.get("home").worktree) / "t.txt"
+        await until(target.exists, what="typed prompt")
+        # tmux's command parser expands a leading "~" even inside double quotes.
+        assert target.read_text() == "~/x~"
+
+
 async def test_broadcast_to_all_and_to_selected(repo: Path, manager: SessionManager) -> None:
     demo_sessions(manager, "b1", "b2", "b3")
     app = RecordingApp(manager)

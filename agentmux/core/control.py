@@ -17,6 +17,12 @@ stopped by Ctrl-Z or a debugger) could stall an agent for good. So a second cont
 reading a pane, and ``pause-after`` then drops what the stopped reader misses. The keeper reads
 nothing and costs nothing; tmux writes its few notifications to ``/dev/null``.
 
+Every pane is watched as the pane of one agent, by the ``@agentmux_id`` tag agentmux gives it.
+Each capture reads the tag along with the screen, over the same connection, and a screen whose
+tag is not the one expected is dropped: a restarted tmux server hands out the same pane ids
+again, so an id alone never says whose screen it is. A pane whose tag this connection has read
+takes keys over it (one server never reuses an id); any other must be checked by tmux itself.
+
 Everything here runs on two background threads (reader and scheduler); results reach the caller
 through the ``on_screen`` and ``on_state`` callbacks, from those threads.
 """
@@ -29,13 +35,13 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from agentmux.core.tmux import clean_env
+from agentmux.core.tmux import clean_env, tmux_string
 
 VIEW_SESSION = "_agentmux_view"
 PAUSE_AFTER_SECONDS = 1
@@ -43,7 +49,8 @@ PAUSE_AFTER_SECONDS = 1
 
 @dataclass(frozen=True)
 class Screen:
-    """One pane's visible screen: rows with their SGR escapes, and the cursor."""
+    """One pane's visible screen: rows with their SGR escapes, and the cursor; and the
+    ``@agentmux_id`` tag the pane had when it was captured (the agent's session id)."""
 
     pane_id: str
     rows: tuple[str, ...]
@@ -51,10 +58,12 @@ class Screen:
     width: int
     height: int
     captured_at: float
+    agentmux_id: str = ""
 
 
 @dataclass
 class _PaneState:
+    tag: str
     dirty: bool = True
     last_capture: float = 0.0
     in_flight: bool = False
@@ -87,6 +96,9 @@ class ControlClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._replies: queue.SimpleQueue[Future[list[str]]] = queue.SimpleQueue()
         self._write_lock = threading.Lock()
+        # Pane id -> its tag, as read over the current connection (so from the current server).
+        self._verified: dict[str, str] = {}
+        self._generation = 0
         self._threads: list[threading.Thread] = []
         self.connected = threading.Event()
 
@@ -189,6 +201,7 @@ class ControlClient:
             keeper = self._spawn_keeper()
             with self._write_lock:
                 self._proc, self._replies = proc, queue.SimpleQueue()
+                self._verified, self._generation = {}, self._generation + 1
             self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
             self.connected.set()
             self.on_state("connected")
@@ -216,22 +229,26 @@ class ControlClient:
 
     def send(self, command: str) -> Future[list[str]]:
         """Send one tmux command; the future resolves to its output lines (or an error)."""
-        future: Future[list[str]] = Future()
         with self._write_lock:
-            proc, replies = self._proc, self._replies
-            if proc is None or proc.stdin is None or proc.poll() is not None:
-                future.set_exception(ConnectionError("not connected to tmux"))
-                return future
-            try:
-                # Replies come back in order: the future joins this connection's queue with its
-                # command (a new connection gets a new queue, so nothing stale is ever matched).
-                replies.put(future)
-                proc.stdin.write(command.encode() + b"\n")
-                proc.stdin.flush()
-            except (OSError, ValueError) as exc:  # ValueError: stdin closed by stop()
-                # The reader may have failed it already, draining the queue as the pipe closed.
-                if not future.done():
-                    future.set_exception(ConnectionError(str(exc)))
+            return self._write(command)
+
+    def _write(self, command: str) -> Future[list[str]]:
+        """Send one command (the write lock held)."""
+        future: Future[list[str]] = Future()
+        proc, replies = self._proc, self._replies
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            future.set_exception(ConnectionError("not connected to tmux"))
+            return future
+        try:
+            # Replies come back in order: the future joins this connection's queue with its
+            # command (a new connection gets a new queue, so nothing stale is ever matched).
+            replies.put(future)
+            proc.stdin.write(command.encode() + b"\n")
+            proc.stdin.flush()
+        except (OSError, ValueError) as exc:  # ValueError: stdin closed by stop()
+            # The reader may have failed it already, draining the queue as the pipe closed.
+            if not future.done():
+                future.set_exception(ConnectionError(str(exc)))
         return future
 
     def _fail_pending(self) -> None:
@@ -312,17 +329,28 @@ class ControlClient:
 
     # --- scheduling -----------------------------------------------------------------------------
 
-    def watch(self, pane_ids: list[str]) -> None:
-        """Mirror exactly these panes (each gets a fresh capture)."""
+    def watch(self, panes: Mapping[str, str]) -> None:
+        """Mirror exactly these panes, each the pane tagged with the ``@agentmux_id`` given for
+        it (pane id -> tag); each gets a fresh capture."""
         with self._lock:
-            for pane_id in list(self._panes):
-                if pane_id not in pane_ids:
+            for pane_id, state in list(self._panes.items()):
+                if panes.get(pane_id) != state.tag:
                     del self._panes[pane_id]
-            for pane_id in pane_ids:
+            for pane_id, tag in panes.items():
                 # Taken as paused: it may have been paused when last watched, and continuing a
                 # pane that runs is harmless, so its first capture continues it.
-                self._panes.setdefault(pane_id, _PaneState(paused=True))
+                self._panes.setdefault(pane_id, _PaneState(tag, paused=True))
         self._wake.set()
+
+    def send_keys(self, pane_id: str, tag: str, args: list[str]) -> bool:
+        """``send-keys`` over this connection if it has read that ``pane_id`` is tagged ``tag``;
+        False (nothing sent) when it has not."""
+        words = " ".join(tmux_string(arg) for arg in args)
+        with self._write_lock:
+            if not tag or self._verified.get(pane_id) != tag:
+                return False
+            sent = self._write(f"send-keys -t {pane_id} {words}")
+        return not sent.done() or sent.exception() is None
 
     def last_output(self, pane_id: str) -> float | None:
         """``time.monotonic()`` of the pane's last output seen on this connection, if any."""
@@ -391,27 +419,39 @@ class ControlClient:
             # Continued before the capture, never after: output landing in between is then in
             # the capture or notified afresh, so no change is ever missed.
             self.send(f"refresh-client -A '{pane_id}:continue'")
-        info = self.send(
-            f"display-message -p -t {pane_id} '#{{cursor_x}} #{{cursor_y}} #{{pane_width}} "
-            "#{pane_height}'"
-        )
-        rows = self.send(f"capture-pane -p -e -N -t {pane_id}")
-        rows.add_done_callback(lambda done: self._captured(pane_id, info, done))
+        # The tag comes with the screen, over one connection: both are of the same pane.
+        with self._write_lock:
+            generation = self._generation
+            info = self._write(
+                f"display-message -p -t {pane_id} '#{{cursor_x}} #{{cursor_y}} #{{pane_width}} "
+                "#{pane_height} #{@agentmux_id}'"
+            )
+            rows = self._write(f"capture-pane -p -e -N -t {pane_id}")
+        rows.add_done_callback(lambda done: self._captured(pane_id, generation, info, done))
 
-    def _captured(self, pane_id: str, info: Future[list[str]], rows: Future[list[str]]) -> None:
+    def _captured(
+        self, pane_id: str, generation: int, info: Future[list[str]], rows: Future[list[str]]
+    ) -> None:
         with self._lock:
             state = self._panes.get(pane_id)
             if state is not None:
                 state.in_flight = False
-        if rows.exception() is not None or info.exception() is not None:
+        if rows.exception() is not None or info.exception() is not None or state is None:
             return
         try:
-            cx, cy, width, height = (int(v) for v in info.result()[0].split())
+            cx, cy, width, height, *tag = info.result()[0].split()
+            cursor, size = (int(cx), int(cy)), (int(width), int(height))
         except (IndexError, ValueError):
             return
-        lines = rows.result()[:height]
-        lines += [""] * (height - len(lines))
-        self.on_screen(Screen(pane_id, tuple(lines), (cx, cy), width, height, time.monotonic()))
+        if tag != [state.tag]:
+            return  # not the agent's pane (any more): never show another's screen as its
+        with self._write_lock:
+            if generation == self._generation:
+                self._verified[pane_id] = state.tag
+        lines = rows.result()[: size[1]]
+        lines += [""] * (size[1] - len(lines))
+        now = time.monotonic()
+        self.on_screen(Screen(pane_id, tuple(lines), cursor, *size, now, state.tag))
         self._wake.set()
 
 

@@ -10,7 +10,7 @@ from agentmux.core import git
 from agentmux.core.agents import all_profiles
 from agentmux.core.config import Config, load_config
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.paths import repo_key, socket_dir
+from agentmux.core.paths import SOCKET_META, repo_key, socket_path
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import MIN_TMUX, TmuxServer, tmux_version
 
@@ -85,6 +85,7 @@ def run_checks(cwd: Path) -> list[Check]:
         config = Config()
     checks += _agent_checks(config)
     db = repo.common_dir / "agentmux" / "state.db"
+    saved: str | None = None
     if not db.exists():
         checks.append(Check("state store", "ok", f"{db} (not created yet)"))
     else:
@@ -92,6 +93,7 @@ def run_checks(cwd: Path) -> list[Check]:
             store = StateStore(db)
             result = store.integrity()
             count = len(store.sessions())
+            saved = store.get_meta(SOCKET_META)
             store.close()
             checks.append(
                 Check(
@@ -102,8 +104,17 @@ def run_checks(cwd: Path) -> list[Check]:
             )
         except AgentmuxError as exc:
             checks.append(Check("state store", "fail", exc.message))
-    socket = socket_dir() / f"{repo_key(repo.common_dir)}.sock"
-    server = TmuxServer(socket)
-    state = "running" if server.is_running() else "not running (starts with the first session)"
-    checks.append(Check("tmux server", "ok", f"{socket}: {state}"))
+    checks.append(_server_check(repo_key(repo.common_dir), saved))
     return checks
+
+
+def _server_check(key: str, saved: str | None) -> Check:
+    """The tmux server on the socket agentmux uses: the one saved once a session started on
+    it, else the one the environment names now."""
+    try:
+        socket = socket_path(key, saved)
+    except AgentmuxError as exc:
+        return Check("tmux server", "fail", exc.message)
+    running = TmuxServer(socket).is_running()
+    state = "running" if running else "not running (starts with the first session)"
+    return Check("tmux server", "ok", f"{socket}: {state}")

@@ -8,12 +8,12 @@ the mirror's own threads.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
 from agentmux.core.records import SessionRecord
-from agentmux.core.tmux import TmuxServer, clean_env, tmux_string
+from agentmux.core.tmux import PaneInfo, TmuxServer, clean_env
 
 # Textual key names -> tmux key names, for keys typed in insert mode.
 _KEYS = {
@@ -53,7 +53,13 @@ def tmux_key(key: str) -> str | None:
 
 
 class Mirror:
-    """Live screens of agent panes, and the controls the TUI applies to them."""
+    """Live screens of agent panes, and the controls the TUI applies to them.
+
+    It acts on a session's pane only as the pane tagged with the session's id: the panes it is
+    given come from a listing that read their tags, and every action is checked again by tmux
+    (or over the control connection that read the tag), so a pane id a restarted tmux server
+    handed to another agent is never written to, sized or shown as the session's.
+    """
 
     def __init__(
         self,
@@ -64,8 +70,9 @@ class Mirror:
         self.tmux = TmuxServer(socket_path)
         self._on_state = on_state
         self.client = ControlClient(socket_path, on_screen, self._state_changed)
-        self._linked: set[str] = set()
-        self._watched: list[str] = []
+        self._linked: set[tuple[str, str]] = set()
+        self._panes: dict[str, PaneInfo] = {}
+        self._watched: dict[str, str] = {}
 
     def start(self) -> None:
         """Connect to tmux and start mirroring."""
@@ -80,41 +87,61 @@ class Mirror:
             self._linked.clear()  # a new server (or view session) has none of them linked
         self._on_state(state)
 
-    def show(self, records: list[SessionRecord]) -> None:
-        """Mirror these sessions' panes; windows not yet in the view session are linked into it.
+    def show(self, panes: Mapping[str, PaneInfo]) -> None:
+        """Know these sessions' panes (session id -> its pane, as a listing of tags found it) and
+        mirror the live ones; their windows are linked into the view session.
 
-        Costs nothing when the set of sessions has not changed.
+        Costs nothing when the set of live panes has not changed.
         """
         self.client.connected.wait(5)
-        for record in records:
-            window = record.tmux_window_id
-            if window and window not in self._linked:
-                self.tmux.link_window(window, VIEW_SESSION)
-                self._linked.add(window)
-        watched = [r.tmux_pane_id for r in records if r.tmux_pane_id]
+        self._panes = dict(panes)
+        live = {sid: pane for sid, pane in panes.items() if not pane.dead}
+        for session_id, pane in live.items():
+            key = (pane.pane_id, session_id)
+            if key not in self._linked and self.tmux.link_window(
+                pane.pane_id, session_id, VIEW_SESSION
+            ):
+                self._linked.add(key)
+        watched = {pane.pane_id: session_id for session_id, pane in live.items()}
         if watched != self._watched:
             self._watched = watched
             self.client.watch(watched)
 
+    def _pane(self, record: SessionRecord) -> PaneInfo | None:
+        return self._panes.get(record.id)
+
+    def has_pane(self, record: SessionRecord) -> bool:
+        """Whether the session had a pane tagged with its id when last shown."""
+        return self._pane(record) is not None
+
     def last_output(self, record: SessionRecord) -> float | None:
         """``time.monotonic()`` when the session's agent last printed, as seen live, if it has."""
-        if record.tmux_pane_id is None:
-            return None
-        return self.client.last_output(record.tmux_pane_id)
+        pane = self._pane(record)
+        return None if pane is None else self.client.last_output(pane.pane_id)
 
-    def focus(self, pane_id: str | None) -> None:
-        """Refresh this pane at the fast rate."""
-        self.client.focus(pane_id)
+    def focus(self, record: SessionRecord | None) -> None:
+        """Refresh this session's pane at the fast rate."""
+        pane = None if record is None else self._pane(record)
+        self.client.focus(None if pane is None else pane.pane_id)
 
     def resize(self, record: SessionRecord, width: int, height: int) -> None:
         """Keep the agent's window exactly at its cell's size."""
-        if record.tmux_window_id and width > 0 and height > 0:
-            self.tmux.size_window(record.tmux_window_id, width, height)
-            if record.tmux_pane_id:
-                self.client.refresh(record.tmux_pane_id)
+        pane = self._pane(record)
+        if (
+            pane is not None
+            and width > 0
+            and height > 0
+            and self.tmux.size_window(pane.pane_id, record.id, width, height)
+        ):
+            self.client.refresh(pane.pane_id)
 
-    def send_key(self, pane_id: str, key: str, character: str | None) -> None:
-        """Type one key into a pane: over the control connection, or directly while it is down."""
+    def send_key(self, record: SessionRecord, key: str, character: str | None) -> bool:
+        """Type one key into the session's agent: over the control connection, or directly
+        (checked by tmux) when that has not read the pane's tag; False when nothing was typed
+        (the session has no pane tagged with its id)."""
+        pane = self._pane(record)
+        if pane is None:
+            return False
         name = tmux_key(key)
         literal = bool(character and len(character) == 1 and character.isprintable())
         if literal and "+" not in key:
@@ -122,22 +149,19 @@ class Mirror:
         elif name is not None:
             args = [name]
         else:
-            return
-        if self.client.connected.is_set():
-            words = " ".join(tmux_string(arg) for arg in args)
-            sent = self.client.send(f"send-keys -t {pane_id} {words}")
-            if sent.done() and sent.exception() is None:
-                return
-            if not sent.done():
-                return
-        self.tmux.send_keys(pane_id, *args)
+            return True  # a key tmux has no name for: nothing to type
+        if self.client.connected.is_set() and self.client.send_keys(pane.pane_id, record.id, args):
+            return True
+        return self.tmux.send_keys_tagged(pane.pane_id, record.id, *args)
 
-    def attach(self, record: SessionRecord) -> int:
-        """Attach full-screen in this terminal until the user detaches; the exit status.
+    def attach(self, record: SessionRecord) -> int | None:
+        """Attach full-screen in this terminal until the user detaches; the exit status, or
+        None when the session has no pane to attach to.
 
         Meanwhile the window follows the terminal's size; the caller sizes it back afterwards.
         """
-        if record.tmux_window_id:
-            self.tmux.follow_client_size(record.tmux_window_id)
-        argv = self.tmux.attach_argv(str(record.tmux_session_id))
+        pane = self._pane(record)
+        if pane is None or not self.tmux.follow_client_size(pane.pane_id, record.id):
+            return None
+        argv = self.tmux.attach_tagged_argv(pane)
         return subprocess.run(argv, check=False, env=clean_env()).returncode

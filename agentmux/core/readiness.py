@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from agentmux.core.agents import AgentProfile, ready_regex
-from agentmux.core.errors import AgentmuxError
 from agentmux.core.tmux import TmuxServer
 
 POLL_SECONDS = 0.1
@@ -14,19 +13,20 @@ POLL_SECONDS = 0.1
 SETTLE_SECONDS = 0.8
 
 
-def wait_ready(tmux: TmuxServer, pane_id: str, profile: AgentProfile) -> str | None:
-    """Wait until the agent in ``pane_id`` can take a prompt; None when ready, else why not."""
+def wait_ready(tmux: TmuxServer, agentmux_id: str, profile: AgentProfile) -> str | None:
+    """Wait until the agent of the pane tagged ``agentmux_id`` can take a prompt; None when
+    ready, else why not. The pane is found by its tag each time it is looked at, never by a
+    pane id remembered from before (a restarted tmux server hands the same ids out again)."""
     pattern = ready_regex(profile)
     deadline = time.monotonic() + profile.ready_timeout
     last_screen = ""
     stable_since = time.monotonic()
     while time.monotonic() < deadline:
-        pane = next((p for p in tmux.panes() if p.pane_id == pane_id), None)
+        pane = next((p for p in tmux.panes() if p.agentmux_id == agentmux_id), None)
         if pane is None or pane.dead:
             return "the agent exited before it was ready"
-        try:
-            screen = tmux.capture(pane_id)
-        except AgentmuxError:
+        screen = tmux.capture_tagged(pane.pane_id, agentmux_id)
+        if screen is None:
             return "the agent's pane went away"
         if pattern is not None:
             if pattern.search(screen):

@@ -48,9 +48,10 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
+from agentmux.core.first_prompt import NOT_DELIVERED, cancel_first_prompt, first_prompt_waits
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
 from agentmux.core.integration import prune_integration
-from agentmux.core.launch import pane_command, read_exit, write_env_file
+from agentmux.core.launch import pane_command, pause_for_tests, read_exit, write_env_file
 from agentmux.core.locking import repo_lock, try_lock
 from agentmux.core.merge import MergePlan, MergeStep, default_into, plan_merge
 from agentmux.core.merge_landing import land
@@ -63,14 +64,16 @@ from agentmux.core.merged import (
 )
 from agentmux.core.metrics import MetricsCollector, SessionMetrics, interruptions
 from agentmux.core.names import next_free_name, validate_name
+from agentmux.core.orphans import adopt_orphans
 from agentmux.core.overlap_warning import ENV_FLAG as OVERLAP_FLAG
-from agentmux.core.paths import data_dir, ensure_private_dir, repo_key, socket_dir
+from agentmux.core.paths import data_dir, ensure_private_dir, repo_key
 from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.removal import discard_new_worktree, removal
 from agentmux.core.safety import WorkAtRisk, work_at_risk
 from agentmux.core.snapshots import SnapshotStore
+from agentmux.core.socket_pin import SocketPin
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import (
     HIDDEN_PREFIX,
@@ -87,7 +90,7 @@ BRANCH_PREFIX = "agentmux/"
 TYPED_GRACE = 30.0
 #: Seconds `send` waits for another process delivering held prompts to the same session.
 DELIVER_LOCK_WAIT = 2.0
-SOCKET_META = "tmux_socket"
+NO_TMUX_IDS = {"tmux_session_id": None, "tmux_window_id": None, "tmux_pane_id": None}
 
 
 class SessionManager:
@@ -110,16 +113,9 @@ class SessionManager:
                 f"cannot create agentmux's directory in {repo.common_dir}: {exc.strerror}."
             ) from exc
         self.store = StateStore(self.home / "state.db")
-        key = repo_key(repo.common_dir)
-        # The socket path is fixed when a repository is first used: XDG_RUNTIME_DIR differs
-        # between a desktop login, ssh and cron, and a different path would hide running agents.
-        socket = Path(self.store.set_meta_once(SOCKET_META, str(socket_dir() / f"{key}.sock")))
-        try:
-            ensure_private_dir(socket.parent)
-        except OSError as exc:
-            raise AgentmuxError(f"cannot create {socket.parent}: {exc.strerror}.") from exc
-        self.tmux = TmuxServer(socket)
-        self._tick_script = socket.with_name(f"{key}.tick.sh")
+        key = self._key = repo_key(repo.common_dir)
+        self._socket = SocketPin(self.store, key)
+        self._use_socket(self._socket.path)
         self._lock_path = self.home / "lock"
         self.worktree_root = self._worktree_root(key)
         self.started_by_last_drain: list[str] = []
@@ -139,6 +135,14 @@ class SessionManager:
     def close(self) -> None:
         """Release the state store."""
         self.store.close()
+
+    def _use_socket(self, socket: Path) -> None:
+        try:
+            ensure_private_dir(socket.parent)
+        except OSError as exc:
+            raise AgentmuxError(f"cannot create {socket.parent}: {exc.strerror}.") from exc
+        self.tmux = TmuxServer(socket)
+        self._tick_script = socket.with_name(f"{self._key}.tick.sh")
 
     def _worktree_root(self, key: str) -> Path:
         if self.config.worktree_root:
@@ -167,13 +171,17 @@ class SessionManager:
             raise AgentmuxError(f"there is no session named {name!r} (see `agentmux ls`).")
         return record
 
-    def panes_by_session(self, *, settle: bool = False) -> dict[str, PaneInfo]:
-        """The agents' tmux panes, keyed by the agentmux session id tagged on each.
+    def panes_by_session(
+        self, *, settle: bool = False, listing: list[PaneInfo] | None = None
+    ) -> dict[str, PaneInfo]:
+        """The agents' tmux panes, keyed by the agentmux session id tagged on each (from
+        ``listing`` when the caller has just listed them).
 
         With ``settle``, wait (a few seconds at most) until every pane that just died has its exit
         status, so an exit is never recorded as "status unknown" only because tmux was busy.
         """
-        panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
+        listed = self.tmux.panes() if listing is None else listing
+        panes = {pane.agentmux_id: pane for pane in listed if pane.agentmux_id}
         while settle and any(p.status_pending for p in panes.values()):
             time.sleep(0.05)
             panes = {pane.agentmux_id: pane for pane in self.tmux.panes() if pane.agentmux_id}
@@ -290,7 +298,7 @@ class SessionManager:
             pane = self.panes_by_session().get(record.id)
             if pane is not None:
                 self._terminate(record)
-                self.tmux.kill_session(pane.session_id)
+                self.tmux.kill_agent_session(pane)
             problem = discard_new_worktree(self.repo, record, spare=(str(self._tick_script),))
         except Exception as exc:  # the original failure is the one to report
             problem = str(exc)
@@ -335,6 +343,8 @@ class SessionManager:
             env_file.unlink(missing_ok=True)
             self.store.update_session(record.id, status=Status.QUEUED)
             raise
+        self._socket.worked()
+        pause_for_tests("after_new_session")
         now = time.time()
         wait = None if record.queued_at is None else round(now - record.queued_at, 3)
         self.store.update_session(
@@ -375,29 +385,54 @@ class SessionManager:
         """Type a session's pending prompt once the agent is ready; True when delivered.
 
         One process at a time waits for a given session (a per-session lock); another finds the
-        lock taken and leaves the delivery to it.
+        lock taken and leaves the delivery to it. Ctrl-C while waiting cancels the prompt: typed
+        later, it could land after prompts sent since.
         """
         with try_lock(self._file("deliver", session_id)) as mine:
             if not mine:
                 return False
             record = self.store.session(session_id)
-            if not record.prompt_pending or record.tmux_pane_id is None:
+            if not record.prompt_pending or record.status is not Status.RUNNING:
                 return False
             profile = self._profile_of(record)
-            problem = wait_ready(self.tmux, record.tmux_pane_id, profile)
-            if problem is not None:
-                self.store.record_event(session_id, "prompt_not_delivered", {"reason": problem})
-                self._emit(PromptNotDelivered(record.name, record.id, problem))
-                return False
-            prompt = self.store.claim_prompt(session_id)
-            if prompt is None:
-                return False
-            self.tmux.paste(
-                record.tmux_pane_id, prompt, submit=True, submit_delay=profile.submit_delay
-            )
-            self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
-            self._emit(PromptDelivered(record.name, record.id, len(prompt)))
-            return True
+            try:
+                problem = wait_ready(self.tmux, record.id, profile)
+            except KeyboardInterrupt:
+                raise cancel_first_prompt(self.store, record) from None
+            if problem is None:
+                prompt = self.store.claim_prompt(session_id)
+                if prompt is None:
+                    return False
+                if self._paste(record, prompt, submit=True):
+                    self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
+                    self._emit(PromptDelivered(record.name, record.id, len(prompt)))
+                    self._deliver_oldest(session_id)  # one sent meanwhile, held behind it
+                    return True
+                problem = "the agent's pane went away"
+            self.store.record_event(session_id, NOT_DELIVERED, {"reason": problem})
+            self._emit(PromptNotDelivered(record.name, record.id, problem))
+            return False
+
+    def _paste(self, record: SessionRecord, data: bytes, *, submit: bool) -> bool:
+        """Type into the session's agent: only into the pane tmux confirms is tagged with its
+        id (its stored pane id names nothing for sure once the tmux server has restarted)."""
+        if record.tmux_pane_id is None:
+            return False
+        delay = self._profile_of(record).submit_delay
+        return self.tmux.paste(
+            record.tmux_pane_id, data, tag=record.id, submit=submit, submit_delay=delay
+        )
+
+    def _first_prompt_waits(self, record: SessionRecord) -> bool:
+        """A session's first prompt (from ``new``) is typed before any sent later: type it now
+        unless another process is about to; True while it still waits (so a later one is held
+        behind it)."""
+        deadline = time.monotonic() + DELIVER_LOCK_WAIT
+        while first_prompt_waits(self.store, record.id):
+            if self.deliver_prompt(record.id) or time.monotonic() >= deadline:
+                return first_prompt_waits(self.store, record.id)
+            time.sleep(0.05)
+        return False
 
     def _profile_of(self, record: SessionRecord) -> AgentProfile:
         profiles = all_profiles(self.config)
@@ -414,31 +449,34 @@ class SessionManager:
         record = self.get(name)
         pane = self._running_pane(record, self.panes_by_session())
         self._await_first_ready(record)
-        if hold and submit:
-            return self._send_or_hold(record, pane, text)
+        behind = submit and self._first_prompt_waits(record)
+        if (hold or behind) and submit:
+            return self._send_or_hold(record, pane, text, behind=behind)
         return self._send(record, pane, text, submit=submit)
 
     def _await_first_ready(self, record: SessionRecord) -> None:
         """A prompt sent just after ``new`` waits for the agent to be ready, as ``new``'s own
         prompt does: typed earlier, it could land in a start-up question or be lost."""
-        if record.tmux_pane_id is None or record.started_at is None:
+        if record.started_at is None:
             return
         profile = self._profile_of(record)
         if profile.ready_pattern is None or time.time() - record.started_at > profile.ready_timeout:
             return  # without a pattern there is nothing reliable to wait for
         if self.store.last_event(record.id, PROMPT_SENT) is not None:
             return  # it has taken a prompt already: it was ready once
-        problem = wait_ready(self.tmux, record.tmux_pane_id, profile)
+        problem = wait_ready(self.tmux, record.id, profile)
         if problem is not None:
             raise AgentmuxError(f"{record.name} is not ready for a prompt: {problem}.")
 
-    def _send_or_hold(self, record: SessionRecord, pane: PaneInfo, text: bytes) -> SessionRecord:
+    def _send_or_hold(
+        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, behind: bool = False
+    ) -> SessionRecord:
         self._check_budget(record)
         # Prompts held earlier go first: one is typed now if the agent is idle (a turn ended by
         # an interruption fires no hook to release it), and this one waits behind it.
         self.deliver_held(record.id)
         waiting = pending(self.store.events(record.id, kinds=(HELD, RELEASED)))
-        if waiting or self._busy(record.id):
+        if behind or waiting or self._busy(record.id):
             data = sanitize_prompt(text)
             self.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
             self._emit(PromptHeld(record.name, record.id, len(waiting) + 1))
@@ -468,13 +506,15 @@ class SessionManager:
     def _deliver_oldest(self, session_id: str) -> bool:
         """Type the oldest held prompt if the agent is idle (the deliver lock held)."""
         record = self.store.session(session_id)
-        if record.status is not Status.RUNNING or record.tmux_pane_id is None:
+        if record.status is not Status.RUNNING:
             return False
+        if first_prompt_waits(self.store, session_id):
+            return False  # the first prompt is typed first (deliver_prompt releases these)
         waiting = pending(self.store.events(session_id, kinds=(HELD, RELEASED)))
         if not waiting or self._busy(session_id):
             return False
         profile = self._profile_of(record)
-        if wait_ready(self.tmux, record.tmux_pane_id, profile) is not None:
+        if wait_ready(self.tmux, record.id, profile) is not None:
             return False
         first = waiting[0]
         try:
@@ -545,8 +585,12 @@ class SessionManager:
     ) -> SessionRecord:
         self._check_budget(record)
         data = sanitize_prompt(text)
-        profile = self._profile_of(record)
-        self.tmux.paste(pane.pane_id, data, submit=submit, submit_delay=profile.submit_delay)
+        delay = self._profile_of(record).submit_delay
+        if not self.tmux.paste(
+            pane.pane_id, data, tag=record.id, submit=submit, submit_delay=delay
+        ):
+            self.reconcile()
+            raise AgentmuxError(f"session {record.name!r} is not running any more.")
         self.store.record_event(record.id, "prompt_sent", {"bytes": len(data)})
         self._emit(PromptDelivered(record.name, record.id, len(data)))
         return record
@@ -577,7 +621,8 @@ class SessionManager:
             targets = [by_name[n] for n in names]
         panes = self.last_panes  # listed by the reconcile above: one tmux call for all targets
         for record in targets:
-            self._send_or_hold(record, self._running_pane(record, panes), text)
+            pane = self._running_pane(record, panes)
+            self._send_or_hold(record, pane, text, behind=self._first_prompt_waits(record))
         return [r.name for r in targets]
 
     def _running_pane(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> PaneInfo:
@@ -600,13 +645,22 @@ class SessionManager:
         if not locked:
             with repo_lock(self._lock_path):
                 return self.reconcile(drain=drain, locked=True)
-        panes = self.panes_by_session(settle=True)
+        if (socket := self._socket.saved_elsewhere()) is not None:
+            self._use_socket(socket)
+        listing = self.tmux.panes()
+        records = self.store.sessions()
+        for record, pane in adopt_orphans(self.tmux, records, listing):
+            self.store.record_event(record.id, "orphan_tagged", {"pane_id": pane.pane_id})
+            listing = self.tmux.panes()
+        panes = self.panes_by_session(settle=True, listing=listing)
         # One tmux call in the usual case: panes listed means the server is up.
-        server_up = bool(panes) or self.tmux.is_running()
+        server_up = bool(listing) or self.tmux.is_running()
         self.last_panes = panes
-        for record in self.store.sessions():
+        for record in records:
             if record.status.is_live or record.status is Status.LOST:
                 self._sync(record, panes.get(record.id), server_up)
+            elif record.tmux_pane_id is not None and record.id not in panes:
+                self.store.update_session(record.id, **NO_TMUX_IDS)  # gone with its pane
         self.started_by_last_drain = [r.id for r in self._drain_locked()] if drain else []
         if self.started_by_last_drain:
             self.last_panes = self.panes_by_session()  # the panes the drain just made
@@ -631,7 +685,7 @@ class SessionManager:
         if pane is not None and pane.session_name.startswith(HIDDEN_PREFIX):
             # Its own tmux session was killed; only the TUI's view still shows the window. End it
             # as the kill meant to.
-            self.tmux.kill_window(pane.window_id)
+            self.tmux.run_if_tagged(pane.pane_id, record.id, ["kill-window", "-t", pane.pane_id])
             pane = None
         ended = self._exit_of(record, pane)
         if ended is not None or (pane is not None and pane.dead):
@@ -654,15 +708,21 @@ class SessionManager:
                 reason = (
                     "its tmux session is gone" if server_up else "the tmux server is not running"
                 )
+                # Its tmux ids name nothing now, and a new server hands the same ids out again.
                 self.store.update_session(
-                    record.id, "lost", {"reason": reason}, status=Status.LOST, ended_at=now
+                    record.id,
+                    "lost",
+                    {"reason": reason, "pane_id": record.tmux_pane_id},
+                    status=Status.LOST,
+                    ended_at=now,
+                    **NO_TMUX_IDS,
                 )
                 self._emit(SessionLost(record.name, record.id, reason))
         elif record.status is not Status.RUNNING or record.tmux_pane_id != pane.pane_id:
-            # Starting, or lost and found again (its pane reappeared): it is running.
+            # Starting (agentmux died before it said so), or lost and found again: it is running.
             self.store.update_session(
                 record.id,
-                "adopted" if record.status is Status.LOST else None,
+                "adopted" if record.status in (Status.LOST, Status.STARTING) else None,
                 status=Status.RUNNING,
                 ended_at=None,
                 tmux_session_id=pane.session_id,
@@ -701,11 +761,7 @@ class SessionManager:
         pending = [
             r for r in self.store.sessions() if r.status is Status.RUNNING and r.prompt_pending
         ]
-        return [
-            r
-            for r in pending
-            if not any(e["kind"] == "prompt_not_delivered" for e in self.store.events(r.id))
-        ]
+        return [r for r in pending if self.store.last_event(r.id, NOT_DELIVERED) is None]
 
     # --- stop and remove --------------------------------------------------------------------------
 
@@ -803,13 +859,13 @@ class SessionManager:
                 state = self.budget_states().get(record.id)
                 if state is None or state.reached:
                     continue
-                if (
-                    record.status is Status.RUNNING
-                    and record.tmux_pane_id
-                    and self._may_be_in_turn(record)
-                ):
+                # The metrics' record may be old (a TUI's): the store and tmux say what is true
+                # now, and the keys go only to the pane tagged with this session's id.
+                pane = self.panes_by_session().get(record.id)
+                running = self.store.session(record.id).status is Status.RUNNING
+                if running and pane is not None and self._may_be_in_turn(record):
                     keys = self._profile_of(record).interrupt_keys
-                    self.tmux.send_keys(record.tmux_pane_id, *keys)
+                    self.tmux.send_keys_tagged(pane.pane_id, record.id, *keys)
                 spent = m.cost.known if m.cost is not None else None
                 self.store.record_event(
                     record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}
@@ -897,7 +953,7 @@ class SessionManager:
                     pane = self._terminate(record)
                 kept = plan.archive()
                 if pane is not None:
-                    self.tmux.kill_session(pane.session_id)
+                    self.tmux.kill_agent_session(pane)
                 plan.delete()
             self.store.update_session(
                 record.id,

@@ -181,6 +181,11 @@ class StateStore:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Record ``value`` under ``key``, replacing any value recorded before."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def set_meta_once(self, key: str, value: str) -> str:
         """Record ``value`` under ``key`` unless one is recorded already; return the one kept."""
         known = self.get_meta(key)

@@ -46,6 +46,8 @@ _FIELDS = (
     "pane_dead_time",
     "window_activity",
     "@agentmux_id",
+    # Last: a path may hold a tab, and the last field takes the rest of the line.
+    "pane_start_path",
 )
 # Sessions agentmux keeps for itself (the TUI's view); session names never start with "_".
 HIDDEN_PREFIX = "_agentmux"
@@ -53,6 +55,10 @@ HIDDEN_PREFIX = "_agentmux"
 # the exit status; a pane dead for less than this long without a status is still settling.
 STATUS_SETTLE_SECONDS = 5.0
 _FORMAT = "\t".join(f"#{{{name}}}" for name in _FIELDS)
+# What a check of a pane's tag prints when the pane is not the agent's (see tagged_command).
+NOT_TAGGED = "agentmux-not-tagged"
+GONE_TEXT = "agentmux: that session is not running any more"
+_TAG = re.compile(r"[0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class PaneInfo:
     dead_time: float | None
     activity: float
     agentmux_id: str
+    start_path: str = ""
 
     @property
     def status_pending(self) -> bool:
@@ -173,12 +180,18 @@ class TmuxServer:
         Starts the server if needed, with agentmux's own config (``remain-on-exit`` is set there,
         before any pane can exit) and a cleaned environment. The pane, not the session, is tagged
         with ``agentmux_id``: a window or split the user opens later is never taken for the agent.
+        The tag is set by the same tmux invocation that makes the pane, so the server applies both
+        even if agentmux is killed in between: an agent never runs untagged.
         """
         if command and command[-1].endswith(";"):
             raise ValueError("tmux would read a trailing ';' as a command separator")
+        check_tag(agentmux_id)
         conf = resources.files("agentmux.core").joinpath("tmux.conf")
         args = ["-f", str(conf), "-S", str(self.socket_path)]
-        tail: list[str] = []
+        # The session was made by this very command list: "=name:" is its one pane.
+        own = f"={name}:"
+        tail = [";", "set-option", "-p", "-t", own, "@agentmux_id", agentmux_id]
+        tail += [";", "display-message", "-p", "-t", own, "#{pane_id}\t#{@agentmux_id}"]
         for event, hook in (hooks or {}).items():
             tail += [";", "set-hook", "-g", event, hook]
         proc = subprocess.run(
@@ -205,17 +218,17 @@ class TmuxServer:
             env=clean_env(),
             check=False,
         )
-        if proc.returncode != 0:
+        lines = proc.stdout.decode(errors="replace").splitlines()
+        if proc.returncode != 0 and not lines:
             detail = proc.stderr.decode(errors="replace").strip()
             raise AgentmuxError(f"tmux could not start session {name!r}: {detail}.")
         self.socket_path.chmod(0o600)
-        info = _parse_pane(proc.stdout.decode(errors="replace").splitlines()[0])
-        try:
-            self.cmd("set-option", "-p", "-t", info.pane_id, "@agentmux_id", agentmux_id)
-        except BaseException:
+        info = _parse_pane(lines[0])
+        if proc.returncode != 0 or lines[1:2] != [f"{info.pane_id}\t{agentmux_id}"]:
             # An untagged agent would run unseen: end the session that was just made.
             self.kill_session(info.session_id)
-            raise
+            detail = proc.stderr.decode(errors="replace").strip() or "its pane was not tagged"
+            raise AgentmuxError(f"tmux could not start session {name!r}: {detail}.")
         return PaneInfo(**{**info.__dict__, "agentmux_id": agentmux_id})
 
     def panes(self) -> list[PaneInfo]:
@@ -234,39 +247,91 @@ class TmuxServer:
                 by_pane[pane.pane_id] = pane
         return list(by_pane.values())
 
-    def link_window(self, window_id: str, session: str) -> None:
-        """Show a window in another session too (the TUI's view session)."""
-        self._raw(["link-window", "-d", "-s", window_id, "-t", f"={session}:"], check=False)
+    def link_window(self, pane_id: str, agentmux_id: str, session: str) -> bool:
+        """Show the window of the pane tagged ``agentmux_id`` in another session too (the TUI's
+        view session)."""
+        link = ["link-window", "-d", "-s", pane_id, "-t", f"={session}:"]
+        return self.run_if_tagged(pane_id, agentmux_id, link)
 
-    def size_window(self, window_id: str, width: int, height: int) -> None:
-        """Fix a window at ``width`` x ``height``, whatever clients are attached."""
-        self._raw(["set-option", "-w", "-t", window_id, "window-size", "manual"], check=False)
-        self._raw(
-            ["resize-window", "-t", window_id, "-x", str(width), "-y", str(height)], check=False
+    def size_window(self, pane_id: str, agentmux_id: str, width: int, height: int) -> bool:
+        """Fix the window of the pane tagged ``agentmux_id`` at ``width`` x ``height``, whatever
+        clients are attached."""
+        return self.run_if_tagged(
+            pane_id,
+            agentmux_id,
+            ["set-option", "-w", "-t", pane_id, "window-size", "manual"],
+            ["resize-window", "-t", pane_id, "-x", str(width), "-y", str(height)],
         )
 
-    def follow_client_size(self, window_id: str) -> None:
-        """Let a window take the size of the client attached to it (a full-screen attach)."""
-        self._raw(["set-option", "-w", "-t", window_id, "window-size", "latest"], check=False)
+    def follow_client_size(self, pane_id: str, agentmux_id: str) -> bool:
+        """Let the window of the pane tagged ``agentmux_id`` take the size of the client attached
+        to it (a full-screen attach)."""
+        follow = ["set-option", "-w", "-t", pane_id, "window-size", "latest"]
+        return self.run_if_tagged(pane_id, agentmux_id, follow)
 
     def capture(self, pane_id: str) -> str:
-        """The visible text of a pane."""
+        """The visible text of a pane, by id alone (tests only: agentmux reads an agent's screen
+        with :meth:`capture_tagged`)."""
         return "\n".join(self.cmd("capture-pane", "-p", "-t", pane_id))
 
-    def paste(self, pane_id: str, data: bytes, *, submit: bool, submit_delay: float) -> None:
-        """Type ``data`` into a pane as a bracketed paste, then press Enter when ``submit``."""
+    def capture_tagged(self, pane_id: str, agentmux_id: str) -> str | None:
+        """The visible text of the pane tagged ``agentmux_id``; None when ``pane_id`` is not it.
+
+        The tag and the screen come from one tmux invocation, so from one server: a server
+        restarted since ``pane_id`` was read (handing the id to another pane) cannot answer.
+        """
+        proc = self._raw(
+            [
+                "display-message", "-p", "-t", pane_id, "#{@agentmux_id}",
+                ";", "capture-pane", "-p", "-t", pane_id,
+            ],
+            check=False,
+        )  # fmt: skip
+        tag, _, screen = proc.stdout.decode(errors="replace").partition("\n")
+        if proc.returncode != 0 or tag != agentmux_id or not agentmux_id:
+            return None
+        return screen.removesuffix("\n")
+
+    def run_if_tagged(self, pane_id: str, agentmux_id: str, *commands: Sequence[str]) -> bool:
+        """Run tmux ``commands`` only if ``pane_id`` is the pane tagged ``agentmux_id``, checked
+        inside the server in the same step; whether they ran (and succeeded)."""
+        proc = self._raw(tagged_command(pane_id, agentmux_id, commands), check=False)
+        said = proc.stdout.decode(errors="replace").strip()
+        return proc.returncode == 0 and not said.endswith(NOT_TAGGED)
+
+    def paste(
+        self, pane_id: str, data: bytes, *, tag: str, submit: bool, submit_delay: float
+    ) -> bool:
+        """Type ``data`` into the pane tagged ``tag`` as a bracketed paste, then press Enter when
+        ``submit``; False (nothing typed) when ``pane_id`` is not that pane."""
         if data:
             buffer = f"agentmux-{uuid.uuid4().hex[:12]}"
             self._raw(["load-buffer", "-b", buffer, "-"], stdin=data)
-            self._raw(["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id])
+            paste = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id]
+            if not self.run_if_tagged(pane_id, tag, paste):
+                self._raw(["delete-buffer", "-b", buffer], check=False)
+                return False
         if submit:
             if submit_delay:
                 time.sleep(submit_delay)
-            self._raw(["send-keys", "-t", pane_id, "Enter"])
+            return self.run_if_tagged(pane_id, tag, ["send-keys", "-t", pane_id, "Enter"])
+        return True
 
     def send_keys(self, pane_id: str, *args: str) -> None:
-        """``tmux send-keys -t PANE ARGS`` (``-l TEXT`` for literal text)."""
+        """``tmux send-keys -t PANE ARGS`` by id alone (tests only: agentmux types into an agent
+        with :meth:`send_keys_tagged`)."""
         self._raw(["send-keys", "-t", pane_id, *args], check=False)
+
+    def send_keys_tagged(self, pane_id: str, agentmux_id: str, *args: str) -> bool:
+        """``send-keys`` into the pane tagged ``agentmux_id`` only; whether it was that pane."""
+        return self.run_if_tagged(pane_id, agentmux_id, ["send-keys", "-t", pane_id, *args])
+
+    def tag_untagged(self, pane_id: str, agentmux_id: str) -> bool:
+        """Tag a pane that has no tag (an orphan being adopted); False if it has one already."""
+        check_tag(agentmux_id)
+        return self.run_if_tagged(
+            pane_id, "", ["set-option", "-p", "-t", pane_id, "@agentmux_id", agentmux_id]
+        )
 
     def kill_window(self, window_id: str) -> None:
         """Kill one window in every session it is linked into."""
@@ -279,9 +344,27 @@ class TmuxServer:
             self.kill_window(window_id)
         self._raw(["kill-session", "-t", session_id], check=False)
 
+    def kill_agent_session(self, pane: PaneInfo) -> None:
+        """Kill the session of a tagged agent pane, and its window wherever else it is linked
+        (the TUI's view), only while tmux confirms the pane is still tagged so."""
+        self.run_if_tagged(
+            pane.pane_id,
+            pane.agentmux_id,
+            ["kill-session", "-t", pane.session_id],
+            ["kill-window", "-t", pane.pane_id],
+        )
+
     def attach_argv(self, session_id: str) -> list[str]:
-        """argv of a full-screen ``tmux attach`` to a session."""
+        """argv of a full-screen ``tmux attach`` to a session (by the id a listing of tags just
+        gave; :meth:`attach_tagged_argv` has tmux check the tag as it attaches)."""
         return ["tmux", "-S", str(self.socket_path), "attach-session", "-t", session_id]
+
+    def attach_tagged_argv(self, pane: PaneInfo) -> list[str]:
+        """argv of a full-screen ``tmux attach`` to a tagged pane's session, checked by tmux as it
+        attaches: a pane id another server handed out again is refused."""
+        attach = ["attach-session", "-t", pane.session_id]
+        guarded = tagged_command(pane.pane_id, pane.agentmux_id, [attach], GONE_TEXT)
+        return ["tmux", "-S", str(self.socket_path), *guarded]
 
     def kill_server(self) -> None:
         """Stop the whole server (tests and ``doctor`` use it; never called on user data)."""
@@ -307,7 +390,32 @@ def _libtmux() -> ModuleType:
 def tmux_string(text: str) -> str:
     """``text`` as one double-quoted word of tmux's command syntax."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped + '"'
+    # tmux expands a leading "~" to the home directory even inside double quotes.
+    return '"' + escaped.replace("~", "\\~") + '"'
+
+
+def check_tag(agentmux_id: str) -> None:
+    """Refuse a tag that could change the meaning of a tmux format (tags are UUIDs)."""
+    if not _TAG.fullmatch(agentmux_id):
+        raise ValueError(f"not an agentmux id: {agentmux_id!r}")
+
+
+def tagged_command(
+    pane_id: str, agentmux_id: str, commands: Sequence[Sequence[str]], otherwise: str = NOT_TAGGED
+) -> list[str]:
+    """tmux arguments that run ``commands`` only if ``pane_id`` is tagged ``agentmux_id`` (an
+    empty tag: only if it is untagged), else print ``otherwise``.
+
+    The check and the commands run in one step inside the server: a pane id is never reused by
+    one server, but a restarted server hands the same ids out again, so an id alone is never
+    trusted to name an agent.
+    """
+    if agentmux_id:
+        check_tag(agentmux_id)
+    body = " ; ".join(" ".join(tmux_string(arg) for arg in command) for command in commands)
+    test = f"#{{==:#{{@agentmux_id}},{agentmux_id}}}"
+    otherwise_command = f"display-message -p {tmux_string(otherwise)}"
+    return ["if-shell", "-F", "-t", pane_id, test, body, otherwise_command]
 
 
 def tmux_quote(text: str) -> str:
@@ -316,7 +424,7 @@ def tmux_quote(text: str) -> str:
 
 
 def _parse_pane(line: str) -> PaneInfo:
-    parts = line.split("\t")
+    parts = line.split("\t", len(_FIELDS) - 1)
     parts += [""] * (len(_FIELDS) - len(parts))
     values = dict(zip(_FIELDS, parts, strict=True))
     return PaneInfo(
@@ -331,6 +439,7 @@ def _parse_pane(line: str) -> PaneInfo:
         dead_time=float(values["pane_dead_time"]) if values["pane_dead_time"].isdigit() else None,
         activity=float(values["window_activity"] or 0),
         agentmux_id=values["@agentmux_id"],
+        start_path=values["pane_start_path"],
     )
 
 

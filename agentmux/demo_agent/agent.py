@@ -405,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     transcript = Transcript(args.transcript_root.expanduser(), str(cwd), args.session_id)
     hooks = Hooks(args.settings, args.session_id, str(transcript.path), str(cwd))
     fast = args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST"))
+    # A slow start, as a real agent's (tests of what happens while agentmux waits for it).
+    time.sleep(float(os.environ.get("AGENTMUX_DEMO_START_DELAY") or 0))
     agent = DemoAgent(transcript, cwd, fast=fast, hooks=hooks)
     signal.signal(signal.SIGINT, agent.on_sigint)
     name = os.environ.get("AGENTMUX_SESSION", "demo")

@@ -255,7 +255,8 @@ class AgentmuxApp(App[None]):
             return
         with self._screens_lock:
             first = not self._screens
-            self._screens[screen.pane_id] = screen
+            # Keyed by the session whose tag the pane had when captured, never by pane id.
+            self._screens[screen.agentmux_id] = screen
         if first:
             self.post_message(OutputUpdated(screen))
 
@@ -281,7 +282,7 @@ class AgentmuxApp(App[None]):
             self.post_message(CoreFailed(exc.message))
             return
         if self.mirror is not None:
-            self.mirror.show([r for r in records if r.status is Status.RUNNING])
+            self.mirror.show(panes)
         if self.radar is not None:
             self.radar.set_records(records)
         views = [View(r, self._quiet(r), r.id in self.waiting_since) for r in records]
@@ -595,8 +596,8 @@ class AgentmuxApp(App[None]):
         with self._screens_lock:
             screens, self._screens = self._screens, {}
         for pane in self.panes.values():
-            screen = screens.get(pane.record.tmux_pane_id or "")
-            if screen is not None:
+            screen = screens.get(pane.record.id)
+            if screen is not None and pane.record.status is not Status.LOST:
                 pane.update_screen(screen)
                 self._check_waiting(pane, screen.rows)
 
@@ -681,6 +682,9 @@ class AgentmuxApp(App[None]):
                 grid.mount(pane)
             pane.update_view(view, number, self.manager.config.idle_seconds)
             pane.set_class(view.record.id in self.selected, "-selected")
+        target = self.insert_target
+        if target is not None and target.record.status is not Status.RUNNING:
+            self._refuse_keys(target)  # it went lost (or ended) while typing into it
         screen.query_one("#empty").set_class(bool(visible), "-hidden")
         grid.set_class(not visible, "-hidden")
         extra = message.sessions[MAX_VISIBLE:]
@@ -765,7 +769,7 @@ class AgentmuxApp(App[None]):
         for each in self.panes.values():
             each.set_class(each is pane, "-focused")
         if self.mirror is not None:
-            self.mirror.focus(pane.record.tmux_pane_id)
+            self.mirror.focus(pane.record)
         if self.zoomed:
             self._apply_layout()
 
@@ -831,10 +835,23 @@ class AgentmuxApp(App[None]):
             return  # a dialog on top has the keys
         if event.key == LEAVE_INSERT:
             return
-        if pane.record.tmux_pane_id:
-            self.mirror.send_key(pane.record.tmux_pane_id, event.key, event.character)
         event.stop()
         event.prevent_default()
+        record = pane.record
+        if record.status is not Status.RUNNING or not self.mirror.send_key(
+            record, event.key, event.character
+        ):
+            self._refuse_keys(pane)
+
+    def _refuse_keys(self, pane: PaneView) -> None:
+        """Keys for a session that is not running reach nothing: say so, and stop typing."""
+        record = pane.record
+        state = "lost" if record.status is Status.LOST else "not running"
+        self.set_insert(False)
+        self.notify(
+            f"{record.name} is {state}: nothing typed reaches it; insert mode ended",
+            severity="warning",
+        )
 
     def on_paste(self, event: events.Paste) -> None:
         """A paste in insert mode arrives in the agent as one bracketed paste."""
@@ -920,6 +937,9 @@ class AgentmuxApp(App[None]):
         """Hand the terminal to a full-screen tmux attach; come back as we were."""
         pane = self.focused_pane()
         if pane is None or self.mirror is None:
+            return
+        if not self.mirror.has_pane(pane.record):
+            self.notify(f"{pane.record.name} has no tmux session to attach to", severity="warning")
             return
         self._attached = True
         try:

@@ -49,6 +49,13 @@ def status_label(view: SessionView, idle_after: float) -> tuple[str, str]:
     return str(record.status), "-starting"
 
 
+# What a lost session's pane shows instead of a screen: its pane ids may belong to another
+# agent now (a restarted tmux server hands them out again), so nothing is mirrored or typed.
+LOST_ROWS = (
+    "",
+    "  \x1b[1mlost\x1b[0m: its tmux session is gone (the tmux server restarted, or it was killed).",
+    "  Nothing is shown here and nothing typed here reaches an agent.",
+)
 STRIP_CACHE_ROWS = 256
 # The border the pane's CSS always gives it: one cell each side (round, or heavy in insert mode).
 FRAME = Spacing(1, 1, 1, 1)
@@ -151,6 +158,9 @@ class PaneView(Widget, can_focus=True):
         if not self.has_class(css):
             for cls in STATUS_CLASSES:
                 self.set_class(cls == css, cls)
+        if record.status is Status.LOST and self.rows != LOST_ROWS:
+            self.rows, self.cursor = LOST_ROWS, None
+            self.refresh()
 
     def set_tag(self, key: str, text: str) -> None:
         """Show ``text`` (or nothing) at the end of the title, under ``key``."""
