@@ -187,7 +187,7 @@ class NestedSnapshotter:
                 )
                 env = {
                     "GIT_OBJECT_DIRECTORY": str(self.scratch),
-                    "GIT_ALTERNATE_OBJECT_DIRECTORIES": git.alternates(Path(own), Path(outer_objects)),
+                    "GIT_ALTERNATE_OBJECT_DIRECTORIES": git.alternates(own, outer_objects),
                 }
                 git.copy_objects(sub, env, self.repo, [commit], self._copied)
             except git.GitError as exc:
