@@ -482,3 +482,16 @@ async def test_pane_rows_are_drawn_as_textual_itself_draws_them(
         assert not first.display and second.display
         await pilot.press("z")
         await same_as_textual("zoomed out")
+
+
+async def test_notifications_show_user_data_literally(repo: Path, manager: SessionManager) -> None:
+    # Paths, names and git's words go into notifications; Textual would read "[/b]" or "[wip]"
+    # as markup (an error, or text that vanishes).
+    app = RecordingApp(manager)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(lambda: "SessionsRefreshed" in app.seen, what="first refresh")
+        app.notify("new conflict in a[/b]/r/proj [wip]/x.py")
+        await until(lambda: bool(app.screen.query("Toast")), what="the toast")
+        await pilot.pause()
+        shown = [str(toast.render()) for toast in app.screen.query("Toast")]
+        assert any("a[/b]/r/proj [wip]/x.py" in text for text in shown), shown

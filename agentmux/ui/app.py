@@ -17,6 +17,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -155,6 +156,19 @@ class AgentmuxApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_INSERT, "leave_insert", f"leave insert ({LEAVE_INSERT_LABEL})", priority=True)
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification; its text is literal (it carries paths, names and git's words,
+        which Textual would read as markup), unless a caller asks for markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def __init__(
         self,
