@@ -39,6 +39,9 @@ def kill_servers(sockets: Path) -> None:
 
 def clean_up(scratch: Path, sockets: Path) -> None:
     """Stop the benchmark's tmux servers and delete everything it made."""
+    # The queue ticks that ending panes start would make the socket directory again.
+    for tick in sockets.glob("*.tick.sh"):
+        tick.unlink(missing_ok=True)
     kill_servers(sockets)
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(sockets, ignore_errors=True)
