@@ -93,9 +93,12 @@ async def test_a_lost_sessions_pane_shows_and_takes_nothing_of_the_agent_with_it
         assert app.insert_mode and app.insert_target is a_pane
         other = SessionManager.open(repo)  # another agentmux process, as the user would run
         await asyncio.to_thread(restart_with_new_sessions, other, [r.tmux_pane_id for r in first])
-        await until(lambda: len(app.panes) == 4, what="the new sessions' panes")
+        # The TUI reconnects to the restarted server with a backoff: slow on a loaded machine.
+        await until(lambda: len(app.panes) == 4, timeout=40, what="the new sessions' panes")
         c_pane = app.panes[other.get("c").id]
-        await until(lambda: any("session c" in row for row in c_pane.rows), what="c mirrored")
+        await until(
+            lambda: any("session c" in row for row in c_pane.rows), timeout=40, what="c mirrored"
+        )
         await until(lambda: a_pane.record.status is Status.LOST, what="a shown lost")
         await pilot.press(*"yoyo", "enter")
         await asyncio.sleep(1.0)  # a mirror that routes by pane id has shown c's screen by now
