@@ -33,10 +33,7 @@ contracts:
 	$(BIN)/lint-imports
 
 pytest:
-	$(BIN)/pytest -q --ignore=tests/test_reused_pane_ids.py
-	# In its own process: its TUI test fails after any other tmux test in the same process (the
-	# TUI never mirrors the new agent after the server restart); cause not found yet, see CHANGELOG.
-	$(BIN)/pytest -q tests/test_reused_pane_ids.py
+	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python bench/bench_new_sessions.py
