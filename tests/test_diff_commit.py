@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentmux.core.commit_work import AgentBusyError, commit_work, uncommitted_files
+from agentmux.core.errors import AgentmuxError
 from agentmux.core.session_diff import file_patch, session_diff
 from agentmux.core.sessions import SessionManager
 from tests.conftest import GIT_IDENTITY, demo_transcript, git, run_cli, wait_for
@@ -30,6 +32,7 @@ def _base_files(repo: Path) -> None:
     (repo / "del.txt").write_text("to be deleted\n")
     (repo / "img.bin").write_bytes(BINARY_BEFORE)
     (repo / ".gitignore").write_text("*.log\n")
+    (repo / "link.txt").write_text("a file, to become a symlink\n")
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "more files")
 
@@ -48,6 +51,8 @@ def _every_kind_of_change(worktree: Path) -> None:
     (worktree / "notes").mkdir()
     (worktree / "notes" / "u.txt").write_text("untracked\nfile\n")
     (worktree / "build.log").write_text("ignored\n")
+    (worktree / "link.txt").unlink()
+    (worktree / "link.txt").symlink_to("README.md")
 
 
 def _untouched_state(worktree: Path) -> dict[str, object]:
@@ -65,7 +70,7 @@ def _untouched_state(worktree: Path) -> dict[str, object]:
     files = {
         str(p.relative_to(worktree)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(worktree.rglob("*"))
-        if p.is_file() and p.name != ".git"
+        if p.is_file() and not p.is_symlink() and p.name != ".git"
     }
     return {
         "index": hashlib.sha256(index.read_bytes()).hexdigest(),
@@ -83,7 +88,7 @@ def _independent_diff(
     """What git's porcelain says of a copy of the worktree's files against the fork point: path
     -> (status letter, old path, added, deleted), and the patch. The copy has its own index."""
     copy = tmp_path / "copy"
-    shutil.copytree(worktree, copy, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(worktree, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
     common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir"))
     env = {
         **os.environ,
@@ -118,6 +123,10 @@ def _independent_diff(
     return found, run("diff", "--cached", "-M", fork)
 
 
+def by_change(data: dict[str, Any], path: str) -> str:
+    return str(next(f["change"] for f in data["files"] if f["path"] == path))
+
+
 def test_diff_shows_every_kind_of_change_and_touches_nothing(
     repo: Path, manager: SessionManager, tmp_path: Path
 ) -> None:
@@ -138,7 +147,7 @@ def test_diff_shows_every_kind_of_change_and_touches_nothing(
     assert data["fork_point"] == fork
     assert data["head"] == git(worktree, "rev-parse", "HEAD")
     expected, expected_patch = _independent_diff(repo, worktree, fork, tmp_path)
-    letters = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R"}
+    letters = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R", "type-changed": "T"}
     got = {
         f["path"]: (letters[f["change"]], f["old_path"], f["added"], f["deleted"])
         for f in data["files"]
@@ -146,21 +155,23 @@ def test_diff_shows_every_kind_of_change_and_touches_nothing(
     assert got == expected
     assert set(got) == {
         "src/app.py", "committed.txt", "README.md", "del.txt", "img.bin", "new.txt", "notes/u.txt",
+        "link.txt",
     }  # fmt: skip
+    assert by_change(data, "link.txt") == "type-changed"
     assert "build.log" not in plain.out, "ignored files are not part of the change"
     by_path = {f["path"]: f for f in data["files"]}
     assert by_path["img.bin"]["binary"] is True and by_path["img.bin"]["added"] is None
     assert by_path["new.txt"]["old_path"] == "old.txt"
     uncommitted = {p for p, f in by_path.items() if f["uncommitted"]}
-    assert uncommitted == {"README.md", "del.txt", "img.bin", "new.txt", "notes/u.txt"}
+    assert uncommitted == {"README.md", "del.txt", "img.bin", "new.txt", "notes/u.txt", "link.txt"}
     assert plain.out == expected_patch, "the plain output is git's own unified diff"
     assert "Binary files a/img.bin and b/img.bin differ" in plain.out
 
     lines = stat.out.splitlines()
     assert any(line.startswith("R old.txt -> new.txt") for line in lines)
     assert any(line.startswith("M img.bin") and "binary" in line for line in lines)
-    assert lines[-1].startswith("7 file(s) changed, ")
-    assert "5 not committed yet" in lines[-1]
+    assert lines[-1].startswith("8 file(s) changed, ")
+    assert "6 not committed yet" in lines[-1]
 
     diff = session_diff(manager, "rev")
     renamed = file_patch(manager, diff, "new.txt")
@@ -187,6 +198,9 @@ def test_diff_and_commit_say_one_sentence_for_a_missing_or_mid_rebase_worktree(
         result = run_cli(repo, *verb)
         assert result.code == 1
         assert result.err.count("\n") == 1 and "in the middle of a rebase" in result.err
+    mid = session_diff(manager, "reb")
+    assert mid.files == () and mid.snapshot is None
+    assert mid.unavailable == "reb: its worktree is in the middle of a rebase, so there is no diff."
     git(worktree, "rebase", "--abort")
 
     gone = Path(manager.create(agent="demo", name="gone").worktree)
@@ -195,6 +209,11 @@ def test_diff_and_commit_say_one_sentence_for_a_missing_or_mid_rebase_worktree(
         result = run_cli(repo, *verb)
         assert result.code == 1 and result.err.count("\n") == 1
         assert f"gone's worktree {gone} is missing" in result.err
+    missing = session_diff(manager, "gone")
+    assert missing.files == () and missing.unavailable is not None
+    assert missing.fork_point == git(repo, "rev-parse", "agentmux/gone")
+    with pytest.raises(AgentmuxError, match="is missing"):
+        uncommitted_files(manager, "gone")
     nobody = run_cli(repo, "diff", "nobody")
     assert nobody.code == 1 and "there is no session named 'nobody'" in nobody.err
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from agentmux.core import git
+from agentmux.core.errors import AgentmuxError
 from agentmux.core.merge import own_worktree
 from agentmux.core.records import SessionRecord
-from agentmux.core.snapshots import SnapshotStore
+from agentmux.core.snapshots import Snapshot, SnapshotStore
 
 if TYPE_CHECKING:
     from agentmux.core.sessions import SessionManager
@@ -93,7 +94,10 @@ def session_diff(manager: SessionManager, name: str) -> SessionDiff:
         why = f"{record.name}'s worktree {record.worktree} is missing, so there is no diff."
         return SessionDiff(record.name, fork, head, None, (), why)
     store = SnapshotStore(repo, manager.home / "snapshots")
-    snap = store.take(record.id, worktree)
+    try:
+        snap = store.take(record.id, worktree)
+    except AgentmuxError as exc:  # git could not read the worktree: say why, as for the others
+        snap = Snapshot(record.id, unavailable=exc.message.rstrip("."))
     fork = _fork_point(repo, record, head or snap.head)
     if snap.commit is None:
         unreadable = snap.unavailable or "its worktree could not be read"
