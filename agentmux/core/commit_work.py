@@ -167,8 +167,8 @@ def _restore_index(index: Path, saved: bytes | None) -> bool:
     except FileExistsError:
         return False
     try:
-        os.write(fd, saved)
-        os.close(fd)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(saved)
         os.replace(lock, index)
     except OSError:
         with contextlib.suppress(OSError):
