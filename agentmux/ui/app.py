@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 import watchfiles
-from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,7 +26,6 @@ from agentmux.core.budgets import level
 from agentmux.core.conflicts import ConflictReport, Verdict
 from agentmux.core.control import Screen as PaneScreen
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.merge import MergePlan, describe_plan
 from agentmux.core.metrics import SessionMetrics
 from agentmux.core.mirror import Mirror
 from agentmux.core.radar_watch import RadarWatcher, new_conflicts
@@ -36,12 +34,11 @@ from agentmux.core.sessions import SessionManager
 from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
 from agentmux.ui.cost_screen import CostScreen
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
+from agentmux.ui.merge_flow import MergeFlow, MergeLanded, MergePlanned
 from agentmux.ui.messages import (
     ConflictsUpdated,
     ConnectionChanged,
     CoreFailed,
-    MergeLanded,
-    MergePlanned,
     MetricsUpdated,
     OutputUpdated,
     Progress,
@@ -213,6 +210,9 @@ class AgentmuxApp(App[None]):
         self.metrics: dict[str, SessionMetrics] = {}
         self._collector = manager.metrics_collector()
         self._budget_warned: set[str] = set()
+        self.merge_flow = MergeFlow(
+            self, manager, lambda name: self._run_core(f"remove {name}", "remove", name)
+        )
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
@@ -479,59 +479,15 @@ class AgentmuxApp(App[None]):
 
     def action_merge(self) -> None:
         """Plan a merge of every session off the loop; the plan is shown before anything lands."""
-        self.notify("planning the merge…", timeout=3)
-        self._plan_merge()
-
-    @work(thread=True, exclusive=True, group="merge")
-    def _plan_merge(self) -> None:
-        try:
-            plan = self.manager.merge_plan(None)
-        except AgentmuxError as exc:
-            self.post_message(CoreFailed(f"merge: {exc.message}"))
-            return
-        self.post_message(MergePlanned(plan))
+        self.merge_flow.start(None)
 
     def on_merge_planned(self, message: MergePlanned) -> None:
-        """Show the plan; land it only on yes."""
-        plan = message.plan
-        text = "\n".join(escape(line) for line in describe_plan(plan))
-        if not plan.steps:
-            self.notify(text, severity="warning", timeout=10)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._land_merge(plan)
-
-        question = f"{text}\n\nLand it? {escape(plan.into)} moves in one step, or not at all."
-        self.push_screen(ConfirmScreen(question), answer)
-
-    @work(thread=True, exclusive=True, group="merge")
-    def _land_merge(self, plan: MergePlan) -> None:
-        try:
-            self.manager.land_merge(plan)
-        except AgentmuxError as exc:
-            self.post_message(CoreFailed(f"merge: {exc.message}"))
-            return
-        self.post_message(MergeLanded(plan))
-        self.post_message(StateChanged())
+        """Offer to commit work in progress first, else show the plan (lands only on yes)."""
+        self.merge_flow.planned(message)
 
     def on_merge_landed(self, message: MergeLanded) -> None:
-        """Say what landed; offer to remove the merged sessions (the core's safety rules hold)."""
-        plan = message.plan
-        names = [s.name for s in plan.steps]
-        self.notify(f"merged {', '.join(names)} into {plan.into}", timeout=10)
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                for name in names:
-                    self._run_core(f"remove {name}", "remove", name)
-
-        listed = escape(", ".join(names))
-        self.push_screen(
-            ConfirmScreen(f"Remove the merged session(s) {listed}? Running agents are kept."),
-            answer,
-        )
+        """Say what landed; offer to remove the merged sessions."""
+        self.merge_flow.landed(message)
 
     def _relabel(self) -> None:
         """Working or idle, from the mirror's output times: no tmux call, no redraw if unchanged."""

@@ -8,7 +8,6 @@ from textual.message import Message
 
 from agentmux.core.conflicts import ConflictReport
 from agentmux.core.control import Screen
-from agentmux.core.merge import MergePlan
 from agentmux.core.metrics import SessionMetrics
 from agentmux.core.records import SessionRecord
 
@@ -72,22 +71,6 @@ class ConflictsUpdated(Message):
     def __init__(self, report: ConflictReport) -> None:
         super().__init__()
         self.report = report
-
-
-class MergePlanned(Message):
-    """A merge plan is ready to be shown before anything lands."""
-
-    def __init__(self, plan: MergePlan) -> None:
-        super().__init__()
-        self.plan = plan
-
-
-class MergeLanded(Message):
-    """A merge plan landed on its base branch."""
-
-    def __init__(self, plan: MergePlan) -> None:
-        super().__init__()
-        self.plan = plan
 
 
 class MetricsUpdated(Message):
