@@ -56,6 +56,7 @@ from agentmux.ui.modals import (
     NewSessionScreen,
 )
 from agentmux.ui.pane_view import PaneView
+from agentmux.ui.review_screen import ReviewScreen
 from agentmux.ui.themes import DEFAULT_THEME, FALLBACK_VARIABLES, load_themes
 
 LEAVE_INSERT = "ctrl+right_square_bracket"
@@ -86,6 +87,7 @@ class MainScreen(Screen[None]):
         Binding("d", "app.remove", "remove", show=False),
         Binding("w", "app.oldest_waiting", "waiting longest", show=False),
         Binding("c", "app.conflicts", "conflicts"),
+        Binding("v", "app.review", "review"),
         Binding("m", "app.merge", "merge"),
         Binding("dollar_sign", "app.cost_panel", "cost"),
         Binding("question_mark", "app.help", "help"),
@@ -132,6 +134,7 @@ def help_rows() -> list[tuple[str, str]]:
         ("d", "remove the focused session (never loses work)"),
         ("w", "jump to the session waiting for you longest (else the one idle longest)"),
         ("c", "conflict panel: which sessions collide, the files, the hunks side by side"),
+        ("v", "review the focused session: changed files, diffs; C commits, m merges it"),
         ("m", "merge: show the plan (order, what is left out), then land it all or nothing"),
         ("$", "cost panel: spend, tokens, turns, failures, queue wait; spend over time"),
         ("Ctrl+P", "command palette"),
@@ -476,6 +479,14 @@ class AgentmuxApp(App[None]):
         """Open the conflict panel, on the focused session's conflict if it has one."""
         pane = self.focused_pane()
         self.push_screen(ConflictScreen(self.conflicts, pane.record.name if pane else None))
+
+    def action_review(self) -> None:
+        """Review the focused session: its changed files and their diffs; commit, merge."""
+        if pane := self.focused_pane():
+            record = pane.record
+            self.push_screen(
+                ReviewScreen(self.manager, record.name, record.branch, self.merge_flow.start)
+            )
 
     def action_merge(self) -> None:
         """Plan a merge of every session off the loop; the plan is shown before anything lands."""
@@ -940,6 +951,7 @@ class AgentmuxApp(App[None]):
                 self.action_oldest_waiting,
             ),
             ("Conflicts", "which sessions collide, down to the hunk", self.action_conflicts),
+            ("Review", "the focused session's changed files and diffs", self.action_review),
             ("Merge", "plan and land a merge of the ready sessions", self.action_merge),
             ("Cost", "spend, failures and queue wait per session", self.action_cost_panel),
             ("Help", "list every key", self.action_help),
