@@ -140,7 +140,7 @@ async def test_commit_during_a_turn_is_refused_then_forced(
         assert "in the middle of a turn" in status(screen)
         assert git(repo, "rev-parse", "agentmux/busy") == tip, "nothing committed on refusal"
         await pilot.press("n")
-        assert app.screen is screen
+        assert isinstance(app.screen, ReviewScreen)
         assert git(repo, "rev-parse", "agentmux/busy") == tip
         await pilot.press("C")
         await until(lambda: isinstance(app.screen, ConfirmScreen), what="the refusal again")
@@ -182,7 +182,7 @@ async def test_merge_from_the_review_plans_this_session_alone(
         )
         assert "beta" in confirm_text(app)
         await pilot.press("n")
-        assert app.screen is screen
+        assert isinstance(app.screen, ReviewScreen)
         await until(lambda: file_rows(screen) == [], what="the review read again: merged")
         assert "No change since it forked" in shown_patch(screen)
         await pilot.press("escape")
