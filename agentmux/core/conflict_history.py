@@ -294,11 +294,14 @@ class ConflictHistory:
         self._catch_up()
         if not self._plan(report, now):
             return []  # the common case: no write lock taken
-        with self.store.transaction() as db:
-            self._catch_up(db)  # what another process wrote since: decided again, under the lock
-            planned = self._plan(report, now)
-            for change in planned:
-                _insert(db, change)
+        try:
+            with self.store.transaction() as db:
+                self._catch_up(db)  # what another process wrote since: decided again, locked
+                planned = self._plan(report, now)
+                for change in planned:
+                    _insert(db, change)
+        except sqlite3.Error as exc:
+            raise _write_failed(exc) from exc
         return planned
 
     def _plan(self, report: ConflictReport, now: float) -> list[Transition]:
@@ -320,35 +323,18 @@ class ConflictHistory:
             elif obs.verdict is not Verdict.CONFLICT and is_open:
                 planned.append(Transition(ENDED, key, now, obs.names, obs.base, why="resolved"))
         live = {s.session_id: s.name for s in report.sessions}
-        for key, span in ledger.open.items():
-            if all(side in live for side in sides(key)) or now < ledger.last_ts.get(key, now):
-                continue
-            ended = self._removed(key, span, live, now)
-            if ended is not None:
-                planned.append(ended)
+        missing = [
+            (key, span)
+            for key, span in ledger.open.items()
+            if not all(side in live for side in sides(key)) and now >= ledger.last_ts.get(key, now)
+        ]
+        if missing:  # rare: read the records once
+            records = {r.id: r for r in self.store.sessions(include_removed=True)}
+            for key, span in missing:
+                ended = _removed(key, span, live, records, now)
+                if ended is not None:
+                    planned.append(ended)
         return planned
-
-    def _removed(self, key: Key, span: Span, live: dict[str, str], now: float) -> Transition | None:
-        """The end of an open conflict one of whose sessions the scan did not include: at its
-        removal; None when it is still live (the scanner's list was older than the store)."""
-        names = {sid: live[sid] for sid in sides(key) if sid in live}
-        rows = list(names)
-        removed: list[float] = []
-        for sid in sides(key):
-            if sid in live:
-                continue
-            try:
-                record = self.store.session(sid)
-            except AgentmuxError:
-                removed.append(now)  # forgotten altogether (a creation rolled back): no row
-                continue
-            if record.removed_at is None:
-                return None
-            removed.append(record.removed_at)
-            names[sid] = record.name
-            rows.append(sid)
-        when = min(max(min(removed), span.start), now)
-        return Transition(ENDED, key, when, names, span.base, why="removed", rows=tuple(rows))
 
     def record_merge(
         self,
@@ -365,6 +351,19 @@ class ConflictHistory:
         flight."""
         if not plan.steps:
             return
+        try:
+            self._record_merge(plan, records, report, unknown, now)
+        except sqlite3.Error as exc:
+            raise _write_failed(exc) from exc
+
+    def _record_merge(
+        self,
+        plan: MergePlan,
+        records: Sequence[SessionRecord],
+        report: ConflictReport | None,
+        unknown: str | None,
+        now: float,
+    ) -> None:
         ids = {r.name: r.id for r in records}
         with self.store.transaction() as db:
             self._catch_up(db)
@@ -386,6 +385,38 @@ class ConflictHistory:
                 if left.name in ids:
                     row = {"into": plan.into, "commit": plan.result, "reason": left.reason}
                     _insert_row(db, ids[left.name], now, LEFT_OUT, row)
+
+
+def _removed(
+    key: Key,
+    span: Span,
+    live: dict[str, str],
+    records: dict[str, SessionRecord],
+    now: float,
+) -> Transition | None:
+    """The end of an open conflict one of whose sessions a scan did not include: at its removal;
+    None when it is still live (the scanner's list of sessions was older than the store)."""
+    names = {sid: live[sid] for sid in sides(key) if sid in live}
+    rows = list(names)
+    removed: list[float] = []
+    for sid in sides(key):
+        if sid in live:
+            continue
+        record = records.get(sid)
+        if record is None:
+            removed.append(now)  # forgotten altogether (a creation rolled back): no row for it
+            continue
+        if record.removed_at is None:
+            return None
+        removed.append(record.removed_at)
+        names[sid] = record.name
+        rows.append(sid)
+    when = min(max(min(removed), span.start), now)
+    return Transition(ENDED, key, when, names, span.base, why="removed", rows=tuple(rows))
+
+
+def _write_failed(exc: sqlite3.Error) -> AgentmuxError:
+    return AgentmuxError(f"cannot record the conflict history in the state database: {exc}.")
 
 
 def _insert_row(

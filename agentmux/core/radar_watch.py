@@ -18,7 +18,6 @@ import watchfiles
 
 from agentmux.core.conflict_history import ConflictHistory
 from agentmux.core.conflicts import ConflictRadar, ConflictReport
-from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import SessionRecord, Status
 
 ReportSink = Callable[[ConflictReport], object]
@@ -115,7 +114,7 @@ class RadarWatcher:
                 self._own_history = self.history is not None
             if self.history is not None:
                 self.history.record(report)
-        except (AgentmuxError, OSError) as exc:
+        except Exception as exc:  # the radar must outlive its history; the error is reported
             message = f"conflict history: {exc}"
             if message not in self.errors[-1:]:
                 self.errors.append(message)
