@@ -32,6 +32,7 @@ from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.budgets import BudgetState, budget_states, level
 from agentmux.core.commit_work import commit_for_merge
 from agentmux.core.config import Config, load_config
+from agentmux.core.conflict_history import record_merge
 from agentmux.core.conflicts import ConflictRadar
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
@@ -944,6 +945,7 @@ class SessionManager:
     def land_merge(self, plan: MergePlan) -> None:
         """Move the base branch to the plan's result (all or nothing) and record each merge."""
         land(self.repo, plan, self.home, self._record_merged)
+        record_merge(self.store, plan, self.sessions, self.conflict_radar)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop
