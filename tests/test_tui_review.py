@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.syntax import Syntax
+from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from agentmux.core.sessions import SessionManager
@@ -22,7 +22,7 @@ def commit(worktree: Path, path: str, text: str) -> None:
 
 
 def file_rows(screen: ReviewScreen) -> list[tuple[str, str, str, str]]:
-    """The file list as shown: change, path, lines, mark."""
+    """The file list as shown: uncommitted mark, change, lines, path."""
     table = screen.query_one("#files", DataTable)
     return [
         tuple(str(cell) for cell in table.get_row_at(row))  # type: ignore[misc]
@@ -32,8 +32,7 @@ def file_rows(screen: ReviewScreen) -> list[tuple[str, str, str, str]]:
 
 def shown_patch(screen: ReviewScreen) -> str:
     """The text of the diff on screen."""
-    content = screen.query_one("#patch", Static).content
-    return content.code if isinstance(content, Syntax) else str(content)
+    return str(screen.query_one("#patch", Static).content)
 
 
 def status(screen: ReviewScreen) -> str:
@@ -59,25 +58,29 @@ async def test_review_lists_files_marks_work_in_progress_and_shows_diffs(
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.session == "rev"
         await until(lambda: len(file_rows(screen)) == 3, what="the files")
-        rows = {path: (change, lines, mark) for change, path, lines, mark in file_rows(screen)}
+        rows = {path: (mark, change, lines) for mark, change, lines, path in file_rows(screen)}
         assert rows == {
-            "README.md": ("modified", "+1 -0", ""),
-            "notes.txt": ("added", "+1 -0", "● uncommitted"),
-            "src/app.py": ("modified", "+1 -1", "● uncommitted"),
+            "README.md": ("", "modified", "+1 -0"),
+            "notes.txt": ("●", "added", "+1 -0"),
+            "src/app.py": ("●", "modified", "+1 -1"),
         }
         summary = str(screen.query_one("#summary", Static).content)
         assert "Review rev" in summary and "3 file(s) changed" in summary
-        assert "(2 uncommitted)" in summary
-        first = file_rows(screen)[0][1]
+        assert "2 uncommitted (●)" in summary
+        first = file_rows(screen)[0][3]
         await until(lambda: f"+++ b/{first}" in shown_patch(screen), what="the first diff")
         table = screen.query_one("#files", DataTable)
-        paths = [row[1] for row in file_rows(screen)]
+        paths = [row[3] for row in file_rows(screen)]
         table.move_cursor(row=paths.index("src/app.py"))
         await until(lambda: "+print('changed')" in shown_patch(screen), what="the selected diff")
         assert "-print('app')" in shown_patch(screen)
         table.move_cursor(row=paths.index("notes.txt"))
         await until(lambda: "+an untracked note" in shown_patch(screen), what="untracked diff")
-        assert isinstance(screen.query_one("#patch", Static).content, Syntax)
+        highlighted = screen.query_one("#patch", Static).content
+        assert isinstance(highlighted, Text)
+        line = highlighted.plain.index("+an untracked note")
+        styles = [str(span.style) for span in highlighted.spans if span.start == line]
+        assert "bright_green" in styles, "an added line is highlighted as one"
         await pilot.press("escape")
         assert not isinstance(app.screen, ReviewScreen)
         # (The helper strips the first line's leading space: " M src/app.py".)

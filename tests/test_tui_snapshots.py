@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from agentmux.core.control import Screen
 from agentmux.core.records import SessionRecord, Status
+from agentmux.core.session_diff import ChangedFile, SessionDiff
 from agentmux.core.sessions import SessionManager
 from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.messages import SessionsRefreshed, SessionView
+from agentmux.ui.review_screen import DiffLoaded, PatchLoaded, ReviewScreen
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 THEMES = ("agentmux-dark", "agentmux-light", "agentmux-high-contrast")
@@ -106,10 +109,71 @@ async def snapshot(manager: SessionManager, theme: str, count: int) -> str:
 @pytest.mark.parametrize("count", [0, 4, 9])
 async def test_layout_snapshot(manager: SessionManager, theme: str, count: int) -> None:
     svg = await snapshot(manager, theme, count)
-    path = SNAPSHOTS / f"grid{count}-{theme}.svg"
+    check_snapshot(svg, SNAPSHOTS / f"grid{count}-{theme}.svg")
+
+
+def check_snapshot(svg: str, path: Path) -> None:
+    """Compare with the committed snapshot (write it when asked to, or when it is new)."""
     if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
         if os.environ.get("CI") and not path.exists():
             pytest.fail(f"snapshot {path.name} is missing; generate it and commit it")
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(svg)
     assert svg == path.read_text(), f"{path.name} changed (UPDATE_SNAPSHOTS=1 to accept)"
+
+
+REVIEW_FILES = (
+    ChangedFile("README.md", "modified", None, False, False, 2, 1),
+    ChangedFile("src/module_1.py", "added", None, True, False, 6, 0),
+    ChangedFile("src/old_name.py", "renamed", "src/util.py", True, False, 1, 1),
+    ChangedFile("docs/logo.png", "added", None, True, True, None, None),
+    ChangedFile("setup.cfg", "deleted", None, False, False, 0, 4),
+)
+REVIEW_PATCH = """\
+diff --git a/src/module_1.py b/src/module_1.py
+new file mode 100644
+index 0000000..3b18e51
+--- /dev/null
++++ b/src/module_1.py
+@@ -0,0 +1,6 @@
++\"\"\"Module one, written by the demo agent.\"\"\"
++
++
++def answer() -> int:
++    return 42
++
+"""
+
+
+class FixedReviewScreen(ReviewScreen):
+    """The review screen with its data fixed: no git."""
+
+    def load(self) -> None:  # type: ignore[override]
+        """A fixed change."""
+        diff = SessionDiff("alpha", "0" * 40, "1" * 40, "2" * 40, REVIEW_FILES, None, "/work/alpha")
+        self.post_message(DiffLoaded(diff))
+
+    def load_patch(self, diff: SessionDiff, path: str) -> None:  # type: ignore[override]
+        """A fixed diff for whichever file."""
+        self.post_message(PatchLoaded(diff.snapshot, path, REVIEW_PATCH))
+
+
+async def review_snapshot(manager: SessionManager, theme: str) -> str:
+    app = SnapshotApp(manager, theme=theme, mirror=False, refresh_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen(FixedReviewScreen(manager, "alpha", "agentmux/alpha", lambda *_: None))
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FixedReviewScreen)
+        screen.query_one("#files", DataTable).move_cursor(row=1)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.shown == "src/module_1.py"
+        return normalise(app.export_screenshot(title=f"agentmux review {theme}"))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_review_snapshot(manager: SessionManager, theme: str) -> None:
+    svg = await review_snapshot(manager, theme)
+    check_snapshot(svg, SNAPSHOTS / f"review-{theme}.svg")

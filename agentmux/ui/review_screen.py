@@ -95,8 +95,8 @@ def lines_cell(file: ChangedFile) -> Text:
 
 
 def mark_cell(file: ChangedFile) -> Text:
-    """``● uncommitted`` when the worktree's version is not in the branch's last commit."""
-    return Text("● uncommitted", style="bold yellow") if file.uncommitted else Text("")
+    """``●`` when the worktree's version is not in the branch's last commit (uncommitted)."""
+    return Text("●", style="bold yellow") if file.uncommitted else Text("")
 
 
 def summary_text(name: str, branch: str, diff: SessionDiff | None, error: str | None) -> Text:
@@ -113,12 +113,15 @@ def summary_text(name: str, branch: str, diff: SessionDiff | None, error: str | 
     else:
         files = len(diff.files)
         dirty = sum(f.uncommitted for f in diff.files)
-        text.append(f" · {files} file(s) changed since it forked ({dirty} uncommitted)")
+        text.append(f" · {files} file(s) changed since it forked, {dirty} uncommitted (")
+        text.append("●", style="bold yellow")
+        text.append(")")
     return text
 
 
-def patch_renderable(patch: str, dark: bool) -> Syntax | Text:
-    """A file's diff, highlighted (cut at :data:`MAX_PATCH_LINES`)."""
+def patch_text(patch: str, dark: bool) -> Text:
+    """A file's diff, highlighted as a diff (cut at :data:`MAX_PATCH_LINES`). Its colours are
+    the 16 ANSI ones, which the theme maps, and it has no background of its own."""
     if not patch:
         return Text("(no textual change: its mode or its type changed)", style="dim")
     lines = patch.splitlines()
@@ -127,7 +130,9 @@ def patch_renderable(patch: str, dark: bool) -> Syntax | Text:
         note = f"… {more} more line(s): `agentmux diff` prints the whole diff"
         patch = "\n".join([*lines[:MAX_PATCH_LINES], note])
     theme = "ansi_dark" if dark else "ansi_light"
-    return Syntax(patch, "diff", theme=theme, background_color="default", word_wrap=True)
+    text = Syntax(patch, "diff", theme=theme).highlight(patch)
+    text.rstrip()
+    return text
 
 
 class ReviewScreen(Screen[None]):
@@ -171,7 +176,7 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Read the session's change off the loop."""
-        self.query_one("#files", DataTable).add_columns("change", "file", "lines", "")
+        self.query_one("#files", DataTable).add_columns("", "change", "lines", "file")
         self.reload()
 
     def reload(self) -> None:
@@ -213,7 +218,7 @@ class ReviewScreen(Screen[None]):
         self.shown = None
         files = self.diff.files if self.diff is not None else ()
         for file in files:
-            cells = (change_cell(file), path_cell(file), lines_cell(file), mark_cell(file))
+            cells = (mark_cell(file), change_cell(file), lines_cell(file), path_cell(file))
             table.add_row(*cells, key=file.path)
         if not files:
             self._show_text(self._nothing_text())
@@ -255,9 +260,9 @@ class ReviewScreen(Screen[None]):
             self._show_patch(message.text)
 
     def _show_patch(self, text: str) -> None:
-        self._show_text(patch_renderable(text, self.app.current_theme.dark))
+        self._show_text(patch_text(text, self.app.current_theme.dark))
 
-    def _show_text(self, what: Syntax | Text) -> None:
+    def _show_text(self, what: Text) -> None:
         self.query_one("#patch", Static).update(what)
         self.query_one("#patch-scroll", VerticalScroll).scroll_home(animate=False)
 
