@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from agentmux.core.sessions import SessionManager
+from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.modals import ConfirmScreen
 from agentmux.ui.review_screen import ReviewScreen
 from tests.conftest import git
@@ -39,8 +40,17 @@ def status(screen: ReviewScreen) -> str:
     return str(screen.query_one("#status", Static).content)
 
 
-def confirm_text(app: RecordingApp) -> str:
-    return str(app.screen.query_one(Static).content)
+def confirm_text(app: AgentmuxApp) -> str:
+    screen = app.screen
+    return screen.question if isinstance(screen, ConfirmScreen) else ""
+
+
+def asking(app: AgentmuxApp, text: str = "") -> bool:
+    """A question is on screen, composed, with ``text`` in it."""
+    screen = app.screen
+    return (
+        isinstance(screen, ConfirmScreen) and bool(screen.query(Static)) and text in screen.question
+    )
 
 
 async def test_review_lists_files_marks_work_in_progress_and_shows_diffs(
@@ -113,7 +123,7 @@ async def test_commit_from_the_review_lands_on_the_branch(
         assert git(worktree, "log", "-1", "--format=%s") == "wip: work in progress"
         await until(lambda: "committed 2 file(s) of wip" in status(screen), what="the result")
         assert head[:10] in status(screen)
-        await until(lambda: [row[3] for row in file_rows(screen)] == ["", ""], what="marks cleared")
+        await until(lambda: [row[0] for row in file_rows(screen)] == ["", ""], what="marks cleared")
         await pilot.press("C")
         await until(lambda: "nothing to commit in wip" in status(screen), what="nothing left")
         assert git(repo, "rev-parse", "agentmux/wip") == head
@@ -137,7 +147,7 @@ async def test_commit_during_a_turn_is_refused_then_forced(
         assert isinstance(screen, ReviewScreen)
         await until(lambda: len(file_rows(screen)) == 1, what="the files")
         await pilot.press("C")
-        await until(lambda: isinstance(app.screen, ConfirmScreen), what="the refusal")
+        await until(lambda: asking(app), what="the refusal")
         assert "busy's agent is in the middle of a turn" in confirm_text(app)
         assert "Commit anyway?" in confirm_text(app)
         assert "in the middle of a turn" in status(screen)
@@ -146,7 +156,7 @@ async def test_commit_during_a_turn_is_refused_then_forced(
         assert isinstance(app.screen, ReviewScreen)
         assert git(repo, "rev-parse", "agentmux/busy") == tip
         await pilot.press("C")
-        await until(lambda: isinstance(app.screen, ConfirmScreen), what="the refusal again")
+        await until(lambda: asking(app), what="the refusal again")
         await pilot.press("y")
         await until(lambda: git(repo, "rev-parse", "agentmux/busy") != tip, what="forced commit")
         assert git(worktree, "show", "--name-only", "--format=", "HEAD") == "draft.txt"
@@ -168,7 +178,7 @@ async def test_merge_from_the_review_plans_this_session_alone(
         assert isinstance(screen, ReviewScreen) and screen.session == "beta"
         await until(lambda: len(file_rows(screen)) == 1, what="the files")
         await pilot.press("m")
-        await until(lambda: isinstance(app.screen, ConfirmScreen), what="the plan")
+        await until(lambda: asking(app), what="the plan")
         plan_text = confirm_text(app)
         assert "1. beta (agentmux/beta at" in plan_text
         assert "alpha" not in plan_text and "2." not in plan_text
@@ -178,9 +188,7 @@ async def test_merge_from_the_review_plans_this_session_alone(
         assert git(repo, "show", "main:b.txt") == "from beta"
         assert not (repo / "a.txt").exists() and (repo / "b.txt").exists()
         await until(
-            lambda: (
-                isinstance(app.screen, ConfirmScreen) and "Remove the merged" in confirm_text(app)
-            ),
+            lambda: asking(app, "Remove the merged"),
             what="the removal offer",
         )
         assert "beta" in confirm_text(app)
@@ -210,10 +218,7 @@ async def test_merge_offers_to_commit_work_in_progress_first(
         async def offered() -> str:
             await pilot.press("m")
             await until(
-                lambda: (
-                    isinstance(app.screen, ConfirmScreen)
-                    and "uncommitted work" in confirm_text(app)
-                ),
+                lambda: asking(app, "uncommitted work"),
                 what="the offer to commit first",
             )
             return confirm_text(app)
@@ -223,7 +228,7 @@ async def test_merge_offers_to_commit_work_in_progress_first(
         # No: the plan as it is, the session with work in progress left out, nothing committed.
         await pilot.press("n")
         await until(
-            lambda: isinstance(app.screen, ConfirmScreen) and "Land it?" in confirm_text(app),
+            lambda: asking(app, "Land it?"),
             what="the plan without it",
         )
         assert "1. done" in confirm_text(app) and "left out dirty" in confirm_text(app)
@@ -235,7 +240,7 @@ async def test_merge_offers_to_commit_work_in_progress_first(
         await offered()
         await pilot.press("y")
         await until(
-            lambda: isinstance(app.screen, ConfirmScreen) and "Land it?" in confirm_text(app),
+            lambda: asking(app, "Land it?"),
             what="the plan with it",
         )
         plan_text = confirm_text(app)
@@ -250,9 +255,7 @@ async def test_merge_offers_to_commit_work_in_progress_first(
         assert (repo / "done.txt").exists() and (repo / "new.txt").read_text() == "new\n"
         assert (repo / "src" / "app.py").read_text() == "print('dirty')\n"
         await until(
-            lambda: (
-                isinstance(app.screen, ConfirmScreen) and "Remove the merged" in confirm_text(app)
-            ),
+            lambda: asking(app, "Remove the merged"),
             what="the removal offer",
         )
         await pilot.press("n")

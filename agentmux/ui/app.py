@@ -934,8 +934,7 @@ class AgentmuxApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action."""
         yield from super().get_system_commands(screen)
-        main = self.screen if isinstance(self.screen, MainScreen) else None
-        if main is None:
+        if not isinstance(screen, MainScreen):  # the screen the palette was opened on
             return
         for title, help_text, callback in (
             ("New session", "start agents in new worktrees", self.action_new),
