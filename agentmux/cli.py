@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import conflicts, cost, hook, merge, trust
+from agentmux.commands import conflicts, cost, hook, merge, resume, trust
 from agentmux.commands.common import (
     add_verb,
     err,
@@ -390,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.register(verbs)
     merge.register(verbs)
     cost.register(verbs)
+    resume.register(verbs)
     trust.register(verbs)
     hook_verb = verb(
         "hook",

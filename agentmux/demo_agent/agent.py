@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from agentmux.demo_agent.hooks import Hooks
-from agentmux.demo_agent.transcript import Transcript, usage_for
+from agentmux.demo_agent.transcript import Transcript, transcript_path, usage_for
 
 PROMPT = "\x1b[1;35mdemo ❯\x1b[0m "
 PASTE_START = b"\x1b[200~"
@@ -411,14 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--session-id cannot be used with --resume")
     session_id = args.resume or args.session_id or str(uuid.uuid4())
     cwd = Path.cwd()
-    transcript = Transcript(args.transcript_root.expanduser(), str(cwd), session_id)
-    earlier: int | None = None
-    if args.resume:
-        if not transcript.path.is_file():
-            # What Claude Code says for an id it has no conversation for.
-            sys.stderr.write(f"No conversation found with session ID: {session_id}\n")
-            return 1
-        earlier = transcript.resume()
+    root = args.transcript_root.expanduser()
+    if args.resume and not transcript_path(root, str(cwd), session_id).is_file():
+        # What Claude Code says for an id it has no conversation for.
+        sys.stderr.write(f"No conversation found with session ID: {session_id}\n")
+        return 1
+    transcript = Transcript(root, str(cwd), session_id)
+    earlier = transcript.resume() if args.resume else None
     hooks = Hooks(args.settings, session_id, str(transcript.path), str(cwd))
     fast = args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST"))
     # A slow start, as a real agent's (tests of what happens while agentmux waits for it).
