@@ -197,6 +197,28 @@ def test_an_exited_and_a_stopped_session_resume(
 
 
 @pytest.mark.slow
+def test_a_prompt_held_when_the_agent_was_lost_mid_turn_is_typed_once_it_resumes(
+    repo: Path, manager: SessionManager, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = manager.create(agent="demo", name="h", prompt=b"sleep 60")
+
+    def working() -> bool:
+        event = manager.store.last_event(record.id, "agent_event")
+        return event is not None and event["data"]["event"] == "UserPromptSubmit"
+
+    wait_for(working, what="the agent in its turn")
+    held = cli("send", "h", "write held.txt yes")
+    assert held.code == 0 and "held" in held.err, held.err
+    manager.tmux.kill_server()  # mid-turn: its Stop hook never comes
+    # The resumed agent reports nothing for a while: the old run's turn is over all the same.
+    monkeypatch.setenv("AGENTMUX_DEMO_START_DELAY", "3")
+    assert cli("resume", "h").code == 0
+    worktree = Path(record.worktree)
+    wait_for(lambda: (worktree / "held.txt").exists(), timeout=30, what="the held prompt typed")
+    assert prompts(demo_transcript(manager, "h")) == ["sleep 60", "write held.txt yes"]
+
+
+@pytest.mark.slow
 def test_a_session_without_a_conversation_yet_starts_fresh_with_the_same_id(
     repo: Path, manager: SessionManager, cli: Cli
 ) -> None:

@@ -534,7 +534,10 @@ class SessionManager:
         if last is None:
             return False  # an agent that reports nothing is never held for
         ended_at = float(last["ts"])
-        if is_busy(str(last["data"].get("event"))):
+        resumed = self.store.last_event(session_id, RESUMED)
+        if resumed is not None and resumed["ts"] > ended_at:
+            ended_at = float(resumed["ts"])  # a new run since: the turn of the old one is over
+        elif is_busy(str(last["data"].get("event"))):
             # Claude Code fires no hook when the user interrupts a turn: only its transcript
             # says so, and without looking there the agent would stay "busy" for good.
             times = self._interruptions_of(session_id)
