@@ -374,12 +374,19 @@ def test_bad_inputs_each_get_one_sentence(repo: Path, manager: SessionManager, c
     done = cli("resume", "busy", "nope", "done")
     assert done.code == 1
     assert done.out == ""
-    assert done.err.splitlines() == [
-        "agentmux: busy is already running.",
-        "agentmux: there is no session named 'nope' (see `agentmux ls`).",
-        f"agentmux: done was removed; its work is kept on {archive}: there is nothing to resume "
+    sentences = [
+        "busy is already running.",
+        "there is no session named 'nope' (see `agentmux ls`).",
+        f"done was removed; its work is kept on {archive}: there is nothing to resume "
         "(start a new session with `agentmux new`).",
     ]
+    assert done.err.splitlines() == [f"agentmux: {s}" for s in sentences]
+    as_json = cli("resume", "busy", "nope", "done", "--json")
+    assert as_json.code == 1
+    assert [(r["outcome"], r["message"]) for r in json.loads(as_json.out)] == [
+        ("refused", s) for s in sentences
+    ]
+    assert as_json.err == done.err
     assert manager.get("busy").status is Status.RUNNING
 
     for args, text in (
@@ -515,3 +522,14 @@ def test_the_demo_agent_refuses_to_resume_a_conversation_it_does_not_have(tmp_pa
     assert proc.returncode == 1
     assert proc.stderr.strip() == "No conversation found with session ID: nope"
     assert not (tmp_path / "demo").exists(), "nothing written"
+    both = subprocess.run(
+        [sys.executable, "-m", "agentmux.demo_agent", "--resume", "a", "--session-id", "b"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert both.returncode == 2
+    assert "--session-id cannot be used with --resume" in both.stderr

@@ -41,8 +41,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             out.print("nothing to resume: no session is lost, exited or stopped")
         for outcome in outcomes:
             if outcome.outcome == "refused":
-                if not args.json:
-                    err.print(f"agentmux: {outcome.message}")
+                err.print(f"agentmux: {outcome.message}")  # with --json too: stdout stays JSON
             elif not args.json:
                 out.print(outcome.message)
     finally:
