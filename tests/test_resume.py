@@ -22,7 +22,7 @@ from agentmux.core.records import SessionRecord, Status
 from agentmux.core.resume import plan_resume, resumable, resume_sessions
 from agentmux.core.sessions import SessionManager
 from agentmux.demo_agent.transcript import transcript_path
-from tests.conftest import CliResult, demo_transcript, screen, wait_for, write_config
+from tests.conftest import CliResult, demo_transcript, git, screen, wait_for, write_config
 
 Cli = Callable[..., CliResult]
 
@@ -224,9 +224,14 @@ def test_a_session_without_a_conversation_yet_starts_fresh_with_the_same_id(
 ) -> None:
     record = manager.create(agent="demo", name="idle")
     manager.stop("idle")
+    git(Path(record.worktree), "checkout", "--quiet", "-b", "elsewhere")  # never undone by resume
     done = cli("resume", "idle")
     assert done.code == 0, done.err
-    assert done.out.strip() == "idle restarted fresh: its agent had not begun a conversation yet"
+    assert done.out.strip() == (
+        "idle restarted fresh: its agent had not begun a conversation yet; "
+        "its worktree is on branch elsewhere, not agentmux/idle"
+    )
+    assert git(Path(record.worktree), "branch", "--show-current") == "elsewhere"
     argv = manager.store.argv(record.id)
     assert argv[argv.index("--session-id") + 1] == record.agent_session_id
     assert "--resume" not in argv

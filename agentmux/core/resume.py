@@ -216,6 +216,19 @@ def _worktree_gone(manager: SessionManager, record: SessionRecord) -> str:
     return f"{record.name} cannot be resumed: its worktree {path} {what} ({kept})."
 
 
+def _branch_note(record: SessionRecord) -> str:
+    """``; its worktree is on X, not agentmux/NAME`` when the agent (or you) checked out
+    something else there: resume never changes a worktree's checkout, which could lose work."""
+    proc = git.run_git(
+        ["symbolic-ref", "--quiet", "--short", "HEAD"], Path(record.worktree), check=False
+    )
+    head = proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else None
+    if head == record.branch:
+        return ""
+    what = f"branch {head}" if head else "a detached HEAD"
+    return f"; its worktree is on {what}, not {record.branch}"
+
+
 def _require(profile: AgentProfile, program: str, name: str) -> None:
     """Refuse, in one sentence, a resume whose program is not installed."""
     if program == profile.program:
@@ -235,17 +248,19 @@ def _outcome(manager: SessionManager, record: SessionRecord, plan: ResumePlan) -
     name = record.name
     now = manager.store.session(record.id)
     fresh = plan.mode == "fresh"
+    note = _branch_note(record)
     if now.status is Status.QUEUED:
         limit = manager.config.max_sessions
         then = f"; it starts fresh then: {plan.why_fresh}" if fresh else ""
-        message = f"queued {name}: no free slot (max_sessions = {limit}){then}"
+        message = f"queued {name}: no free slot (max_sessions = {limit}){then}{note}"
         return ResumeOutcome(name, "queued", message, plan.mode, plan.conversation_id)
     if now.status.is_live:
         if fresh:
-            message = f"{name} restarted fresh: {plan.why_fresh}"
+            message = f"{name} restarted fresh: {plan.why_fresh}{note}"
             return ResumeOutcome(name, "fresh", message, plan.mode, plan.conversation_id)
         assert plan.conversation_id is not None
-        message = f"resumed {name} (same conversation {short_id(plan.conversation_id)})"
+        short = short_id(plan.conversation_id)
+        message = f"resumed {name} (same conversation {short}){note}"
         return ResumeOutcome(name, "resumed", message, plan.mode, plan.conversation_id)
     # The drain could not start it (and said why in the `lost` event it recorded).
     lost = manager.store.last_event(record.id, "lost")
