@@ -42,6 +42,16 @@ def on_screen(mgr: SessionManager, name: str, text: str) -> Callable[[], bool]:
     return check
 
 
+def stopped(mgr: SessionManager, session_id: str, turns: int) -> Callable[[], bool]:
+    """Whether the agent's Stop hook has reported ``turns`` turns."""
+
+    def check() -> bool:
+        hooks = mgr.store.events(session_id, kinds=("agent_event",))
+        return sum(e["data"]["event"] == "Stop" for e in hooks) == turns
+
+    return check
+
+
 def prompts(records: list[dict[str, Any]]) -> list[str]:
     """The prompts typed into a demo conversation, from its transcript."""
     return [
@@ -109,7 +119,7 @@ def test_cost_counts_a_resumed_session_once_in_one_row(
     repo: Path, manager: SessionManager, cli: Cli
 ) -> None:
     record = manager.create(agent="demo", name="c", prompt=b"write one.txt 1")
-    wait_for(turns_ended(manager, "c", 1), what="first turn")
+    wait_for(stopped(manager, record.id, 1), what="the first turn's Stop hook")
     manager.tmux.kill_server()
     manager.reconcile()
     time.sleep(1.0)  # the time between the loss and the resume is not wall time
@@ -118,6 +128,7 @@ def test_cost_counts_a_resumed_session_once_in_one_row(
     assert cli("send", "c", "tell me more").code == 0
     wait_for(turns_ended(manager, "c", 2), what="second turn")
 
+    wait_for(stopped(manager, record.id, 2), what="the second turn's Stop hook")
     before = time.time()
     report = json.loads(cli("cost", "--json").out)
     after = time.time()
@@ -160,6 +171,12 @@ def test_cost_counts_a_resumed_session_once_in_one_row(
     assert first_run > 0
     assert first_run + before - starts[1]["ts"] - 0.05 <= row["wall_seconds"]
     assert row["wall_seconds"] <= first_run + after - starts[1]["ts"] + 0.05
+    # Waiting on you: idle after each turn while the agent ran, not while it was gone.
+    stops = [e["ts"] for e in events if e["kind"] == "agent_event" and e["data"]["event"] == "Stop"]
+    assert len(stops) == 2
+    waited = row["waiting_on_you_seconds"]["total"]
+    assert lost_at - stops[0] + before - stops[1] - 0.05 <= waited
+    assert waited <= lost_at - stops[0] + after - stops[1] + 0.05
 
 
 @pytest.mark.slow

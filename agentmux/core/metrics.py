@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from agentmux.core.agent_events import (
     AGENT_EVENT,
     PROMPT_SENT,
+    RUN_ENDED,
     Activity,
     ActivityTracker,
 )
@@ -279,7 +280,11 @@ class MetricsCollector:
             elif event["kind"] in (HELD, RELEASED):
                 self._held.setdefault(sid, HeldTracker()).feed(event)
             elif event["kind"] == RESUMED:
-                feed_resumed(self._runs, event)
+                run = feed_resumed(self._runs, event)
+                # The time between a run's end and its resume is not time waiting on you.
+                ended = run.ended_at if run is not None else None
+                end: dict[str, Any] = {"kind": RUN_ENDED, "ts": ended or event["ts"], "data": {}}
+                self._activity.setdefault(sid, ActivityTracker()).feed(end)
             self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
 
     def preload(self, records: Sequence[SessionRecord]) -> None:

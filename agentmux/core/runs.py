@@ -112,11 +112,12 @@ class RunHistory:
     conversation_id: str | None = None
 
 
-def feed_resumed(history: dict[str, RunHistory], event: Mapping[str, Any]) -> None:
-    """Take in one ``resumed`` event (ignoring one whose data is not what a resume writes)."""
+def feed_resumed(history: dict[str, RunHistory], event: Mapping[str, Any]) -> Run | None:
+    """Take in one ``resumed`` event (ignoring what is not as a resume writes it); return the
+    run it follows."""
     data = event.get("data")
     if not isinstance(data, dict):
-        return
+        return None
     entry = history.setdefault(str(event["session_id"]), RunHistory([]))
     previous = data.get("previous_run")
     run = _run(previous) if isinstance(previous, dict) else None
@@ -125,6 +126,7 @@ def feed_resumed(history: dict[str, RunHistory], event: Mapping[str, Any]) -> No
     conversation = data.get("conversation_id")
     if data.get("mode") == "continue" and isinstance(conversation, str) and conversation:
         entry.conversation_id = conversation
+    return run
 
 
 def _run(data: Mapping[str, Any]) -> Run | None:
