@@ -30,7 +30,9 @@ from agentmux.core.agent_events import (
 )
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.budgets import BudgetState, budget_states, level
+from agentmux.core.commit_work import commit_for_merge
 from agentmux.core.config import Config, load_config
+from agentmux.core.conflict_history import record_merge
 from agentmux.core.conflicts import ConflictRadar
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
@@ -48,7 +50,12 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
-from agentmux.core.first_prompt import NOT_DELIVERED, cancel_first_prompt, first_prompt_waits
+from agentmux.core.first_prompt import (
+    NOT_DELIVERED,
+    cancel_first_prompt,
+    first_prompt_waits,
+    note_first_prompt,
+)
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
 from agentmux.core.integration import prune_integration
 from agentmux.core.launch import pane_command, pause_for_tests, read_exit, write_env_file
@@ -406,6 +413,7 @@ class SessionManager:
                     return False
                 if self._paste(record, prompt, submit=True):
                     self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
+                    note_first_prompt(self.store, session_id, prompt)
                     self._emit(PromptDelivered(record.name, record.id, len(prompt)))
                     self._deliver_oldest(session_id)  # one sent meanwhile, held behind it
                     return True
@@ -596,6 +604,7 @@ class SessionManager:
             self.reconcile()
             raise AgentmuxError(f"session {record.name!r} is not running any more.")
         self.store.record_event(record.id, "prompt_sent", {"bytes": len(data)})
+        note_first_prompt(self.store, record.id, data)
         self._emit(PromptDelivered(record.name, record.id, len(data)))
         return record
 
@@ -897,11 +906,32 @@ class SessionManager:
             return True
         return self._busy(record.id)
 
+    def in_turn(self, record: SessionRecord) -> bool:
+        """Whether the session's agent may be in the middle of a turn now (never when it is not
+        running). Agents whose hooks report a turn's start (Claude Code, the demo agent) are known
+        by their hooks; any other (Codex, a command, one that reported nothing yet) counts as in a
+        turn too while its screen changed within ``idle_seconds``."""
+        idle = self.idle_seconds(self.store.session(record.id), self.panes_by_session())
+        if idle is None:
+            return False
+        hooks = self.store.last_event(record.id, AGENT_EVENT) is not None
+        if hooks and self._profile_of(record).kind in ("claude", "demo"):
+            return self._busy(record.id)
+        return self._busy(record.id) or idle < self.config.idle_seconds
+
     def merge_plan(
-        self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False
+        self,
+        names: Sequence[str] | None,
+        *,
+        into: str | None = None,
+        squash: bool = False,
+        commit: bool = False,
+        dry_run: bool = False,
     ) -> MergePlan:
         """Plan merging the named sessions (every live one when ``names`` is None), after
-        finishing what a killed merge left behind (its notes say what)."""
+        finishing what a killed merge left behind (its notes say what). With ``commit``, each
+        session's work in progress is committed first (with ``dry_run``, planned as if it were:
+        see :func:`agentmux.core.commit_work.commit_for_merge`)."""
         notes = self._before_merge()
         records = [r for r in self.reconcile(drain=False) if r.status is not Status.QUEUED]
         if names is not None:
@@ -910,7 +940,8 @@ class SessionManager:
             raise AgentmuxError("there are no sessions to merge.")
         squashed = {r.id: s for r in records if (s := last_squash_merge(self.store, r.id))}
         target = into or default_into(records)
-        plan = plan_merge(self.repo, records, target, squash=squash, squashed=squashed)
+        work = commit_for_merge(self, records, dry_run=dry_run) if commit else None
+        plan = plan_merge(self.repo, records, target, squash=squash, squashed=squashed, work=work)
         return replace(plan, notes=notes)
 
     def _before_merge(self) -> tuple[str, ...]:
@@ -928,6 +959,7 @@ class SessionManager:
     def land_merge(self, plan: MergePlan) -> None:
         """Move the base branch to the plan's result (all or nothing) and record each merge."""
         land(self.repo, plan, self.home, self._record_merged)
+        record_merge(self.store, plan, self.sessions, self.conflict_radar)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop
