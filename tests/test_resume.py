@@ -47,7 +47,7 @@ def stopped(mgr: SessionManager, session_id: str, turns: int) -> Callable[[], bo
 
     def check() -> bool:
         hooks = mgr.store.events(session_id, kinds=("agent_event",))
-        return sum(e["data"]["event"] == "Stop" for e in hooks) == turns
+        return len([e for e in hooks if e["data"]["event"] == "Stop"]) == turns
 
     return check
 
