@@ -16,7 +16,7 @@ from agentmux.core.agent_events import claude_settings, codex_notify_args
 from agentmux.core.agents import resolve_profile
 from agentmux.core.config import load_config
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.resume import plan_resume
+from agentmux.core.resume import plan_resume, short_id
 
 
 def record_for(worktree: Path, agent: str, kind: str, started: float) -> SessionRecord:
@@ -129,3 +129,11 @@ def test_the_demo_agent_refuses_to_resume_a_conversation_it_does_not_have(tmp_pa
     )
     assert both.returncode == 2
     assert "--session-id cannot be used with --resume" in both.stderr
+
+
+def test_a_short_id_is_shown_only_where_it_tells_conversations_apart() -> None:
+    assert short_id("05312467-f604-4b6d-be47-d40311f28823") == "05312467"
+    # Codex ids are version 7 UUIDs: their first block is the minute they started in.
+    codex = "0199aaaa-0000-7000-8000-000000000001"
+    assert short_id(codex) == codex
+    assert short_id("my-own-id") == "my-own-id"

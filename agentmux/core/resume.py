@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,8 +68,14 @@ def resumable(record: SessionRecord) -> bool:
 
 
 def short_id(conversation_id: str) -> str:
-    """The first block of a conversation id, as shown."""
-    return conversation_id.partition("-")[0][:12] or conversation_id[:12]
+    """A conversation id as shown: the first block of a random (version 4) UUID, as Claude Code
+    and agentmux make them; any other id whole (a Codex id is a version 7 UUID, whose first
+    block is a timestamp that sessions started in the same minute share)."""
+    try:
+        parsed = uuid.UUID(conversation_id)
+    except ValueError:
+        return conversation_id
+    return str(parsed).split("-", 1)[0] if parsed.version == 4 else conversation_id
 
 
 def plan_resume(
