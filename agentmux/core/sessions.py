@@ -78,6 +78,7 @@ from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.removal import discard_new_worktree, removal
+from agentmux.core.runs import RESUMED
 from agentmux.core.safety import WorkAtRisk, work_at_risk
 from agentmux.core.snapshots import SnapshotStore
 from agentmux.core.socket_pin import SocketPin
@@ -541,7 +542,10 @@ class SessionManager:
         if last is None:
             return False  # an agent that reports nothing is never held for
         ended_at = float(last["ts"])
-        if is_busy(str(last["data"].get("event"))):
+        resumed = self.store.last_event(session_id, RESUMED)
+        if resumed is not None and resumed["ts"] > ended_at:
+            ended_at = float(resumed["ts"])  # a new run since: the turn of the old one is over
+        elif is_busy(str(last["data"].get("event"))):
             # Claude Code fires no hook when the user interrupts a turn: only its transcript
             # says so, and without looking there the agent would stay "busy" for good.
             times = self._interruptions_of(session_id)
@@ -765,6 +769,16 @@ class SessionManager:
             self._emit(SessionLost(record.name, record.id, reason))
         return started
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The repository lock that starts, stops and removals hold (not re-entrant)."""
+        return repo_lock(self._lock_path)
+
+    def drain_locked(self) -> list[SessionRecord]:
+        """Start queued sessions while slots are free (the lock held; `agentmux.core.resume`)."""
+        started = self._drain_locked()
+        self.started_by_last_drain = [r.id for r in started]
+        return started
+
     def pending_deliveries(self) -> list[SessionRecord]:
         """Running sessions whose prompt still waits to be typed (and has not failed to)."""
         pending = [
@@ -836,7 +850,7 @@ class SessionManager:
             collector = self.metrics_collector()
             collector.preload(records)
         # Only the events since the collector's last look: a refresh never re-reads history.
-        kinds = (AGENT_EVENT, PROMPT_SENT, HELD, RELEASED)
+        kinds = (AGENT_EVENT, PROMPT_SENT, HELD, RELEASED, RESUMED)
         collector.feed_events(self.store.events(kinds=kinds, after_id=collector.last_event_id))
         return collector.collect(records, budgets)
 
