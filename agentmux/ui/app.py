@@ -56,6 +56,7 @@ from agentmux.ui.modals import (
     NewSessionScreen,
 )
 from agentmux.ui.pane_view import PaneView
+from agentmux.ui.resume_flow import ResumeFlow, SessionsResumed, lost_names
 from agentmux.ui.review_screen import ReviewScreen
 from agentmux.ui.themes import DEFAULT_THEME, FALLBACK_VARIABLES, load_themes
 
@@ -88,6 +89,7 @@ class MainScreen(Screen[None]):
         Binding("w", "app.oldest_waiting", "waiting longest", show=False),
         Binding("c", "app.conflicts", "conflicts"),
         Binding("v", "app.review", "review"),
+        Binding("r", "app.resume", "resume", show=False),
         Binding("m", "app.merge", "merge"),
         Binding("dollar_sign", "app.cost_panel", "cost"),
         Binding("question_mark", "app.help", "help"),
@@ -135,6 +137,7 @@ def help_rows() -> list[tuple[str, str]]:
         ("w", "jump to the session waiting for you longest (else the one idle longest)"),
         ("c", "conflict panel: which sessions collide, the files, the hunks side by side"),
         ("v", "review the focused session: changed files, diffs; C commits, m merges it"),
+        ("r", "resume the focused session (lost, exited or stopped): same conversation"),
         ("m", "merge: show the plan (order, what is left out), then land it all or nothing"),
         ("$", "cost panel: spend, tokens, turns, failures, queue wait; spend over time"),
         ("Ctrl+P", "command palette"),
@@ -216,6 +219,7 @@ class AgentmuxApp(App[None]):
         self.merge_flow = MergeFlow(
             self, manager, lambda name: self._run_core(f"remove {name}", "remove", name)
         )
+        self.resume_flow = ResumeFlow(self, manager)
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
@@ -488,6 +492,19 @@ class AgentmuxApp(App[None]):
                 ReviewScreen(self.manager, record.name, record.branch, self.merge_flow.start)
             )
 
+    def action_resume(self) -> None:
+        """Resume the focused session: its agent continues its conversation."""
+        if pane := self.focused_pane():
+            self.resume_flow.resume([pane.record.name])
+
+    def action_resume_lost(self) -> None:
+        """Resume every lost session."""
+        self.resume_flow.resume(lost_names(list(self.views.values())))
+
+    def on_sessions_resumed(self, message: SessionsResumed) -> None:
+        """Each session's outcome, in the core's words."""
+        self.resume_flow.resumed(message)
+
     def action_merge(self) -> None:
         """Plan a merge of every session off the loop; the plan is shown before anything lands."""
         self.merge_flow.start(None)
@@ -641,6 +658,7 @@ class AgentmuxApp(App[None]):
         if first:
             self._refresh_metrics()  # spend in the titles at once, not after the first interval
         self.views = {v.record.id: v for v in message.sessions}
+        self.call_later(self.resume_flow.offer_once, message.sessions)  # after the layout
         screen = self.screen_stack[-1] if self.screen_stack else None
         if not isinstance(screen, MainScreen) or not screen.query("#grid"):
             return  # MainScreen.on_mount applies it
@@ -699,7 +717,7 @@ class AgentmuxApp(App[None]):
                 self._signal(f"agentmux: {record.name} needs you")
             elif record.status is Status.LOST:
                 self.notify(
-                    f"{record.name} was lost: its tmux session is gone",
+                    f"{record.name} was lost: its tmux session is gone (r resumes it)",
                     severity="error",
                     timeout=10,
                 )
@@ -951,6 +969,8 @@ class AgentmuxApp(App[None]):
             ),
             ("Conflicts", "which sessions collide, down to the hunk", self.action_conflicts),
             ("Review", "the focused session's changed files and diffs", self.action_review),
+            ("Resume session", "bring back the focused session's agent", self.action_resume),
+            ("Resume all lost sessions", "after a reboot: every lost one", self.action_resume_lost),
             ("Merge", "plan and land a merge of the ready sessions", self.action_merge),
             ("Cost", "spend, failures and queue wait per session", self.action_cost_panel),
             ("Help", "list every key", self.action_help),

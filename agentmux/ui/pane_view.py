@@ -20,6 +20,7 @@ from textual.widget import Widget
 
 from agentmux.core.control import Screen
 from agentmux.core.records import SessionRecord, Status
+from agentmux.core.resume import resumable
 from agentmux.ui.messages import SessionView
 from agentmux.ui.screen_rows import RowDecoder
 
@@ -55,7 +56,11 @@ LOST_ROWS = (
     "",
     "  \x1b[1mlost\x1b[0m: its tmux session is gone (the tmux server restarted, or it was killed).",
     "  Nothing is shown here and nothing typed here reaches an agent.",
+    "",
+    "  Press \x1b[1mr\x1b[0m to resume it: its agent continues the same conversation.",
 )
+#: At the end of the title of a session whose agent is gone (lost, exited or stopped).
+RESUME_HINT = "press r to resume"
 STRIP_CACHE_ROWS = 256
 # The border the pane's CSS always gives it: one cell each side (round, or heavy in insert mode).
 FRAME = Spacing(1, 1, 1, 1)
@@ -147,6 +152,8 @@ class PaneView(Widget, can_focus=True):
         label, css = status_label(view, idle_after)
         record = view.record
         title = f"{number} {record.name} · {record.agent} · {label}"
+        if resumable(record):
+            title += f" · {RESUME_HINT}"
         for tag in self.tags.values():
             if tag:
                 title += f" · {tag}"
@@ -160,6 +167,9 @@ class PaneView(Widget, can_focus=True):
                 self.set_class(cls == css, cls)
         if record.status is Status.LOST and self.rows != LOST_ROWS:
             self.rows, self.cursor = LOST_ROWS, None
+            self.refresh()
+        elif record.status is not Status.LOST and self.rows == LOST_ROWS:
+            self.rows = ()  # resumed: its new screen comes from the mirror
             self.refresh()
 
     def set_tag(self, key: str, text: str) -> None:
