@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from textual.screen import Screen
-from textual.widgets import Static
 
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
@@ -17,8 +16,9 @@ from agentmux.ui.modals import ConfirmScreen
 from agentmux.ui.pane_view import LOST_ROWS, PaneView
 from tests.conftest import demo_transcript, wait_for
 from tests.test_tui import SIZE, RecordingApp, demo_sessions, until
+from tests.test_tui_review import asking
 
-OFFER = "were lost (the tmux server restarted"
+OFFER = "lost (the tmux server restarted, or the machine did)"
 
 
 class OfferCountingApp(RecordingApp):
@@ -28,18 +28,10 @@ class OfferCountingApp(RecordingApp):
         super().__init__(manager, **kwargs)
         self.questions: list[str] = []
 
-    def push_screen(self, screen: Screen[Any] | str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def push_screen(self, screen: Screen[Any] | str, *args: Any, **kwargs: Any) -> Any:
         if isinstance(screen, ConfirmScreen):
             self.questions.append(screen.question)
         return super().push_screen(screen, *args, **kwargs)
-
-
-def asking(app: AgentmuxApp, text: str = "") -> bool:
-    """A question is on screen, composed, with ``text`` in it."""
-    screen = app.screen
-    return (
-        isinstance(screen, ConfirmScreen) and bool(screen.query(Static)) and text in screen.question
-    )
 
 
 def prompts(manager: SessionManager, name: str) -> list[str]:
