@@ -259,3 +259,18 @@ async def test_merge_offers_to_commit_work_in_progress_first(
             what="the removal offer",
         )
         await pilot.press("n")
+
+
+async def test_the_command_palette_opens_the_review(repo: Path, manager: SessionManager) -> None:
+    demo_sessions(manager, "pal")
+    app = RecordingApp(manager, radar=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: len(app.panes) == 1, what="pane")
+        await pilot.press("ctrl+p")
+        # agentmux's own actions are offered, not only Textual's (it once looked at the
+        # palette's own screen, so it offered none).
+        await pilot.press(*"Review")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        assert isinstance(app.screen, ReviewScreen) and app.screen.session == "pal"
