@@ -11,7 +11,7 @@ import pytest
 
 from agentmux.core.records import Status
 from agentmux.core.sessions import SessionManager
-from tests.conftest import screen, wait_for
+from tests.conftest import git, screen, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +145,31 @@ def test_tui_outside_a_repository_says_so(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "not inside a git repository" in proc.stderr
+
+
+def test_tui_resume_offer_review_and_commit_end_to_end(repo: Path, manager: SessionManager) -> None:
+    """After a reboot (agentmux's tmux server killed): the offer, `y`; then `v` and a real
+    Shift+C commit the session's work from the review screen."""
+    manager.create(agent="demo", name="alpha")
+    wait_for(lambda: "demo ❯" in screen(manager, "alpha"), what="alpha ready")
+    worktree = Path(manager.get("alpha").worktree)
+    (worktree / "wip.txt").write_text("work in progress\n")
+    before = git(repo, "rev-parse", "agentmux/alpha")
+    manager.tmux.kill_server()
+    term = Terminal(Path(os.environ["AGENTMUX_SOCKET_DIR"]) / "outer.sock", repo)
+    term.start(f"{sys.executable} -m agentmux; echo AGENTMUX-EXIT=$?; sleep 600")
+    wait_for(lambda: "1 session was lost" in term.text(), what="the offer to resume")
+    term.keys("y")
+    wait_for(lambda: "resumed alpha" in term.text() or "alpha restarted" in term.text())
+    wait_for(lambda: manager.reconcile()[0].status is Status.RUNNING, what="alpha running")
+    term.keys("v")
+    wait_for(lambda: "Review alpha" in term.text(), what="the review screen")
+    wait_for(lambda: "wip.txt" in term.text(), what="its file listed")
+    term.keys("C")  # what a terminal sends for Shift+C
+    wait_for(lambda: "committed 1 file(s) of alpha" in term.text(), what="the commit")
+    assert git(repo, "rev-parse", "agentmux/alpha") != before
+    term.keys("Escape")
+    wait_for(lambda: "1 alpha" in term.text() and "Review alpha" not in term.text())
+    term.keys("q")
+    wait_for(lambda: "AGENTMUX-EXIT=0" in term.text(), what="a clean quit")
+    term.tmux("kill-server")

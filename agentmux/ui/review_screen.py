@@ -147,7 +147,7 @@ class ReviewScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "back"),
-        Binding("C", "commit", "commit work in progress"),
+        Binding("C,shift+c", "commit", "commit work in progress"),
         Binding("m", "merge", "merge this session"),
     ]
 
