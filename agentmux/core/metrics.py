@@ -25,15 +25,16 @@ from agentmux.core.agent_events import (
     ActivityTracker,
 )
 from agentmux.core.agents import demo_transcript_root
-from agentmux.core.claude_transcripts import (
-    ClaudeSessionReader,
-    claude_config_dir,
-    read_sessions,
-)
-from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
+from agentmux.core.claude_transcripts import claude_config_dir, read_sessions
+from agentmux.core.codex_rollouts import codex_home
 from agentmux.core.held_prompts import HELD, RELEASED, HeldTracker
 from agentmux.core.prices import Cost, cost_of_samples
 from agentmux.core.records import SessionRecord, Status, iso
+from agentmux.core.resumed_transcripts import (
+    ClaudeConversationReader,
+    CodexConversationReader,
+    Conversations,
+)
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
 
 
@@ -46,8 +47,9 @@ class _Reader(Protocol):
 class _Preloaded:
     """A snapshot read in bulk: nothing more to read."""
 
-    def __init__(self, snapshot: UsageSnapshot) -> None:
+    def __init__(self, snapshot: UsageSnapshot, conversation: str) -> None:
         self._snapshot = snapshot
+        self.conversation = conversation
 
     def update(self) -> int:
         return 0
@@ -259,6 +261,7 @@ class MetricsCollector:
         self._readers: dict[str, _Reader] = {}
         self._activity: dict[str, ActivityTracker] = {}
         self._held: dict[str, HeldTracker] = {}
+        self._conversations = Conversations()
         #: The newest state event taken in: :meth:`feed_events` wants only those after it.
         self.last_event_id = 0
         self._where: dict[str, str] = {}
@@ -272,6 +275,8 @@ class MetricsCollector:
                 self._activity.setdefault(sid, ActivityTracker()).feed(event)
             elif event["kind"] in (HELD, RELEASED):
                 self._held.setdefault(sid, HeldTracker()).feed(event)
+            if self._conversations.feed(event) is not None:
+                self._follow(sid)
             self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
 
     def preload(self, records: Sequence[SessionRecord]) -> None:
@@ -281,6 +286,8 @@ class MetricsCollector:
         for record in records:
             if record.id in self._readers or not record.agent_session_id:
                 continue
+            if set(self._conversations.of(record.id)) - {record.agent_session_id}:
+                continue  # read with every conversation it had (below), not in bulk by one id
             environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
             if record.agent_kind == "claude":
                 groups.setdefault(claude_config_dir(environ), []).append(record)
@@ -289,7 +296,9 @@ class MetricsCollector:
         for root, members in groups.items():
             found = read_sessions([r.agent_session_id for r in members], root)
             for record in members:
-                self._readers[record.id] = _Preloaded(found[record.agent_session_id])
+                self._readers[record.id] = _Preloaded(
+                    found[record.agent_session_id], record.agent_session_id
+                )
                 self._where[record.id] = str(root)
 
     def _reader(self, record: SessionRecord) -> _Reader | None:
@@ -298,24 +307,41 @@ class MetricsCollector:
             return reader
         kind = record.agent_kind
         environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
-        if kind == "claude" and record.agent_session_id:
-            config = claude_config_dir(environ)
-            reader = ClaudeSessionReader(record.agent_session_id, config)
-            self._where[record.id] = str(config)
-        elif kind == "demo" and record.agent_session_id:
-            reader = ClaudeSessionReader(record.agent_session_id, demo_transcript_root())
-            self._where[record.id] = str(demo_transcript_root())
+        conversations = self._conversations.of(record.id)
+        if kind in ("claude", "demo") and record.agent_session_id:
+            root = claude_config_dir(environ) if kind == "claude" else demo_transcript_root()
+            ids = [record.agent_session_id, *conversations]
+            reader = ClaudeConversationReader(ids, root)
+            self._where[record.id] = str(root)
         elif kind == "codex":
-            started = (
-                datetime.fromtimestamp(record.started_at - 5, tz=UTC) if record.started_at else None
-            )
+            # Since its creation, not its (latest) start: a resumed Codex goes on in a rollout
+            # that began in an earlier run.
+            started = datetime.fromtimestamp(record.created_at - 5, tz=UTC)
             home = codex_home(environ)
-            reader = CodexSessionReader(cwd=Path(record.worktree), started_after=started, home=home)
+            reader = CodexConversationReader(
+                cwd=Path(record.worktree),
+                started_after=started,
+                home=home,
+                thread_ids=conversations,
+            )
             self._where[record.id] = str(home)
         else:
             return None
         self._readers[record.id] = reader
         return reader
+
+    def _follow(self, session_id: str) -> None:
+        """A session's agent went on in another conversation: read that one too."""
+        reader = self._readers.get(session_id)
+        conversations = self._conversations.of(session_id)
+        if isinstance(reader, ClaudeConversationReader):
+            for conversation in conversations:
+                reader.add_session(conversation)
+        elif isinstance(reader, CodexConversationReader):
+            for conversation in conversations:
+                reader.add_thread(conversation)
+        elif isinstance(reader, _Preloaded) and set(conversations) - {reader.conversation}:
+            del self._readers[session_id]  # read in bulk by one id: read again with all of them
 
     def usage(self, record: SessionRecord) -> UsageSnapshot | None:
         """What the session's transcript says so far (read only where it grew); None when no
