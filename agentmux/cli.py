@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import conflicts, cost, hook, merge, trust
+from agentmux.commands import commit, conflicts, cost, diff, hook, merge, resume, trust
 from agentmux.commands.common import (
     add_verb,
     err,
@@ -388,8 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     conflicts.register(verbs)
+    diff.register(verbs)
+    commit.register(verbs)
     merge.register(verbs)
     cost.register(verbs)
+    resume.register(verbs)
     trust.register(verbs)
     hook_verb = verb(
         "hook",

@@ -12,8 +12,12 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from agentmux.commands.common import add_verb, open_manager, out, print_table
+from agentmux.commands.common import add_verb, err, open_manager, out, print_table
+from agentmux.core.conflict_history import ConflictHistory
+from agentmux.core.conflict_stats import COLUMNS, conflict_stats, session_cells, summary_lines
 from agentmux.core.conflicts import ConflictRadar, ConflictReport, PairReport, Verdict
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.sessions import SessionManager
 
 EXIT_CONFLICT = 1
 EXIT_ERROR = 2
@@ -84,13 +88,40 @@ def _details(report: ConflictReport) -> list[Text | str]:
     return lines
 
 
+def _record(manager: SessionManager, report: ConflictReport) -> None:
+    """Add the scan to the conflict history; a failure there is said, the check still stands."""
+    try:
+        ConflictHistory(manager.store).record(report)
+    except AgentmuxError as exc:
+        err.print(f"agentmux: the conflict history was not updated: {exc.message}")
+
+
+def _print_stats(manager: SessionManager, as_json: bool) -> None:
+    stats = conflict_stats(manager.store)
+    if as_json:
+        print(json.dumps(stats.to_json(), indent=2))
+        return
+    for line in summary_lines(stats):
+        out.print(line)
+    if stats.sessions:
+        table = Table(title="collisions per session", title_justify="left")
+        for column in COLUMNS:
+            table.add_column(column)
+        for session in stats.sessions:
+            table.add_row(*session_cells(session))
+        print_table(table)
+
+
 def cmd_conflicts(args: argparse.Namespace) -> int:
-    """Snapshot every session, merge every pair for real, print the matrix; 1 if any conflict."""
+    """Snapshot every session, merge every pair for real, print the matrix; 1 if any conflict.
+    With ``--stats``: scan (and record) likewise, then print the conflict rate; 0."""
     manager = open_manager(quiet=True)
     try:
         records = manager.reconcile(drain=False)
         if not records:
-            if args.json:
+            if args.stats:
+                _print_stats(manager, args.json)
+            elif args.json:
                 empty = {"schema": SCHEMA_VERSION, "conflict": False, "sessions": []}
                 print(json.dumps({**empty, "pairs": [], "against_base": []}, indent=2))
             else:
@@ -98,6 +129,10 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
             return 0
         radar = manager.conflict_radar()
         report = radar.scan(records)
+        _record(manager, report)
+        if args.stats:
+            _print_stats(manager, args.json)
+            return 0
         if args.json:
             print(json.dumps(report_json(radar, report), indent=2))
         else:
@@ -116,4 +151,10 @@ def register(verbs: Any) -> None:
     text = "show which sessions conflict with each other or their base (exit 1 on conflict)"
     sub = add_verb(verbs, "conflicts", cmd_conflicts, text)
     sub.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_argument(
+        "--stats",
+        action="store_true",
+        help="the conflict rate over the recorded history: pairs that conflicted, at any time and "
+        "at merge time, each session's collisions, merges that left sessions out",
+    )
     sub.set_defaults(error_exit=EXIT_ERROR)

@@ -23,13 +23,28 @@ from agentmux.core.sessions import SessionManager
 
 def plan_json(plan: MergePlan) -> dict[str, Any]:
     """The documented JSON form of a merge plan (docs/conflicts.md)."""
+    files = {w.name: w.files for w in plan.committed}
     return {
         "into": plan.into,
         "base_before": plan.base_before,
         "result": plan.result,
         "squash": plan.squash,
-        "order": [{"name": s.name, "branch": s.branch, "tip": s.tip} for s in plan.steps],
-        "left_out": [{"name": x.name, "reason": x.reason} for x in plan.left_out],
+        "order": [
+            {
+                "name": s.name,
+                "branch": s.branch,
+                "tip": s.tip,
+                "committed_files": files.get(s.name, 0),
+            }
+            for s in plan.steps
+        ],
+        "left_out": [
+            {"name": x.name, "reason": x.reason, "committed_files": files.get(x.name, 0)}
+            for x in plan.left_out
+        ],
+        "committed": [
+            {"name": w.name, "files": w.files, "commit": w.commit} for w in plan.committed
+        ],
         "notes": list(plan.notes),
     }
 
@@ -71,7 +86,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
     manager = open_manager(quiet=True)
     try:
         plan = manager.merge_plan(
-            None if args.all else args.names, into=args.into, squash=args.squash
+            None if args.all else args.names,
+            into=args.into,
+            squash=args.squash,
+            commit=args.commit,
+            dry_run=args.dry_run,
         )
         if args.json and args.dry_run:
             print(json.dumps(plan_json(plan), indent=2))
@@ -124,6 +143,13 @@ def register(verbs: Any) -> None:
     sub.add_argument("--into", help="branch to merge into (default: the sessions' base branch)")
     sub.add_argument("--squash", action="store_true", help="one commit per session")
     sub.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sub.add_argument(
+        "--commit",
+        action="store_true",
+        help="first commit each session's work in progress on its branch (as agentmux commit "
+        "does; a session whose agent is in a turn is left out); with --dry-run, only say what "
+        "would be committed",
+    )
     sub.add_argument(
         "--check",
         metavar="CMD",

@@ -59,6 +59,8 @@ WORKING_EVENTS = frozenset({"UserPromptSubmit", "PreToolUse", "PostToolUse", "Pe
 # A prompt agentmux typed also ends a wait (Codex reports no prompt-submit event).
 PROMPT_SENT = "prompt_sent"
 AGENT_EVENT = "agent_event"
+#: Not a stored event: the end of one run of the agent (a resume says when the run before ended).
+RUN_ENDED = "run_ended"
 #: The hash of a session's hook secret (the secret itself is only in the agent's environment).
 HOOK_KEY = "hook_key"
 SECRET_ENV = "AGENTMUX_HOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -205,6 +207,8 @@ class ActivityTracker:
             name = str(event["data"].get("event"))
         elif event["kind"] == PROMPT_SENT:
             name = PROMPT_SENT
+        elif event["kind"] == RUN_ENDED:
+            name = "SessionEnd"  # the agent is gone: it waits for nobody (until it is resumed)
         else:
             return
         ts = float(event["ts"])

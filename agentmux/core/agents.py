@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,6 +18,8 @@ from agentmux.core.paths import data_dir
 from agentmux.core.trust import TRUST_COMMAND
 
 AgentKind = Literal["claude", "codex", "demo", "generic"]
+#: In a configured ``command`` or ``resume``: the session's conversation id.
+SESSION_ID_FIELD = "{session_id}"
 
 # Claude Code is ready when its input box is on screen, empty: older versions print "? for
 # shortcuts" under it; 2.1.3xx shows a bare "❯" line between two rules. A prompt pasted earlier
@@ -51,15 +53,17 @@ class AgentProfile:
     waiting_pattern: str | None = None
     ready_timeout: float = 60.0
     submit_delay: float = 0.1
+    #: A configured command line that continues a conversation (``{session_id}``: its id).
+    resume: tuple[str, ...] | None = None
 
     @property
     def program(self) -> str:
         """The executable the profile runs."""
         return self.command[0]
 
-    def find_program(self) -> str | None:
-        """Absolute path of the program, or None when it is not installed."""
-        program = self.program
+    def find_program(self, program: str | None = None) -> str | None:
+        """Absolute path of the program (or of ``program``), or None when it is not installed."""
+        program = program or self.program
         if os.sep in program:
             return program if os.access(program, os.X_OK) else None
         return shutil.which(program)
@@ -83,19 +87,48 @@ class AgentProfile:
 
     def argv(self, agent_session_id: str) -> list[str]:
         """The full command line for one session."""
-        args = list(self.command)
+        args = _with_id(self.command, agent_session_id)
         if self.kind in ("claude", "demo"):
             # A pre-assigned id makes the transcript findable and resumable (never --continue).
             args += ["--session-id", agent_session_id]
         if self.kind == "demo":
             args += ["--transcript-root", str(demo_transcript_root())]
+        return args + self._hook_args()
+
+    def resume_argv(self, conversation_id: str) -> list[str] | None:
+        """The command line that continues conversation ``conversation_id`` (by that exact id,
+        never "the latest one"), or None when the profile has no way to: it starts fresh then.
+
+        A configured ``resume`` wins; else Claude Code ``--resume <id>``, Codex ``resume <id>``
+        (the id of its rollout) and the demo agent ``--resume <id>``. The hooks come along as
+        for a fresh start.
+        """
+        if self.resume is not None:
+            args = _with_id(self.resume, conversation_id)
+        elif self.kind == "claude":
+            args = [*self.command, "--resume", conversation_id]
+        elif self.kind == "codex":
+            args = [*self.command, "resume", conversation_id]
+        elif self.kind == "demo":
+            args = [*self.command, "--resume", conversation_id]
+            args += ["--transcript-root", str(demo_transcript_root())]
+        else:
+            return None
+        return args + self._hook_args()
+
+    def _hook_args(self) -> list[str]:
         # The agent reports its own state through hooks (agentmux.core.agent_events); they come
         # with this session's command line, never from editing the user's settings files.
         if self.kind in ("claude", "demo"):
-            args += ["--settings", claude_settings()]
-        elif self.kind == "codex":
-            args += codex_notify_args()
-        return args
+            return ["--settings", claude_settings()]
+        if self.kind == "codex":
+            return codex_notify_args()
+        return []
+
+
+def _with_id(template: Sequence[str], session_id: str) -> list[str]:
+    """A configured command line with ``{session_id}`` replaced (no other braces are read)."""
+    return [arg.replace(SESSION_ID_FIELD, session_id) for arg in template]
 
 
 def demo_transcript_root() -> Path:
@@ -155,6 +188,7 @@ def _from_config(name: str, conf: AgentConfig) -> AgentProfile:
         submit_delay=(
             conf.submit_delay if "submit_delay" in given or not base else base.submit_delay
         ),
+        resume=tuple(conf.resume) if conf.resume is not None else None,
     )
 
 

@@ -34,6 +34,11 @@ class AgentConfig(BaseModel):
     model_config = _STRICT
 
     command: list[str] = Field(min_length=1, description="argv of the agent program")
+    resume: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="argv that continues a session's conversation ({session_id}: its id)",
+    )
     env: dict[str, str] = Field(default_factory=dict)
     kind: Literal["claude", "codex", "generic"] = "generic"
     ready_pattern: str | None = None

@@ -10,6 +10,8 @@ from agentmux.core import git
 from agentmux.core.agents import all_profiles
 from agentmux.core.config import Config, load_config
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.merge import require_identity
+from agentmux.core.merge_landing import JOURNAL, Journal
 from agentmux.core.paths import SOCKET_META, repo_key, socket_path
 from agentmux.core.state import StateStore
 from agentmux.core.tmux import MIN_TMUX, TmuxServer, tmux_version
@@ -84,6 +86,8 @@ def run_checks(cwd: Path) -> list[Check]:
         checks.append(Check("config", "fail", exc.message))
         config = Config()
     checks += _agent_checks(config)
+    checks.append(_identity_check(repo))
+    checks.append(_landing_check(repo.common_dir / "agentmux" / JOURNAL))
     db = repo.common_dir / "agentmux" / "state.db"
     saved: str | None = None
     if not db.exists():
@@ -118,3 +122,30 @@ def _server_check(key: str, saved: str | None) -> Check:
     running = TmuxServer(socket).is_running()
     state = "running" if running else "not running (starts with the first session)"
     return Check("tmux server", "ok", f"{socket}: {state}")
+
+
+def _identity_check(repo: git.Repo) -> Check:
+    """Merges make commits: git needs a name and an email for them."""
+    try:
+        require_identity(repo)
+    except AgentmuxError as exc:
+        return Check("git identity", "warn", exc.message)
+    return Check("git identity", "ok", "set (merges can make commits)")
+
+
+def _landing_check(path: Path) -> Check:
+    """A merge killed while it landed leaves its journal; read it without acting on it (the
+    next merge finishes or undoes that landing)."""
+    try:
+        journal = Journal.from_json(path.read_text())
+    except FileNotFoundError:
+        return Check("merge landing", "ok", "no interrupted merge")
+    except (OSError, KeyError, TypeError, ValueError):
+        return Check("merge landing", "warn", f"{path} is damaged; the next merge sets it aside")
+    names = ", ".join(step.name for step in journal.plan.steps) or "-"
+    return Check(
+        "merge landing",
+        "warn",
+        f"a merge into {journal.plan.into} ({names}) was interrupted while it landed; "
+        "the next `agentmux merge` finishes or undoes it before anything else",
+    )

@@ -30,3 +30,28 @@ def cancel_first_prompt(store: StateStore, record: SessionRecord) -> AgentmuxErr
         f"`agentmux send {record.name} ...`).",
         exit_code=130,
     )
+
+
+FIRST_PROMPT = "first_prompt"
+#: The longest first line kept (enough for a commit subject).
+FIRST_LINE_MAX = 200
+
+
+def first_line(prompt: bytes) -> str:
+    """A prompt's first non-blank line, trimmed and shortened to :data:`FIRST_LINE_MAX`."""
+    text = prompt.decode(errors="replace")
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return " ".join(line.split())[:FIRST_LINE_MAX]
+
+
+def note_first_prompt(store: StateStore, session_id: str, prompt: bytes) -> None:
+    """Keep the first line of the first prompt typed into a session (once): ``commit`` names
+    the session's work after it."""
+    if store.last_event(session_id, FIRST_PROMPT) is None and first_line(prompt):
+        store.record_event(session_id, FIRST_PROMPT, {"line": first_line(prompt)})
+
+
+def first_prompt_line(store: StateStore, session_id: str) -> str | None:
+    """The first line of the first prompt typed into the session, if one was."""
+    noted = store.events(session_id, kinds=(FIRST_PROMPT,))
+    return str(noted[0]["data"].get("line") or "") or None if noted else None

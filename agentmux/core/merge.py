@@ -10,7 +10,7 @@ it was.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentmux.core import git
@@ -41,6 +41,28 @@ class LeftOut:
 
 
 @dataclass(frozen=True)
+class WorkCommitted:
+    """A session's work in progress that ``merge --commit`` committed before planning (or, in a
+    dry run, would commit)."""
+
+    name: str
+    files: int
+    commit: str | None  # None in a dry run: nothing was committed
+
+
+@dataclass(frozen=True)
+class MergeWork:
+    """What ``merge --commit`` did with the sessions' work in progress before planning."""
+
+    committed: tuple[WorkCommitted, ...] = ()
+    #: Session id -> why its work in progress could not be committed (it is left out).
+    refused: Mapping[str, str] = field(default_factory=dict)
+    #: Session id -> the commit to plan with instead of its branch tip (a dry run's stand-in for
+    #: the commit it would make; never on a branch).
+    tips: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MergePlan:
     """What ``merge`` will do: the order, the result, and what it leaves out."""
 
@@ -51,6 +73,8 @@ class MergePlan:
     left_out: tuple[LeftOut, ...]
     #: Sentences about what happened before planning (an interrupted merge finished, ...).
     notes: tuple[str, ...] = ()
+    #: Work in progress committed first (``merge --commit``), or that a dry run would commit.
+    committed: tuple[WorkCommitted, ...] = ()
 
     @property
     def result(self) -> str:
@@ -64,15 +88,37 @@ def describe_plan(plan: MergePlan) -> list[str]:
     lines = [f"note: {note}" for note in plan.notes]
     lines += (
         [f"{how} into {plan.into} (at {_short(plan.base_before)}), in this order:"]
-        + [
-            f"  {n}. {s.name} ({s.branch} at {_short(s.tip)})"
-            for n, s in enumerate(plan.steps, start=1)
-        ]
+        + [f"  {n}. {s.name} ({_tip_text(plan, s)})" for n, s in enumerate(plan.steps, start=1)]
         if plan.steps
         else [f"nothing to merge into {plan.into}."]
     )
-    lines += [f"  left out {x.name}: {x.reason}" for x in plan.left_out]
+    lines += [f"  left out {x.name}: {x.reason}{_left_out_work(plan, x)}" for x in plan.left_out]
     return lines
+
+
+def _work_of(plan: MergePlan, name: str) -> WorkCommitted | None:
+    return next((w for w in plan.committed if w.name == name), None)
+
+
+def _tip_text(plan: MergePlan, step: MergeStep) -> str:
+    work = _work_of(plan, step.name)
+    if work is None:
+        return f"{step.branch} at {_short(step.tip)}"
+    if work.commit is None:
+        return f"{step.branch} and its {work.files} uncommitted file(s), to be committed first"
+    return f"{step.branch} at {_short(step.tip)}, its {work.files} uncommitted file(s) committed"
+
+
+def _left_out_work(plan: MergePlan, left: LeftOut) -> str:
+    work = _work_of(plan, left.name)
+    if work is None:
+        return ""
+    if work.commit is None:
+        return f" (its {work.files} uncommitted file(s) would be committed on its branch)"
+    return (
+        f" (its {work.files} uncommitted file(s) were committed on its branch as "
+        f"{_short(work.commit)})"
+    )
 
 
 def _short(commit: str) -> str:
@@ -110,16 +156,23 @@ def default_into(records: Sequence[SessionRecord]) -> str:
     return bases[0]
 
 
-def require_identity(repo: git.Repo) -> None:
-    """Refuse, with how to fix it, when git has no identity to make the merge commits with."""
+def require_identity(
+    repo: git.Repo,
+    *,
+    what: str = "the merge commits",
+    retry: str = "merge again",
+    cwd: Path | None = None,
+) -> None:
+    """Refuse, with how to fix it, when git (run in ``cwd``, else the main worktree) has no
+    identity to make ``what`` with; the sentence ends with ``retry``."""
     for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-        proc = git.run_git(["var", who], repo.root, check=False)
+        proc = git.run_git(["var", who], cwd or repo.root, check=False)
         if proc.returncode != 0:
             why = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
             raise AgentmuxError(
-                f"git has no identity to make the merge commits with ({why}); set one with "
+                f"git has no identity to make {what} with ({why}); set one with "
                 "git config --global user.name 'Your Name' and git config --global user.email "
-                "you@example.com (without --global for this repository only), then merge again."
+                f"you@example.com (without --global for this repository only), then {retry}."
             )
 
 
@@ -130,13 +183,15 @@ def plan_merge(
     *,
     squash: bool = False,
     squashed: Mapping[str, SquashMerge] | None = None,
+    work: MergeWork | None = None,
 ) -> MergePlan:
     """Order the sessions so every one that merges cleanly onto the others does; name the rest.
 
     Sessions that conflict with no other candidate go first, then the rest by creation time; each
     is merged onto the result so far, and one that would conflict with it is left out. A session
     that cannot be read (a broken worktree, a missing branch, a git error) is left out with the
-    reason; the others are still merged. ``squashed`` holds each session's last squash merge.
+    reason; the others are still merged. ``squashed`` holds each session's last squash merge;
+    ``work`` what ``merge --commit`` did with the sessions' work in progress.
     """
     require_identity(repo)
     into = into.removeprefix("refs/heads/")
@@ -145,8 +200,12 @@ def plan_merge(
     candidates: list[tuple[SessionRecord, str]] = []
     for record in sorted(records, key=lambda r: r.created_at):
         prior = (squashed or {}).get(record.id)
+        if work is not None and record.id in work.refused:
+            left_out.append(LeftOut(record.name, work.refused[record.id]))
+            continue
+        stand_in = work.tips.get(record.id) if work is not None else None
         try:
-            reason, tip = _readiness(repo, record, base_before, into, prior)
+            reason, tip = _readiness(repo, record, base_before, into, prior, stand_in=stand_in)
         except AgentmuxError as exc:
             reason, tip = f"it could not be read ({exc.message.rstrip('.')})", None
         if reason is not None or tip is None:
@@ -175,7 +234,8 @@ def plan_merge(
             continue
         steps.append(step)
         current = step.commit
-    return MergePlan(into, base_before, squash, tuple(steps), tuple(left_out))
+    committed = work.committed if work is not None else ()
+    return MergePlan(into, base_before, squash, tuple(steps), tuple(left_out), committed=committed)
 
 
 def _step(
@@ -216,7 +276,18 @@ def _has_commit(repo: git.Repo, commit: str) -> bool:
     return git.run_git(args, repo.root, check=False).returncode == 0
 
 
-def _own_worktree(worktree: Path) -> Path | None:
+def work_in_progress(worktree: Path) -> list[str]:
+    """The worktree's changed and untracked (not ignored) paths, each once (a rename is its two
+    paths, as in the commit that would take them); never takes its index lock."""
+    out = git.run_git(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+        worktree,
+        env={"GIT_OPTIONAL_LOCKS": "0"},
+    ).stdout.decode(errors="surrogateescape")
+    return [entry[3:] for entry in out.split("\0") if entry]
+
+
+def own_worktree(worktree: Path) -> Path | None:
     """The session's worktree as git knows it, or None when it is missing: gone, or a plain
     directory made again at its path (git would answer from whatever repository encloses it)."""
     if not (worktree / ".git").is_file():
@@ -234,24 +305,29 @@ def _readiness(
     base: str,
     into: str,
     prior: SquashMerge | None,
+    *,
+    stand_in: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """Why a session cannot be merged now (or None), and its branch tip."""
+    """Why a session cannot be merged now (or None), and its branch tip (or ``stand_in``, a
+    dry run's stand-in for the commit of its work in progress)."""
     branch_ref = f"refs/heads/{record.branch}"
     if not git.ref_exists(repo, branch_ref):
         return f"its branch {record.branch} no longer exists", None
     tip = git.resolve_commit(repo, branch_ref)
-    worktree = _own_worktree(Path(record.worktree))
+    worktree = own_worktree(Path(record.worktree))
     if worktree is not None:
         git_dir = Path(git.git_out(["rev-parse", "--absolute-git-dir"], worktree))
         busy = operation_in_progress(git_dir)
         if busy is not None:
             return f"its worktree is in the middle of {busy}", tip
-        dirty = git.dirty_paths(worktree)
+        dirty = [] if stand_in is not None else work_in_progress(worktree)
         if dirty:
             return (
-                f"it has {len(dirty)} uncommitted or untracked path(s); commit them first",
+                f"it has {len(dirty)} uncommitted or untracked file(s); commit them first "
+                f"(agentmux commit {record.name}), or merge with --commit",
                 tip,
             )
+    tip = stand_in or tip
     if prior is not None and prior.into == into and squash_merged_into(repo, prior, tip):
         return f"it is already squash-merged into {into}", tip
     if not git.commits_not_in(repo, [tip], base):

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from agentmux.core.agent_events import (
     AGENT_EVENT,
     PROMPT_SENT,
+    RUN_ENDED,
     Activity,
     ActivityTracker,
 )
@@ -35,6 +36,7 @@ from agentmux.core.resumed_transcripts import (
     CodexConversationReader,
     Conversations,
 )
+from agentmux.core.runs import RESUMED, Run, RunHistory, feed_resumed, run_of
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
 
 
@@ -98,26 +100,36 @@ class SessionMetrics:
     activity: Activity = field(default_factory=lambda: Activity(known=False))
     transcript: str | None = None
     notes: tuple[str, ...] = field(default=())
+    #: How the agent's earlier runs failed (a session lost, then resumed, keeps that failure).
+    earlier_failures: tuple[Failure, ...] = ()
+    resumes: int = 0
+
+    @property
+    def exit_failures(self) -> tuple[Failure, ...]:
+        """The agent process's own failures: its earlier runs', then the current run's."""
+        return (*self.earlier_failures, *((self.exit_failure,) if self.exit_failure else ()))
 
     @property
     def failures(self) -> tuple[Failure, ...]:
-        """Every failure: the transcript's, then the agent process's own exit."""
+        """Every failure: the transcript's, then the agent process's own exits."""
         found = self.usage.failures if self.usage else ()
-        return (*found, self.exit_failure) if self.exit_failure else found
+        return (*found, *self.exit_failures)
 
     @property
     def turns(self) -> int | None:
         """Turns (prompts the agent worked on), a crash counted as one; None when unknown."""
+        crashes = len(self.exit_failures)
         if self.usage is None:
-            return 1 if self.exit_failure else None
-        return len(self.usage.turns) + (1 if self.exit_failure else 0)
+            return crashes or None
+        return len(self.usage.turns) + crashes
 
     @property
     def failed_turns(self) -> int | None:
         """Turns that failed (API error, interruption, crash); None when unknown."""
+        crashes = len(self.exit_failures)
         if self.usage is None:
-            return 1 if self.exit_failure else None
-        return self.usage.failed_turns + (1 if self.exit_failure else 0)
+            return crashes or None
+        return self.usage.failed_turns + crashes
 
     @property
     def failure_rate(self) -> float | None:
@@ -177,6 +189,7 @@ class SessionMetrics:
                 else None
             ),
             "wall_seconds": self.wall_seconds,
+            "resumes": self.resumes,
             "budget_usd": _money(self.budget_usd),
             "malformed_lines": usage.malformed_lines if usage else None,
             "created": iso(self.record.created_at),
@@ -198,30 +211,21 @@ def interruptions(usage: UsageSnapshot | None) -> list[float]:
 
 
 def _exit_failure(record: SessionRecord) -> Failure | None:
-    if record.status is not Status.EXITED and record.status is not Status.LOST:
-        return None
-    when = datetime.fromtimestamp(record.ended_at or record.created_at, tz=UTC)
-    if record.status is Status.LOST:
-        return Failure(when, FailureKind.EXIT, "its tmux session vanished")
-    if record.exit_signal:
-        return Failure(
-            when, FailureKind.EXIT, f"the agent was killed by signal {record.exit_signal}"
-        )
-    if record.exit_status not in (0, None):
-        return Failure(when, FailureKind.EXIT, f"the agent exited with status {record.exit_status}")
-    return None
+    return run_of(record).failure
 
 
 def queue_wait(
     record: SessionRecord,
     now: float | None = None,
     held: HeldTracker | None = None,
+    earlier: Sequence[Run] = (),
 ) -> QueueWait:
-    """The session's own start (asked for at creation or queueing, started when it ran), and
-    every prompt held for the agent while it was busy (held until typed)."""
+    """The session's own starts (each asked for at creation, queueing or a resume, and started
+    when it ran: the ``earlier`` runs' and the current one's), and every prompt held for the
+    agent while it was busy (held until typed)."""
     now = time.time() if now is None else now
     asked = record.queued_at or record.created_at
-    samples: list[float] = []
+    samples: list[float] = [w for run in earlier if (w := run.queue_wait) is not None]
     current: float | None = None
     if record.started_at is not None:
         samples.append(max(0.0, record.started_at - asked))
@@ -235,12 +239,14 @@ def queue_wait(
     return QueueWait(samples=tuple(samples), current=current)
 
 
-def wall_seconds(record: SessionRecord, now: float | None = None) -> float | None:
-    """From the agent starting to it ending (or now)."""
-    if record.started_at is None:
-        return None
-    end = record.ended_at if record.ended_at is not None else (now or time.time())
-    return max(0.0, end - record.started_at)
+def wall_seconds(
+    record: SessionRecord, now: float | None = None, earlier: Sequence[Run] = ()
+) -> float | None:
+    """From the agent starting to it ending (or now), summed over its runs (the time between
+    a run's end and its resume is not counted)."""
+    now = now or time.time()
+    walls = [w for run in (*earlier, run_of(record)) if (w := run.wall(now)) is not None]
+    return sum(walls) if walls else None
 
 
 class MetricsCollector:
@@ -262,19 +268,26 @@ class MetricsCollector:
         self._activity: dict[str, ActivityTracker] = {}
         self._held: dict[str, HeldTracker] = {}
         self._conversations = Conversations()
+        self._runs: dict[str, RunHistory] = {}
         #: The newest state event taken in: :meth:`feed_events` wants only those after it.
         self.last_event_id = 0
         self._where: dict[str, str] = {}
 
     def feed_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Take in state events recorded since :attr:`last_event_id` (the agents' own reports,
-        prompts typed, held and released), oldest first."""
+        prompts typed, held and released, resumes), oldest first."""
         for event in events:
             sid = event["session_id"]
             if event["kind"] in (AGENT_EVENT, PROMPT_SENT):
                 self._activity.setdefault(sid, ActivityTracker()).feed(event)
             elif event["kind"] in (HELD, RELEASED):
                 self._held.setdefault(sid, HeldTracker()).feed(event)
+            elif event["kind"] == RESUMED:
+                run = feed_resumed(self._runs, event)
+                # The time between a run's end and its resume is not time waiting on you.
+                ended = run.ended_at if run is not None else None
+                end: dict[str, Any] = {"kind": RUN_ENDED, "ts": ended or event["ts"], "data": {}}
+                self._activity.setdefault(sid, ActivityTracker()).feed(end)
             if self._conversations.feed(event) is not None:
                 self._follow(sid)
             self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
@@ -374,18 +387,21 @@ class MetricsCollector:
             cost = cost_of_samples(usage.samples) if usage is not None else None
             tracker = self._activity.setdefault(record.id, ActivityTracker())
             tracker.note_interrupts(interruptions(usage))
+            earlier = self._runs.get(record.id, RunHistory([])).runs
             found.append(
                 SessionMetrics(
                     record=record,
                     usage=usage,
                     cost=cost,
-                    queue_wait=queue_wait(record, now, self._held.get(record.id)),
+                    queue_wait=queue_wait(record, now, self._held.get(record.id), earlier),
                     exit_failure=_exit_failure(record),
-                    wall_seconds=wall_seconds(record, now),
+                    wall_seconds=wall_seconds(record, now, earlier),
                     budget_usd=(budgets or {}).get(record.id),
                     activity=tracker.snapshot(now),
                     transcript=self._where.get(record.id),
                     notes=tuple(notes),
+                    earlier_failures=tuple(f for run in earlier if (f := run.failure)),
+                    resumes=len(earlier),
                 )
             )
         return found

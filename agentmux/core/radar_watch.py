@@ -3,7 +3,8 @@ changed, report each new answer.
 
 A saved file reaches the radar after a short debounce and only that file is looked at again; a
 moved ref (a commit, the base branch advancing) re-resolves every session's HEAD. A full rescan now
-and then covers anything a watcher can miss.
+and then covers anything a watcher can miss. Every report is added to the conflict history
+(:mod:`agentmux.core.conflict_history`) before it is handed on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import watchfiles
 
+from agentmux.core.conflict_history import ConflictHistory
 from agentmux.core.conflicts import ConflictRadar, ConflictReport
 from agentmux.core.records import SessionRecord, Status
 
@@ -41,8 +43,13 @@ class RadarWatcher:
         *,
         debounce_ms: int = 50,
         rescan_seconds: float = 60.0,
+        history: ConflictHistory | None = None,
     ) -> None:
         self.radar = radar
+        #: Where reports are recorded; None: the repository's own state store, opened on the
+        #: first scan (in the radar's thread, so a store that cannot open never stops the radar).
+        self.history = history
+        self._own_history = False
         self.common_dir = common_dir
         self.on_report = on_report
         self.debounce_ms = debounce_ms
@@ -78,6 +85,13 @@ class RadarWatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._own_history and self.history is not None and not self.running:
+            self.history.store.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the watching thread is still alive."""
+        return self._thread is not None and self._thread.is_alive()
 
     def _snapshot_records(self) -> list[SessionRecord]:
         with self._lock:
@@ -89,7 +103,21 @@ class RadarWatcher:
         except Exception as exc:  # the radar must outlive one bad scan; the error is reported
             self.errors.append(str(exc))
             return
+        self._record(report)
         self.on_report(report)
+
+    def _record(self, report: ConflictReport) -> None:
+        """Add the report to the conflict history; a failure is kept in ``errors``, never fatal."""
+        try:
+            if self.history is None:
+                self.history = ConflictHistory.for_repo(self.common_dir)
+                self._own_history = self.history is not None
+            if self.history is not None:
+                self.history.record(report)
+        except Exception as exc:  # the radar must outlive its history; the error is reported
+            message = f"conflict history: {exc}"
+            if message not in self.errors[-1:]:
+                self.errors.append(message)
 
     def _run(self) -> None:
         while not self._stop.is_set():

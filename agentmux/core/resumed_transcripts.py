@@ -32,10 +32,8 @@ from agentmux.core.claude_transcripts import (
     find_session_files,
 )
 from agentmux.core.codex_rollouts import CodexRolloutReader, find_rollout
+from agentmux.core.runs import RESUMED
 from agentmux.core.usage import UsageByModel, UsageSnapshot
-
-#: The event ``agentmux resume`` records; its data names the conversation it continued.
-RESUMED = "resumed"
 
 
 def reported_conversation(event: Mapping[str, Any]) -> str | None:

@@ -30,7 +30,9 @@ from agentmux.core.agent_events import (
 )
 from agentmux.core.agents import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.budgets import BudgetState, budget_states, level
+from agentmux.core.commit_work import commit_for_merge
 from agentmux.core.config import Config, load_config
+from agentmux.core.conflict_history import record_merge
 from agentmux.core.conflicts import ConflictRadar
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import (
@@ -48,7 +50,12 @@ from agentmux.core.events import (
     SessionStopped,
     ignore_events,
 )
-from agentmux.core.first_prompt import NOT_DELIVERED, cancel_first_prompt, first_prompt_waits
+from agentmux.core.first_prompt import (
+    NOT_DELIVERED,
+    cancel_first_prompt,
+    first_prompt_waits,
+    note_first_prompt,
+)
 from agentmux.core.held_prompts import HELD, RELEASED, held_data, is_busy, pending
 from agentmux.core.integration import prune_integration
 from agentmux.core.launch import pane_command, pause_for_tests, read_exit, write_env_file
@@ -71,6 +78,7 @@ from agentmux.core.prompts import sanitize_prompt
 from agentmux.core.readiness import wait_ready
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.removal import discard_new_worktree, removal
+from agentmux.core.runs import RESUMED
 from agentmux.core.safety import WorkAtRisk, work_at_risk
 from agentmux.core.snapshots import SnapshotStore
 from agentmux.core.socket_pin import SocketPin
@@ -405,6 +413,7 @@ class SessionManager:
                     return False
                 if self._paste(record, prompt, submit=True):
                     self.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
+                    note_first_prompt(self.store, session_id, prompt)
                     self._emit(PromptDelivered(record.name, record.id, len(prompt)))
                     self._deliver_oldest(session_id)  # one sent meanwhile, held behind it
                     return True
@@ -533,7 +542,10 @@ class SessionManager:
         if last is None:
             return False  # an agent that reports nothing is never held for
         ended_at = float(last["ts"])
-        if is_busy(str(last["data"].get("event"))):
+        resumed = self.store.last_event(session_id, RESUMED)
+        if resumed is not None and resumed["ts"] > ended_at:
+            ended_at = float(resumed["ts"])  # a new run since: the turn of the old one is over
+        elif is_busy(str(last["data"].get("event"))):
             # Claude Code fires no hook when the user interrupts a turn: only its transcript
             # says so, and without looking there the agent would stay "busy" for good.
             times = self._interruptions_of(session_id)
@@ -592,6 +604,7 @@ class SessionManager:
             self.reconcile()
             raise AgentmuxError(f"session {record.name!r} is not running any more.")
         self.store.record_event(record.id, "prompt_sent", {"bytes": len(data)})
+        note_first_prompt(self.store, record.id, data)
         self._emit(PromptDelivered(record.name, record.id, len(data)))
         return record
 
@@ -756,6 +769,16 @@ class SessionManager:
             self._emit(SessionLost(record.name, record.id, reason))
         return started
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The repository lock that starts, stops and removals hold (not re-entrant)."""
+        return repo_lock(self._lock_path)
+
+    def drain_locked(self) -> list[SessionRecord]:
+        """Start queued sessions while slots are free (the lock held; `agentmux.core.resume`)."""
+        started = self._drain_locked()
+        self.started_by_last_drain = [r.id for r in started]
+        return started
+
     def pending_deliveries(self) -> list[SessionRecord]:
         """Running sessions whose prompt still waits to be typed (and has not failed to)."""
         pending = [
@@ -827,7 +850,7 @@ class SessionManager:
             collector = self.metrics_collector()
             collector.preload(records)
         # Only the events since the collector's last look: a refresh never re-reads history.
-        kinds = (AGENT_EVENT, PROMPT_SENT, HELD, RELEASED)
+        kinds = (AGENT_EVENT, PROMPT_SENT, HELD, RELEASED, RESUMED)
         collector.feed_events(self.store.events(kinds=kinds, after_id=collector.last_event_id))
         return collector.collect(records, budgets)
 
@@ -883,11 +906,32 @@ class SessionManager:
             return True
         return self._busy(record.id)
 
+    def in_turn(self, record: SessionRecord) -> bool:
+        """Whether the session's agent may be in the middle of a turn now (never when it is not
+        running). Agents whose hooks report a turn's start (Claude Code, the demo agent) are known
+        by their hooks; any other (Codex, a command, one that reported nothing yet) counts as in a
+        turn too while its screen changed within ``idle_seconds``."""
+        idle = self.idle_seconds(self.store.session(record.id), self.panes_by_session())
+        if idle is None:
+            return False
+        hooks = self.store.last_event(record.id, AGENT_EVENT) is not None
+        if hooks and self._profile_of(record).kind in ("claude", "demo"):
+            return self._busy(record.id)
+        return self._busy(record.id) or idle < self.config.idle_seconds
+
     def merge_plan(
-        self, names: Sequence[str] | None, *, into: str | None = None, squash: bool = False
+        self,
+        names: Sequence[str] | None,
+        *,
+        into: str | None = None,
+        squash: bool = False,
+        commit: bool = False,
+        dry_run: bool = False,
     ) -> MergePlan:
         """Plan merging the named sessions (every live one when ``names`` is None), after
-        finishing what a killed merge left behind (its notes say what)."""
+        finishing what a killed merge left behind (its notes say what). With ``commit``, each
+        session's work in progress is committed first (with ``dry_run``, planned as if it were:
+        see :func:`agentmux.core.commit_work.commit_for_merge`)."""
         notes = self._before_merge()
         records = [r for r in self.reconcile(drain=False) if r.status is not Status.QUEUED]
         if names is not None:
@@ -896,7 +940,8 @@ class SessionManager:
             raise AgentmuxError("there are no sessions to merge.")
         squashed = {r.id: s for r in records if (s := last_squash_merge(self.store, r.id))}
         target = into or default_into(records)
-        plan = plan_merge(self.repo, records, target, squash=squash, squashed=squashed)
+        work = commit_for_merge(self, records, dry_run=dry_run) if commit else None
+        plan = plan_merge(self.repo, records, target, squash=squash, squashed=squashed, work=work)
         return replace(plan, notes=notes)
 
     def _before_merge(self) -> tuple[str, ...]:
@@ -914,6 +959,7 @@ class SessionManager:
     def land_merge(self, plan: MergePlan) -> None:
         """Move the base branch to the plan's result (all or nothing) and record each merge."""
         land(self.repo, plan, self.home, self._record_merged)
+        record_merge(self.store, plan, self.sessions, self.conflict_radar)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop

@@ -12,6 +12,7 @@ same HEAD always gives the same commit id.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ _IDENTITY = {
     "GIT_COMMITTER_DATE": "@0 +0000",
 }
 _MESSAGE = "agentmux snapshot\n"
+# git add's complaint about a nested repository that has no commit checked out.
+_UNBORN_NESTED = re.compile(r"^error: '(.+)' does not have a commit checked out$", re.M)
 _IN_PROGRESS = (
     ("rebase-merge", "a rebase"),
     ("rebase-apply", "a rebase"),
@@ -182,6 +185,21 @@ class SnapshotStore:
         )
         if proc.returncode == 0:
             return True
+        unborn = _UNBORN_NESTED.findall(proc.stderr.decode(errors="replace"))
+        if unborn:
+            # A nested repository with no commit yet has nothing a commit could point at (git
+            # refuses to add it); like any nested repository it is not the worktree's own
+            # content, so the snapshot leaves it out rather than failing whole.
+            specs = [f":(literal){p}" for p in paths]
+            specs += [f":(exclude,literal){p}" for p in unborn]
+            proc = run_git(
+                ["-c", "advice.addIgnoredFile=false", "add", "--all", "--", *specs],
+                worktree,
+                env=env,
+                check=False,
+            )
+            if proc.returncode == 0:
+                return True
         # A path the watcher saw may be ignored: git says so and still adds the others.
         return proc.stderr.startswith(b"The following paths are ignored")
 

@@ -224,10 +224,13 @@ class StateStore:
         data: dict[str, Any] | None = None,
         **changes: Any,
     ) -> None:
-        """Change fields of a session and record ``event`` in the same transaction."""
-        unknown = set(changes) - _RECORD_FIELDS - {"prompt"}
+        """Change fields of a session (``argv``: its agent command line, as a list) and record
+        ``event`` in the same transaction."""
+        unknown = set(changes) - _RECORD_FIELDS - {"prompt", "argv"}
         if unknown:
             raise ValueError(f"unknown session fields: {sorted(unknown)}")
+        if "argv" in changes:
+            changes["argv"] = json.dumps(list(changes["argv"]))
         with self.transaction() as db:
             if changes:
                 sets = ", ".join(f"{key} = ?" for key in changes)

@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from agentmux.demo_agent.hooks import Hooks
-from agentmux.demo_agent.transcript import Transcript, usage_for
+from agentmux.demo_agent.transcript import Transcript, transcript_path, usage_for
 
 PROMPT = "\x1b[1;35mdemo ❯\x1b[0m "
 PASTE_START = b"\x1b[200~"
@@ -392,7 +392,12 @@ def terminal_mode(fd: int) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the demo agent."""
     parser = argparse.ArgumentParser(prog="agentmux-demo", description=__doc__)
-    parser.add_argument("--session-id", default=str(uuid.uuid4()))
+    parser.add_argument("--session-id", default=None)
+    parser.add_argument(
+        "--resume",
+        metavar="ID",
+        help="continue conversation ID: its transcript goes on, its earlier turns stay",
+    )
     parser.add_argument(
         "--transcript-root",
         type=Path,
@@ -401,30 +406,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="stream without delays")
     parser.add_argument("--settings", help="Claude Code-style settings JSON (its hooks are run)")
     args = parser.parse_args(argv)
+    if args.resume and args.session_id and args.session_id != args.resume:
+        # As Claude Code: a resumed conversation keeps its id.
+        parser.error("--session-id cannot be used with --resume")
+    session_id = args.resume or args.session_id or str(uuid.uuid4())
     cwd = Path.cwd()
-    transcript = Transcript(args.transcript_root.expanduser(), str(cwd), args.session_id)
-    hooks = Hooks(args.settings, args.session_id, str(transcript.path), str(cwd))
+    root = args.transcript_root.expanduser()
+    if args.resume and not transcript_path(root, str(cwd), session_id).is_file():
+        # What Claude Code says for an id it has no conversation for.
+        sys.stderr.write(f"No conversation found with session ID: {session_id}\n")
+        return 1
+    transcript = Transcript(root, str(cwd), session_id)
+    earlier = transcript.resume() if args.resume else None
+    hooks = Hooks(args.settings, session_id, str(transcript.path), str(cwd))
     fast = args.fast or bool(os.environ.get("AGENTMUX_DEMO_FAST"))
     # A slow start, as a real agent's (tests of what happens while agentmux waits for it).
     time.sleep(float(os.environ.get("AGENTMUX_DEMO_START_DELAY") or 0))
     agent = DemoAgent(transcript, cwd, fast=fast, hooks=hooks)
+    agent.turn = earlier or 0  # a resumed conversation's turns go on counting (its usage too)
     signal.signal(signal.SIGINT, agent.on_sigint)
     name = os.environ.get("AGENTMUX_SESSION", "demo")
-    hooks.fire("SessionStart", source="startup")
+    hooks.fire("SessionStart", source="startup" if earlier is None else "resume")
     try:
-        return _loop(agent, name, cwd)
+        return _loop(agent, name, cwd, resumed=None if earlier is None else (session_id, earlier))
     finally:
         hooks.fire("SessionEnd", reason="exit")
 
 
-def _loop(agent: DemoAgent, name: str, cwd: Path) -> int:
-    """Read prompts and answer them until told to exit."""
+def _loop(agent: DemoAgent, name: str, cwd: Path, resumed: tuple[str, int] | None = None) -> int:
+    """Read prompts and answer them until told to exit (``resumed``: the conversation's id
+    and how many turns it had, when it goes on from an earlier run)."""
     with terminal_mode(agent.fd):
         agent.emit(
             f"\x1b[1;36m✻ agentmux demo agent\x1b[0m  \x1b[2msession {name} · "
             f"{cwd}\x1b[0m\n\x1b[2m  directives: write, append, commit, fail, sleep, spam, "
-            "ask, exit\x1b[0m\n\n"
+            "ask, exit\x1b[0m\n"
         )
+        if resumed is not None:
+            conversation, turns = resumed
+            plural = "" if turns == 1 else "s"
+            agent.emit(
+                f"\x1b[36m↻ resumed conversation {conversation} · {turns} earlier "
+                f"turn{plural}\x1b[0m\n"
+            )
+        agent.emit("\n")
         while True:
             try:
                 prompt = agent.read_prompt()

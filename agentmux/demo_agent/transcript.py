@@ -78,6 +78,29 @@ class Transcript:
         self.parent: str | None = None
         self.branch = _git_branch(cwd)
 
+    def resume(self) -> int:
+        """Continue the transcript already at :attr:`path`: later records chain on to its last
+        one (the earlier turns stay where they are). Returns how many prompts it holds."""
+        prompts = 0
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                if isinstance(record.get("uuid"), str):
+                    self.parent = record["uuid"]
+                message = record.get("message")
+                if (
+                    record.get("type") == "user"
+                    and isinstance(message, dict)
+                    and isinstance(message.get("content"), str)
+                ):
+                    prompts += 1
+        return prompts
+
     def _write(self, record: dict[str, Any]) -> None:
         record_id = str(uuid.uuid4())
         base: dict[str, Any] = {

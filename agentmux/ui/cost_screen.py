@@ -1,11 +1,13 @@
-"""The cost panel (`$`): the `agentmux cost` table, live, and each session's spend over time.
+"""The cost panel (`$`): the `agentmux cost` table, live, each session's spend over time, and the
+conflict rate between sessions (`agentmux conflicts --stats`).
 
-It only formats the metrics the app hands it: pricing their samples is pure computation.
+It formats the metrics the app hands it (pricing their samples is pure computation); the conflict
+statistics it reads itself, from the state store, in a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,15 +16,19 @@ from typing import ClassVar
 from rich.markup import escape
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from agentmux.core.budgets import level
+from agentmux.core.conflict_stats import COLUMNS as CONFLICT_COLUMNS
+from agentmux.core.conflict_stats import ConflictStats, conflict_stats, session_cells, summary_lines
 from agentmux.core.cost_report import (
     COLUMNS,
     row,
@@ -30,8 +36,10 @@ from agentmux.core.cost_report import (
     total_row,
     usd_text,
 )
+from agentmux.core.errors import AgentmuxError
 from agentmux.core.metrics import SessionMetrics
 from agentmux.core.prices import cost_of, price_source
+from agentmux.core.state import StateStore
 from agentmux.core.usage import UsageSample
 
 BUCKETS = 48
@@ -39,6 +47,9 @@ BUCKETS = 48
 TOTAL_KEY = "__total__"
 """Row key of the total row (session ids are UUIDs, so it cannot clash)."""
 NO_TRANSCRIPT = "no transcript yet: spend unknown"
+CONFLICTS_TITLE = "[b]conflicts between sessions[/b]"
+NO_HISTORY = "conflict rate unknown: this panel has no repository's history to read"
+CONFLICT_REFRESH_SECONDS = 2.0
 
 # Row mark -> component class of CostTable giving that row's style.
 _ROW_CLASS = {
@@ -143,6 +154,15 @@ class CostTable(DataTable[Text]):
         return self.get_component_rich_style(_ROW_CLASS[mark], partial=True)
 
 
+class ConflictStatsLoaded(Message):
+    """The conflict statistics were read (or why they could not be)."""
+
+    def __init__(self, stats: ConflictStats | None, error: str | None) -> None:
+        super().__init__()
+        self.stats = stats
+        self.error = error
+
+
 class CostScreen(ModalScreen[None]):
     """What each session spent, as `agentmux cost` shows it, and how its spend grew."""
 
@@ -161,12 +181,22 @@ class CostScreen(ModalScreen[None]):
     CostScreen .strip-name { width: 20; }
     CostScreen .strip Sparkline { width: 1fr; }
     CostScreen .strip-caption { width: 64; padding-left: 1; color: $text-muted; }
+    CostScreen #conflicts-summary { height: auto; margin-top: 1; }
+    CostScreen #conflicts { height: auto; max-height: 25%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,dollar_sign", "close", "Close")]
 
-    def __init__(self, metrics: list[SessionMetrics] | None) -> None:
+    def __init__(
+        self,
+        metrics: list[SessionMetrics] | None,
+        conflicts: Callable[[], ConflictStats] | None = None,
+    ) -> None:
         super().__init__()
         self.metrics = metrics
+        #: Reads the conflict statistics (run in a worker); None: from the app's state store.
+        self.conflict_source = conflicts
+        self.conflict_stats: ConflictStats | None = None
+        """The conflict statistics shown (None: not read yet, or unreadable)."""
         self.series: SpendSeries | None = None
         """The series charted for the highlighted row (None: no transcript)."""
         self._source = price_source()
@@ -183,6 +213,8 @@ class CostScreen(ModalScreen[None]):
             yield Static("", id="chart-title")
             yield Sparkline([], id="chart")
             yield Static("", id="chart-caption")
+            yield Static(f"{CONFLICTS_TITLE} · reading the history…", id="conflicts-summary")
+            yield DataTable[Text](id="conflicts", cursor_type="none", zebra_stripes=True)
             yield Static("[b]every session[/b]", id="strips-title")
             yield VerticalScroll(id="strips")
         yield Footer()
@@ -194,6 +226,50 @@ class CostScreen(ModalScreen[None]):
             table.add_column(column, key=column)
         self.app.theme_changed_signal.subscribe(self, self._restyle)
         self._refresh()
+        conflicts = self.query_one("#conflicts", DataTable)
+        conflicts.can_focus = False
+        for column in CONFLICT_COLUMNS:
+            conflicts.add_column(column, key=column)
+        if self.conflict_source is None:
+            store = getattr(getattr(self.app, "manager", None), "store", None)
+            if isinstance(store, StateStore):
+                self.conflict_source = lambda: conflict_stats(store)
+        if self.conflict_source is None:
+            self.query_one("#conflicts-summary", Static).update(f"{CONFLICTS_TITLE} · {NO_HISTORY}")
+            return
+        self._load_conflicts()
+        self.set_interval(CONFLICT_REFRESH_SECONDS, self._load_conflicts)
+
+    @work(thread=True, exclusive=True, group="conflict-stats")
+    def _load_conflicts(self) -> None:
+        """Read the conflict statistics off the loop; they come back as a message."""
+        source = self.conflict_source
+        if source is None:
+            return
+        try:
+            stats = source()
+        except (AgentmuxError, OSError, ValueError) as exc:
+            self.post_message(ConflictStatsLoaded(None, str(exc)))
+            return
+        self.post_message(ConflictStatsLoaded(stats, None))
+
+    def on_conflict_stats_loaded(self, message: ConflictStatsLoaded) -> None:
+        """Show the rates, the merges that left sessions out, and a row per session."""
+        summary = self.query_one("#conflicts-summary", Static)
+        table = self.query_one("#conflicts", DataTable)
+        stats = message.stats
+        if stats is None:
+            error = escape(message.error or "")
+            summary.update(f"{CONFLICTS_TITLE} · conflict rate unknown: {error}")
+            table.clear()
+            return
+        self.conflict_stats = stats
+        summary.update("\n".join([CONFLICTS_TITLE, *(escape(x) for x in summary_lines(stats))]))
+        table.clear()
+        for session in stats.sessions:
+            # Text, not str: a DataTable reads a str cell as markup.
+            cells = [Text(cell) for cell in session_cells(session)]
+            table.add_row(*cells, key=session.session_id)
 
     def update_metrics(self, metrics: list[SessionMetrics]) -> None:
         """New metrics arrived: update the numbers in place, keeping the cursor where it was."""

@@ -1,0 +1,46 @@
+"""A nested repository with no commit yet inside a session's worktree (an agent ran `git init`
+in a subdirectory) must not make the session's conflicts unknown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from agentmux.core.conflicts import Verdict
+from agentmux.core.sessions import SessionManager
+from agentmux.core.snapshots import SnapshotStore
+from tests.conftest import git
+from tests.test_conflicts import kinds, session
+
+
+def test_a_nested_repository_without_commits_leaves_the_conflict_known(
+    repo: Path, manager: SessionManager
+) -> None:
+    a, b = session(manager, "a"), session(manager, "b")
+    for worktree, text in ((a, "from a\n"), (b, "from b\n")):
+        (worktree / "README.md").write_text(text)
+    nested = a / "vendor [x]*"  # pathspec magic characters in its name, too
+    nested.mkdir()
+    git(nested, "init", "--quiet")
+    (nested / "lib.txt").write_text("nested work\n")
+    (a / "own.txt").write_text("a's own new file\n")
+    report = manager.conflict_radar().scan(manager.sessions())
+    pair = report.pair("a", "b")
+    assert pair is not None and pair.verdict is Verdict.CONFLICT, pair
+    assert list(kinds(report, "a", "b")) == ["README.md"]
+    store = SnapshotStore(manager.repo, manager.home / "snapshots")
+    snapshot = store.take(manager.get("a").id, a)
+    assert snapshot.unavailable is None and snapshot.commit is not None
+    env = {**os.environ, **store.env}
+    tree = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", snapshot.commit],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "own.txt" in tree and "README.md" in tree
+    assert not any(path.startswith("vendor") for path in tree)
+    assert (nested / "lib.txt").read_text() == "nested work\n"
