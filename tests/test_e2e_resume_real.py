@@ -107,18 +107,17 @@ def test_real_claude_resumed_goes_on_in_the_same_conversation_and_counts_once(
         assert tokens["output"] == served["output_tokens"] == 30
         assert tokens["cache_read"] == served["cache_read_input_tokens"] == 200
         assert tokens["cache_write_5m"] == served["cache_creation_input_tokens"] == 200
-        assert_turns(row, answered=2)
+        assert_turns(row, answered=2, lost_turns=0)
         assert run_cli(repo, "stop", "alpha").code == 0
 
 
-def assert_turns(row: dict[str, Any], answered: int) -> None:
-    """Both prompts were answered; the only failure may be the run the reboot ended (agentmux
-    counts a lost run as a failed turn of its own)."""
-    lost = [f for f in row["failures"] if f["kind"] == "exit"]
-    assert [f["kind"] for f in row["failures"]] == ["exit"] * len(lost)
-    assert len(lost) <= 1
-    assert row["turns"] == answered + len(lost)
-    assert row["failed_turns"] == len(lost)
+def assert_turns(row: dict[str, Any], answered: int, lost_turns: int) -> None:
+    """Both prompts were answered; the reboot is a failure of its own, kept across the resume,
+    and a failed turn only when it is not known to have come between turns (Claude Code's hooks
+    say it did; Codex's do not: agentmux.core.run_turns)."""
+    assert [f["kind"] for f in row["failures"]] == ["exit"]
+    assert row["turns"] == answered + lost_turns
+    assert row["failed_turns"] == lost_turns
 
 
 def test_real_claude_clear_goes_on_in_a_new_session_and_is_counted(
@@ -202,5 +201,5 @@ def test_real_codex_resumed_goes_on_in_the_same_rollout_and_counts_once(
         assert tokens["input"] == served["input_tokens"] - served["cached_input_tokens"] == 1200
         assert tokens["cache_read"] == served["cached_input_tokens"] == 3400
         assert tokens["output"] == served["output_tokens"] == 42
-        assert_turns(row, answered=2)
+        assert_turns(row, answered=2, lost_turns=1)
         assert run_cli(repo, "stop", "one").code == 0

@@ -36,6 +36,7 @@ from agentmux.core.resumed_transcripts import (
     CodexConversationReader,
     Conversations,
 )
+from agentmux.core.run_turns import TurnTracker
 from agentmux.core.runs import RESUMED, Run, RunHistory, feed_resumed, run_of
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
 
@@ -103,6 +104,9 @@ class SessionMetrics:
     #: How the agent's earlier runs failed (a session lost, then resumed, keeps that failure).
     earlier_failures: tuple[Failure, ...] = ()
     resumes: int = 0
+    #: How many of those process failures count as failed turns (not a lost tmux session whose
+    #: agent sat idle: agentmux.core.run_turns); None when not known: each counts then.
+    crashed_turns: int | None = None
 
     @property
     def exit_failures(self) -> tuple[Failure, ...]:
@@ -116,9 +120,15 @@ class SessionMetrics:
         return (*found, *self.exit_failures)
 
     @property
+    def _crashes(self) -> int:
+        """Process failures that count as failed turns of their own."""
+        return len(self.exit_failures) if self.crashed_turns is None else self.crashed_turns
+
+    @property
     def turns(self) -> int | None:
-        """Turns (prompts the agent worked on), a crash counted as one; None when unknown."""
-        crashes = len(self.exit_failures)
+        """Turns (prompts the agent worked on), a crash counted as one (a reboot only when it cut a
+        turn short); None when unknown."""
+        crashes = self._crashes
         if self.usage is None:
             return crashes or None
         return len(self.usage.turns) + crashes
@@ -126,7 +136,7 @@ class SessionMetrics:
     @property
     def failed_turns(self) -> int | None:
         """Turns that failed (API error, interruption, crash); None when unknown."""
-        crashes = len(self.exit_failures)
+        crashes = self._crashes
         if self.usage is None:
             return crashes or None
         return self.usage.failed_turns + crashes
@@ -269,6 +279,7 @@ class MetricsCollector:
         self._held: dict[str, HeldTracker] = {}
         self._conversations = Conversations()
         self._runs: dict[str, RunHistory] = {}
+        self._turn_state = TurnTracker()
         #: The newest state event taken in: :meth:`feed_events` wants only those after it.
         self.last_event_id = 0
         self._where: dict[str, str] = {}
@@ -280,6 +291,7 @@ class MetricsCollector:
             sid = event["session_id"]
             if event["kind"] in (AGENT_EVENT, PROMPT_SENT):
                 self._activity.setdefault(sid, ActivityTracker()).feed(event)
+                self._turn_state.feed(event)
             elif event["kind"] in (HELD, RELEASED):
                 self._held.setdefault(sid, HeldTracker()).feed(event)
             elif event["kind"] == RESUMED:
@@ -288,6 +300,7 @@ class MetricsCollector:
                 ended = run.ended_at if run is not None else None
                 end: dict[str, Any] = {"kind": RUN_ENDED, "ts": ended or event["ts"], "data": {}}
                 self._activity.setdefault(sid, ActivityTracker()).feed(end)
+                self._turn_state.run_ended(sid)
             if self._conversations.feed(event) is not None:
                 self._follow(sid)
             self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
@@ -387,14 +400,16 @@ class MetricsCollector:
             cost = cost_of_samples(usage.samples) if usage is not None else None
             tracker = self._activity.setdefault(record.id, ActivityTracker())
             tracker.note_interrupts(interruptions(usage))
+            self._turn_state.note_interrupts(record.id, interruptions(usage))
             earlier = self._runs.get(record.id, RunHistory([])).runs
+            exit_failure = _exit_failure(record)
             found.append(
                 SessionMetrics(
                     record=record,
                     usage=usage,
                     cost=cost,
                     queue_wait=queue_wait(record, now, self._held.get(record.id), earlier),
-                    exit_failure=_exit_failure(record),
+                    exit_failure=exit_failure,
                     wall_seconds=wall_seconds(record, now, earlier),
                     budget_usd=(budgets or {}).get(record.id),
                     activity=tracker.snapshot(now),
@@ -402,9 +417,24 @@ class MetricsCollector:
                     notes=tuple(notes),
                     earlier_failures=tuple(f for run in earlier if (f := run.failure)),
                     resumes=len(earlier),
+                    crashed_turns=self._crashed_turns(record, earlier, exit_failure),
                 )
             )
         return found
+
+    def _crashed_turns(
+        self, record: SessionRecord, earlier: Sequence[Run], current: Failure | None
+    ) -> int | None:
+        """Process failures (the earlier runs', the current one's) that count as failed turns:
+        all but a vanished tmux session (a reboot) while its agent was idle; None when the runs
+        and what is known of them do not line up."""
+        ended = self._turn_state.ended_in_turn(record.id)
+        if len(ended) != len(earlier):
+            return None
+        runs = [(run.status, busy) for run, busy in zip(earlier, ended, strict=True) if run.failure]
+        if current is not None:
+            runs.append((str(record.status), self._turn_state.in_turn(record.id)))
+        return sum(1 for status, busy in runs if status != Status.LOST or busy is not False)
 
     def transcript_roots(self, records: Sequence[SessionRecord] = ()) -> list[Path]:
         """Where the agents write transcripts: the demo root, Claude Code's projects and Codex's

@@ -1,13 +1,16 @@
-"""Whether an agent was in the middle of a turn when its process ended: a crash is a failed turn
-only then.
+"""Whether an agent was in the middle of a turn when its run ended: a vanished tmux session (a
+reboot) is a failed turn only then.
 
 A session whose tmux server went down while its agent sat idle (a reboot overnight, then
 ``agentmux resume``) lost no turn: its failure is still listed, but counting it as a failed turn
-would say one prompt in three failed when every prompt was answered. The agents' own events say
-whether a turn was going on: a prompt typed or submitted, a tool run or a question asked start
-or continue one; a turn's end (``Stop``, ``StopFailure``, Codex's ``agent-turn-complete``), an
-interruption read from the transcript, or a new agent process (``SessionStart``) end it. An
-agent that reported nothing is not known to be idle, and its crash counts as before.
+would say one prompt in three failed when every prompt was answered. Agents that report a turn's
+start through hooks (Claude Code, the demo agent) say whether one was going on: a prompt
+submitted, a tool run or a question asked mean it was; a turn's end (``Stop``, ``StopFailure``),
+an interruption read from the transcript, or a new agent process (``SessionStart``) mean it was
+not. Codex reports only a turn's end, and agentmux's own record of typing a prompt can land after
+the agent already answered it, so for Codex (and any agent that reported nothing) it is not
+known, and its loss counts as a failed turn as before. An agent process that failed on its own
+(a non-zero exit, a signal) counts as a failed turn either way.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agentmux.core.agent_events import AGENT_EVENT, PROMPT_SENT, TURN_ENDS, WORKING_EVENTS
+from agentmux.core.agent_events import AGENT_EVENT, TURN_ENDS, WORKING_EVENTS
 
 _IDLE_FROM = TURN_ENDS | {"SessionStart"}
 
 
 class TurnTracker:
     """Per session: in a turn now (``True``), idle (``False``) or unknown (``None``), from the
-    session's events fed oldest first; and the same for each earlier run, as it ended."""
+    session's agent events fed oldest first; and the same for each earlier run, as it ended."""
 
     def __init__(self) -> None:
         self._busy: dict[str, bool] = {}
@@ -30,18 +33,16 @@ class TurnTracker:
         self._ended: dict[str, list[bool | None]] = {}
 
     def feed(self, event: Mapping[str, Any]) -> None:
-        """Take in one agent or prompt event."""
+        """Take in one event (only the agent's own reports count)."""
+        if event["kind"] != AGENT_EVENT:
+            return
         sid = str(event["session_id"])
-        ts = float(event.get("ts", 0.0))
-        if event["kind"] == PROMPT_SENT:
-            self._start(sid, ts)
-        elif event["kind"] == AGENT_EVENT:
-            data = event.get("data")
-            name = data.get("event") if isinstance(data, Mapping) else None
-            if name in WORKING_EVENTS:
-                self._start(sid, ts)
-            elif name in _IDLE_FROM:
-                self._busy[sid] = False
+        data = event.get("data")
+        name = data.get("event") if isinstance(data, Mapping) else None
+        if name in WORKING_EVENTS:
+            self._start(sid, float(event.get("ts", 0.0)))
+        elif name == "SessionStart" or (name in _IDLE_FROM and sid in self._busy):
+            self._busy[sid] = False  # (a turn's end from an agent never seen starting one: Codex)
 
     def _start(self, sid: str, ts: float) -> None:
         if not self._busy.get(sid):
