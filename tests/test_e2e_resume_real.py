@@ -203,3 +203,40 @@ def test_real_codex_resumed_goes_on_in_the_same_rollout_and_counts_once(
         assert tokens["output"] == served["output_tokens"] == 42
         assert_turns(row, answered=2, lost_turns=1)
         assert run_cli(repo, "stop", "one").code == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="agentmux.core.resume resumes the id the session was created with; after /clear the "
+    "agent is in another conversation (resumed_transcripts.last_conversation names it)",
+)
+def test_real_claude_resumed_after_clear_goes_on_in_the_cleared_conversation(
+    repo: Path, tmp_path: Path
+) -> None:
+    claude = need("claude")
+    script = [
+        ant.Text("First answer.", ant.Usage(1000, 10)),
+        ant.Text("Fresh answer.", ant.Usage(700, 7)),
+        ant.Text("Resumed answer.", ant.Usage(800, 8)),
+    ]
+    with ant.AnthropicFake(script) as fake:
+        configure_claude(repo, claude, {"alpha": fake}, tmp_path)
+        made = run_cli(
+            repo, "new", "--agent", "claude-alpha", "--name", "alpha", f"remember {WORD}"
+        )
+        assert made.code == 0, made.err
+        manager = SessionManager.open(repo)
+        wait_for(lambda: count(manager, "alpha", "Stop") == 1, timeout=90, what="turn 1")
+        assert run_cli(repo, "send", "alpha", "/clear").code == 0
+        wait_for(lambda: count(manager, "alpha", "SessionStart") == 2, timeout=60, what="clear")
+        assert run_cli(repo, "send", "alpha", "remember MANGO").code == 0
+        wait_for(lambda: count(manager, "alpha", "Stop") == 2, timeout=90, what="turn 2")
+        kill_tmux(manager)
+        resume(repo, "alpha")
+        wait_for(lambda: count(manager, "alpha", "SessionStart") == 3, timeout=60, what="resume")
+        wait_for(lambda: "❯" in live_screen(manager, "alpha"), timeout=60, what="ready again")
+        assert run_cli(repo, "send", "alpha", "what was the word?").code == 0
+        wait_for(lambda: count(manager, "alpha", "Stop") == 3, timeout=90, what="turn 3")
+        bodies = conversation_bodies(fake.requests)
+        assert run_cli(repo, "stop", "alpha").code == 0
+        assert "MANGO" in bodies[-1] and WORD not in bodies[-1], "the conversation it was in"
