@@ -205,11 +205,6 @@ def test_real_codex_resumed_goes_on_in_the_same_rollout_and_counts_once(
         assert run_cli(repo, "stop", "one").code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentmux.core.resume resumes the id the session was created with; after /clear the "
-    "agent is in another conversation (resumed_transcripts.last_conversation names it)",
-)
 def test_real_claude_resumed_after_clear_goes_on_in_the_cleared_conversation(
     repo: Path, tmp_path: Path
 ) -> None:
