@@ -7,12 +7,16 @@ around) share 40 directories, where edits hit different lines (clean overlaps) o
 refreshed first, as an agent's ``git status`` would (after the files' second has passed, so the
 index can vouch for them).
 
+- floor: the least git itself must do for a cold look at work in progress: ``git status
+  --porcelain`` in each of the 9 worktrees, then ``git merge-tree --write-tree`` for just the pairs
+  that interact (change a file in common), one after another;
 - baseline: ``git merge-tree --write-tree`` for all 36 pairs of branch tips, one after another;
 - cold: a fresh radar and a fresh snapshot store: 9 snapshots of the worktrees as they are (work
   in progress included), then every pair and every session against main;
 - update: a running radar watcher; one file saved in one worktree; time until the new report.
 
-Prints medians, ratios to the baseline of the same run, and the update latency p50/p95.
+Prints medians, the cold radar's ratios to the floor and to the baseline of the same run, and the
+update latency p50/p95.
 
     .venv/bin/python bench/bench_conflicts.py [--dirs 500] [--files-per-dir 100] [--rounds 3]
         [--saves 30]
@@ -131,6 +135,40 @@ def baseline(root: Path, records: list[SessionRecord]) -> tuple[float, float]:
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
+def interacting_pairs(root: Path, records: list[SessionRecord]) -> list[tuple[str, str]]:
+    """The pairs of branches that change at least one file in common (found before timing)."""
+    changed = {
+        r.branch: set(git(root, "diff", "--name-only", "main", r.branch).splitlines())
+        for r in records
+    }
+    return [
+        (a.branch, b.branch)
+        for a, b in combinations(records, 2)
+        if changed[a.branch] & changed[b.branch]
+    ]
+
+
+def floor(
+    root: Path, records: list[SessionRecord], pairs: list[tuple[str, str]]
+) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), cpu_seconds()
+    for record in records:
+        subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=record.worktree,
+            capture_output=True,
+            check=False,
+        )
+    for a, b in pairs:
+        subprocess.run(
+            ["git", "merge-tree", "--write-tree", a, b],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+    return time.perf_counter() - start, cpu_seconds() - cpu
+
+
 def cold(
     root: Path, records: list[SessionRecord], scratch: Path
 ) -> tuple[float, float, ConflictReport]:
@@ -192,9 +230,14 @@ def main() -> None:
         files = args.dirs * args.files_per_dir
         print(machine())
         print(f"repository: {files} files, {SESSIONS} sessions x {CHANGED} changed files")
+        pairs = interacting_pairs(root, records)
         base_times, cold_times, base_cpu, cold_cpu = [], [], [], []
+        floor_times, floor_cpu = [], []
         report: ConflictReport | None = None
         for _ in range(args.rounds):
+            elapsed, cpu = floor(root, records, pairs)
+            floor_times.append(elapsed)
+            floor_cpu.append(cpu)
             elapsed, cpu = baseline(root, records)
             base_times.append(elapsed)
             base_cpu.append(cpu)
@@ -206,13 +249,21 @@ def main() -> None:
         overlaps = sum(p.verdict == "overlap" for p in report.pairs)
         print(f"pairs: {len(report.pairs)}, conflicting {conflicts}, clean overlaps {overlaps}")
         b, c = statistics.median(base_times), statistics.median(cold_times)
+        f = statistics.median(floor_times)
+        print(
+            f"floor, git status x {SESSIONS} + merge-tree x {len(pairs)} interacting pairs:"
+            f" median {f * 1000:.0f} ms"
+        )
         print(f"baseline, plain merge-tree x 36 pairs: median {b * 1000:.0f} ms")
         print(f"cold full matrix (9 snapshots + pairs + base): median {c * 1000:.0f} ms")
+        print(f"cold / floor: {c / f:.2f}x (target <= 1.2x)")
         print(f"cold / baseline: {c / b:.2f}x (target <= 1.0x)")
         bc, cc = statistics.median(base_cpu), statistics.median(cold_cpu)
+        fc = statistics.median(floor_cpu)
         print(
-            f"CPU time (git processes + this one): baseline {bc * 1000:.0f} ms,"
-            f" cold {cc * 1000:.0f} ms ({cc / bc:.2f}x), load average {os.getloadavg()[0]:.1f}"
+            f"CPU time (git processes + this one): floor {fc * 1000:.0f} ms, baseline"
+            f" {bc * 1000:.0f} ms, cold {cc * 1000:.0f} ms ({cc / fc:.2f}x floor,"
+            f" {cc / bc:.2f}x baseline), load average {os.getloadavg()[0]:.1f}"
         )
         lat = sorted(updates(root, records, scratch, args.saves, args.dirs))
         p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]

@@ -172,7 +172,7 @@ def test_hook_program_records_and_never_fails(repo: Path, manager: SessionManage
     assert run_hook({}, stdin=json.dumps(payload)).returncode == 0  # not an agentmux session
     kept = [e["data"] for e in manager.store.events(record.id, kinds=(AGENT_EVENT,))]
     assert {"event": "Notification", "message": "Claude needs your permission"} in kept
-    assert {"event": "agent-turn-complete"} in kept
+    assert {"event": "agent-turn-complete", "conversation_id": "t"} in kept  # its thread id
     verb = subprocess.run(
         [sys.executable, "-m", "agentmux", "hook", "--codex", json.dumps(codex)],
         env={**os.environ, **env},

@@ -130,6 +130,12 @@ def is_side_turn(payload: Mapping[str, Any]) -> bool:
     )
 
 
+#: The key of an event's data that names the agent's conversation (its transcript's id).
+CONVERSATION = "conversation_id"
+# Where each event names it: Claude Code's SessionStart hook, Codex's notify.
+_CONVERSATION_KEYS = {"SessionStart": "session_id", "agent-turn-complete": "thread-id"}
+
+
 def event_data(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a hook's input worth keeping (never the prompt text or tool input)."""
     name = payload.get("hook_event_name") or payload.get("type") or "unknown"
@@ -141,6 +147,11 @@ def event_data(payload: Mapping[str, Any]) -> dict[str, Any]:
     message = payload.get("message")
     if isinstance(message, str):
         data["message"] = message[:200]
+    # Which conversation the agent is in: it changes on /clear (Claude Code) or a fresh restart,
+    # and metrics follow every one the session had (agentmux.core.resumed_transcripts).
+    conversation = payload.get(_CONVERSATION_KEYS.get(str(name), ""))
+    if isinstance(conversation, str) and conversation:
+        data[CONVERSATION] = conversation[:200]
     return data
 
 

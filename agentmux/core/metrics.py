@@ -26,16 +26,18 @@ from agentmux.core.agent_events import (
     ActivityTracker,
 )
 from agentmux.core.agents import demo_transcript_root
-from agentmux.core.claude_transcripts import (
-    ClaudeSessionReader,
-    claude_config_dir,
-    read_sessions,
-)
-from agentmux.core.codex_rollouts import CodexSessionReader, codex_home
+from agentmux.core.claude_transcripts import claude_config_dir, read_sessions
+from agentmux.core.codex_rollouts import codex_home
 from agentmux.core.held_prompts import HELD, RELEASED, HeldTracker
 from agentmux.core.prices import Cost, cost_of_samples
 from agentmux.core.records import SessionRecord, Status, iso
-from agentmux.core.runs import RESUMED, Run, RunHistory, feed_resumed, first_start, run_of
+from agentmux.core.resumed_transcripts import (
+    ClaudeConversationReader,
+    CodexConversationReader,
+    Conversations,
+)
+from agentmux.core.run_turns import TurnTracker
+from agentmux.core.runs import RESUMED, Run, RunHistory, feed_resumed, run_of
 from agentmux.core.usage import Failure, FailureKind, UsageSnapshot
 
 
@@ -48,8 +50,9 @@ class _Reader(Protocol):
 class _Preloaded:
     """A snapshot read in bulk: nothing more to read."""
 
-    def __init__(self, snapshot: UsageSnapshot) -> None:
+    def __init__(self, snapshot: UsageSnapshot, conversation: str) -> None:
         self._snapshot = snapshot
+        self.conversation = conversation
 
     def update(self) -> int:
         return 0
@@ -101,6 +104,9 @@ class SessionMetrics:
     #: How the agent's earlier runs failed (a session lost, then resumed, keeps that failure).
     earlier_failures: tuple[Failure, ...] = ()
     resumes: int = 0
+    #: How many of those process failures count as failed turns (not a lost tmux session whose
+    #: agent sat idle: agentmux.core.run_turns); None when not known: each counts then.
+    crashed_turns: int | None = None
 
     @property
     def exit_failures(self) -> tuple[Failure, ...]:
@@ -114,9 +120,15 @@ class SessionMetrics:
         return (*found, *self.exit_failures)
 
     @property
+    def _crashes(self) -> int:
+        """Process failures that count as failed turns of their own."""
+        return len(self.exit_failures) if self.crashed_turns is None else self.crashed_turns
+
+    @property
     def turns(self) -> int | None:
-        """Turns (prompts the agent worked on), a crash counted as one; None when unknown."""
-        crashes = len(self.exit_failures)
+        """Turns (prompts the agent worked on), a crash counted as one (a reboot only when it cut a
+        turn short); None when unknown."""
+        crashes = self._crashes
         if self.usage is None:
             return crashes or None
         return len(self.usage.turns) + crashes
@@ -124,7 +136,7 @@ class SessionMetrics:
     @property
     def failed_turns(self) -> int | None:
         """Turns that failed (API error, interruption, crash); None when unknown."""
-        crashes = len(self.exit_failures)
+        crashes = self._crashes
         if self.usage is None:
             return crashes or None
         return self.usage.failed_turns + crashes
@@ -265,7 +277,9 @@ class MetricsCollector:
         self._readers: dict[str, _Reader] = {}
         self._activity: dict[str, ActivityTracker] = {}
         self._held: dict[str, HeldTracker] = {}
+        self._conversations = Conversations()
         self._runs: dict[str, RunHistory] = {}
+        self._turn_state = TurnTracker()
         #: The newest state event taken in: :meth:`feed_events` wants only those after it.
         self.last_event_id = 0
         self._where: dict[str, str] = {}
@@ -277,6 +291,7 @@ class MetricsCollector:
             sid = event["session_id"]
             if event["kind"] in (AGENT_EVENT, PROMPT_SENT):
                 self._activity.setdefault(sid, ActivityTracker()).feed(event)
+                self._turn_state.feed(event)
             elif event["kind"] in (HELD, RELEASED):
                 self._held.setdefault(sid, HeldTracker()).feed(event)
             elif event["kind"] == RESUMED:
@@ -285,6 +300,9 @@ class MetricsCollector:
                 ended = run.ended_at if run is not None else None
                 end: dict[str, Any] = {"kind": RUN_ENDED, "ts": ended or event["ts"], "data": {}}
                 self._activity.setdefault(sid, ActivityTracker()).feed(end)
+                self._turn_state.run_ended(sid)
+            if self._conversations.feed(event) is not None:
+                self._follow(sid)
             self.last_event_id = max(self.last_event_id, int(event.get("id", 0)))
 
     def preload(self, records: Sequence[SessionRecord]) -> None:
@@ -294,6 +312,8 @@ class MetricsCollector:
         for record in records:
             if record.id in self._readers or not record.agent_session_id:
                 continue
+            if set(self._conversations.of(record.id)) - {record.agent_session_id}:
+                continue  # read with every conversation it had (below), not in bulk by one id
             environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
             if record.agent_kind == "claude":
                 groups.setdefault(claude_config_dir(environ), []).append(record)
@@ -302,7 +322,9 @@ class MetricsCollector:
         for root, members in groups.items():
             found = read_sessions([r.agent_session_id for r in members], root)
             for record in members:
-                self._readers[record.id] = _Preloaded(found[record.agent_session_id])
+                self._readers[record.id] = _Preloaded(
+                    found[record.agent_session_id], record.agent_session_id
+                )
                 self._where[record.id] = str(root)
 
     def _reader(self, record: SessionRecord) -> _Reader | None:
@@ -311,31 +333,41 @@ class MetricsCollector:
             return reader
         kind = record.agent_kind
         environ = {**self.environ, **(self.env_of(record) if self.env_of else {})}
-        if kind == "claude" and record.agent_session_id:
-            config = claude_config_dir(environ)
-            reader = ClaudeSessionReader(record.agent_session_id, config)
-            self._where[record.id] = str(config)
-        elif kind == "demo" and record.agent_session_id:
-            reader = ClaudeSessionReader(record.agent_session_id, demo_transcript_root())
-            self._where[record.id] = str(demo_transcript_root())
+        conversations = self._conversations.of(record.id)
+        if kind in ("claude", "demo") and record.agent_session_id:
+            root = claude_config_dir(environ) if kind == "claude" else demo_transcript_root()
+            ids = [record.agent_session_id, *conversations]
+            reader = ClaudeConversationReader(ids, root)
+            self._where[record.id] = str(root)
         elif kind == "codex":
-            # A resumed session's rollout is the one its resume continued (Codex appends to it),
-            # else the first in its worktree since the agent first started.
-            history = self._runs.get(record.id, RunHistory([]))
-            first = first_start(history.runs, record)
-            started = datetime.fromtimestamp(first - 5, tz=UTC) if first else None
+            # Since its creation, not its (latest) start: a resumed Codex goes on in a rollout
+            # that began in an earlier run.
+            started = datetime.fromtimestamp(record.created_at - 5, tz=UTC)
             home = codex_home(environ)
-            reader = CodexSessionReader(
-                session_id=history.conversation_id,
+            reader = CodexConversationReader(
                 cwd=Path(record.worktree),
                 started_after=started,
                 home=home,
+                thread_ids=conversations,
             )
             self._where[record.id] = str(home)
         else:
             return None
         self._readers[record.id] = reader
         return reader
+
+    def _follow(self, session_id: str) -> None:
+        """A session's agent went on in another conversation: read that one too."""
+        reader = self._readers.get(session_id)
+        conversations = self._conversations.of(session_id)
+        if isinstance(reader, ClaudeConversationReader):
+            for conversation in conversations:
+                reader.add_session(conversation)
+        elif isinstance(reader, CodexConversationReader):
+            for conversation in conversations:
+                reader.add_thread(conversation)
+        elif isinstance(reader, _Preloaded) and set(conversations) - {reader.conversation}:
+            del self._readers[session_id]  # read in bulk by one id: read again with all of them
 
     def usage(self, record: SessionRecord) -> UsageSnapshot | None:
         """What the session's transcript says so far (read only where it grew); None when no
@@ -368,14 +400,16 @@ class MetricsCollector:
             cost = cost_of_samples(usage.samples) if usage is not None else None
             tracker = self._activity.setdefault(record.id, ActivityTracker())
             tracker.note_interrupts(interruptions(usage))
+            self._turn_state.note_interrupts(record.id, interruptions(usage))
             earlier = self._runs.get(record.id, RunHistory([])).runs
+            exit_failure = _exit_failure(record)
             found.append(
                 SessionMetrics(
                     record=record,
                     usage=usage,
                     cost=cost,
                     queue_wait=queue_wait(record, now, self._held.get(record.id), earlier),
-                    exit_failure=_exit_failure(record),
+                    exit_failure=exit_failure,
                     wall_seconds=wall_seconds(record, now, earlier),
                     budget_usd=(budgets or {}).get(record.id),
                     activity=tracker.snapshot(now),
@@ -383,9 +417,24 @@ class MetricsCollector:
                     notes=tuple(notes),
                     earlier_failures=tuple(f for run in earlier if (f := run.failure)),
                     resumes=len(earlier),
+                    crashed_turns=self._crashed_turns(record, earlier, exit_failure),
                 )
             )
         return found
+
+    def _crashed_turns(
+        self, record: SessionRecord, earlier: Sequence[Run], current: Failure | None
+    ) -> int | None:
+        """Process failures (the earlier runs', the current one's) that count as failed turns:
+        all but a vanished tmux session (a reboot) while its agent was idle; None when the runs
+        and what is known of them do not line up."""
+        ended = self._turn_state.ended_in_turn(record.id)
+        if len(ended) != len(earlier):
+            return None
+        runs = [(run.status, busy) for run, busy in zip(earlier, ended, strict=True) if run.failure]
+        if current is not None:
+            runs.append((str(record.status), self._turn_state.in_turn(record.id)))
+        return sum(1 for status, busy in runs if status != Status.LOST or busy is not False)
 
     def transcript_roots(self, records: Sequence[SessionRecord] = ()) -> list[Path]:
         """Where the agents write transcripts: the demo root, Claude Code's projects and Codex's

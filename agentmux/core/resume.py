@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Literal
 
 from agentmux.core import git
+from agentmux.core.agent_events import AGENT_EVENT
 from agentmux.core.agents import AgentProfile, demo_transcript_root, resolve_profile
 from agentmux.core.claude_transcripts import claude_config_dir, find_main_files
 from agentmux.core.codex_rollouts import codex_home, find_rollout, read_meta
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.names import validate_name
 from agentmux.core.records import SessionRecord, Status
+from agentmux.core.resumed_transcripts import last_conversation
 from agentmux.core.runs import RESUMED, RunHistory, feed_resumed, first_start, resumed_data
 from agentmux.core.sessions import NO_TMUX_IDS, SessionManager
 
@@ -79,13 +81,22 @@ def short_id(conversation_id: str) -> str:
 
 
 def plan_resume(
-    record: SessionRecord, profile: AgentProfile, history: RunHistory | None = None
+    record: SessionRecord,
+    profile: AgentProfile,
+    history: RunHistory | None = None,
+    last: str | None = None,
 ) -> ResumePlan:
     """The command line that brings ``record``'s agent back, continuing its conversation when
-    there is one to continue (``history``: its earlier runs and resumes)."""
+    there is one to continue (``history``: its earlier runs and resumes; ``last``: the
+    conversation the agent last reported being in, which after Claude Code's ``/clear`` is not
+    the one the session started with)."""
     history = history or RunHistory([])
     env = {**os.environ, **profile.env}
     conversation: str | None = record.agent_session_id
+    if profile.kind in ("claude", "demo") and last and last != conversation:
+        root = demo_transcript_root() if profile.kind == "demo" else claude_config_dir(env)
+        if find_main_files(last, root):
+            return _continue(profile, last)
     if profile.kind == "codex":
         conversation = history.conversation_id or codex_conversation(record, history, env)
         if conversation is None:
@@ -97,10 +108,18 @@ def plan_resume(
             # Nothing to continue: the same id again, for a conversation that starts now.
             why = "its agent had not begun a conversation yet"
             return ResumePlan(profile.argv(record.agent_session_id), "fresh", conversation, why)
-    argv = profile.resume_argv(conversation) if conversation else None
-    if argv is None:
+    if conversation is None:
         why = f"agent {profile.name!r} has no resume command"
         return ResumePlan(profile.argv(record.agent_session_id), "fresh", None, why)
+    return _continue(profile, conversation, record.agent_session_id)
+
+
+def _continue(profile: AgentProfile, conversation: str, fallback: str | None = None) -> ResumePlan:
+    """Continue ``conversation``; without a resume command, start afresh (as ``fallback``)."""
+    argv = profile.resume_argv(conversation)
+    if argv is None:
+        why = f"agent {profile.name!r} has no resume command"
+        return ResumePlan(profile.argv(fallback or conversation), "fresh", None, why)
     return ResumePlan(argv, "continue", conversation)
 
 
@@ -161,7 +180,8 @@ def _prepare(
         profile = resolve_profile(manager.config, record.agent)
     except AgentmuxError as exc:
         raise AgentmuxError(f"{name} cannot be resumed: {exc.message}") from exc
-    plan = plan_resume(record, profile, histories.get(record.id))
+    reported = manager.store.events(record.id, kinds=(AGENT_EVENT, RESUMED))
+    plan = plan_resume(record, profile, histories.get(record.id), last_conversation(reported))
     _require(profile, plan.argv[0], name)
     pane = manager.panes_by_session().get(record.id)
     if pane is not None:
