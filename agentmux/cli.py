@@ -32,15 +32,15 @@ from agentmux.commands.common import (
     report,
     say_trust_notice,
 )
-from agentmux.core.agents import resolve_profile
-from agentmux.core.budgets import parse_budget
+from agentmux.core.agents.profiles import resolve_profile
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.metrics.budgets import parse_budget
 from agentmux.core.paths import state_dir
 from agentmux.core.records import SessionRecord, Status, iso
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 
 EXIT_INTERNAL = 70
-DEMO_SESSIONS_MAX = 6  # len(agentmux.core.demo_repo.DEMO_PROMPTS), checked by a test
+DEMO_SESSIONS_MAX = 6  # len(agentmux.core.git.demo_repo.DEMO_PROMPTS), checked by a test
 
 
 def _prompt_bytes(text: str | None) -> bytes | None:
@@ -237,7 +237,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
     """Check the environment, one line per check."""
-    from agentmux.core.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
+    from agentmux.core.sessions.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
 
     checks = run_checks(Path.cwd())
     marks = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
@@ -248,7 +248,7 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Create a scratch repository and start demo sessions in it."""
-    from agentmux.core.demo_repo import DEMO_PROMPTS, make_demo_repo  # noqa: PLC0415
+    from agentmux.core.git.demo_repo import DEMO_PROMPTS, make_demo_repo  # noqa: PLC0415
 
     target = Path(args.dir) if args.dir else None
     repo_root = make_demo_repo(target)

@@ -41,11 +41,11 @@ from isolation import IDENTITY, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentmux.core.conflicts import ConflictRadar, ConflictReport
-from agentmux.core.git import discover_repo
-from agentmux.core.radar_watch import RadarWatcher
+from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
+from agentmux.core.git.radar_watch import RadarWatcher
+from agentmux.core.git.repo import discover_repo
+from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.snapshots import SnapshotStore
 
 SESSIONS = 9
 CHANGED = 100

@@ -59,7 +59,7 @@ def time_plain(repo: Path, sessions: int) -> float:
 
 
 def time_api(repo: Path, sessions: int, agent: str) -> float:
-    from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
+    from agentmux.core.sessions.manager import SessionManager  # noqa: PLC0415 - after env is set
 
     start = time.perf_counter()
     manager = SessionManager.open(repo)

@@ -31,7 +31,7 @@ PERIOD = 30.0
 
 
 async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
-    from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
+    from agentmux.core.sessions.manager import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agentmux.core import claude_transcripts  # noqa: E402
-from agentmux.core.claude_transcripts import ClaudeSessionReader, read_sessions  # noqa: E402
+from agentmux.core.metrics.claude_transcripts import ClaudeSessionReader, read_sessions  # noqa: E402
 from tests.npm_tools import PINNED, npm_tool  # noqa: E402
 
 CORPUS_VERSION = 1

@@ -43,7 +43,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, object]:
-    from agentmux.core.sessions import SessionManager  # noqa: PLC0415 - after env is set
+    from agentmux.core.sessions.manager import SessionManager  # noqa: PLC0415 - after env is set
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415
     from agentmux.ui.pane_view import PaneView  # noqa: PLC0415
 
@@ -137,7 +137,7 @@ def cpu_percent(procs: list[psutil.Process], seconds: float, drawn: Path) -> lis
 
 
 def measure_cpu(repo: Path, seconds: float, rate: float) -> dict[str, list[float]]:
-    from agentmux.core.sessions import SessionManager  # noqa: PLC0415
+    from agentmux.core.sessions.manager import SessionManager  # noqa: PLC0415
 
     manager = SessionManager.open(repo)
     for n in range(SESSIONS):

@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentmux.core.conflict_history import ConflictHistory, Transition
-from agentmux.core.conflicts import ConflictRadar
-from agentmux.core.merge import MergePlan
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.conflict_history import ConflictHistory, Transition
+from agentmux.core.git.conflicts import ConflictRadar
+from agentmux.core.git.merge import MergePlan
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.agents import demo_transcript_root
-from agentmux.core.sessions import SessionManager
-from agentmux.core.trust import digest, trust
+from agentmux.core.agents.profiles import demo_transcript_root
+from agentmux.core.config.trust import digest, trust
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.demo_agent.transcript import transcript_path
 from tests.hygiene import SHIMS, new_socket_dir, remove_socket_dir, sweep_mine, sweep_stale
 

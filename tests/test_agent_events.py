@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import (
+from agentmux.core.agents.events import (
     AGENT_EVENT,
     CLAUDE_HOOK_EVENTS,
     CODEX_TITLE_PROMPT,
@@ -26,7 +26,7 @@ from agentmux.core.agent_events import (
     codex_notify_args,
     new_hook_secret,
 )
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import run_cli, wait_for
 
 

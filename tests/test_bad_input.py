@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.names import MAX_NAME_LENGTH, next_free_name, validate_name
+from agentmux.core.sessions.names import MAX_NAME_LENGTH, next_free_name, validate_name
 from tests.conftest import git, run_cli, write_config
 
 
@@ -175,7 +175,7 @@ def test_user_config_is_read_and_repo_config_wins(repo: Path, home: object) -> N
     user = Path(os.environ["XDG_CONFIG_HOME"]) / "agentmux"
     user.mkdir(parents=True)
     (user / "config.toml").write_text("max_sessions = 1\nidle_seconds = 9\n")
-    from agentmux.core.config import load_config
+    from agentmux.core.config.settings import load_config
 
     assert load_config(repo).max_sessions == 1
     write_config(repo, "max_sessions = 4\n")
@@ -243,7 +243,7 @@ def test_bad_names_are_refused(repo: Path, name: str) -> None:
 
 
 def test_worktree_path_already_taken_creates_nothing(repo: Path) -> None:
-    from agentmux.core.sessions import SessionManager
+    from agentmux.core.sessions.manager import SessionManager
 
     mgr = SessionManager.open(repo)
     (mgr.worktree_root / "squat").mkdir(parents=True)
@@ -326,7 +326,7 @@ def test_config_values_of_the_wrong_type_are_refused(
 
 
 def test_whole_numbers_are_accepted_where_a_number_is_asked() -> None:
-    from agentmux.core.config import Config
+    from agentmux.core.config.settings import Config
 
     config = Config.model_validate({"idle_seconds": 2, "budget_usd": 5, "max_sessions": 3})
     assert config.idle_seconds == 2 and config.budget_usd == 5 and config.max_sessions == 3

@@ -35,9 +35,9 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.claude_transcripts import ClaudeSessionReader
-from agentmux.core.codex_rollouts import CodexRolloutReader, find_rollout
-from agentmux.core.usage import TokenUsage
+from agentmux.core.metrics.claude_transcripts import ClaudeSessionReader
+from agentmux.core.metrics.codex_rollouts import CodexRolloutReader, find_rollout
+from agentmux.core.metrics.usage import TokenUsage
 from tests.npm_tools import PINNED, NpmToolError, npm_tool, unavailable
 from tests.test_claude_transcripts import (
     api_error,

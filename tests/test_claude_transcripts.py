@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import from_json
 
-from agentmux.core.claude_transcripts import (
+from agentmux.core.metrics.claude_transcripts import (
     ClaudeSessionReader,
     ClaudeTranscriptReader,
     Counted,
@@ -30,7 +30,7 @@ from agentmux.core.claude_transcripts import (
     find_session_files,
     stated_reset,
 )
-from agentmux.core.usage import FailureKind, TokenUsage, UsageSnapshot
+from agentmux.core.metrics.usage import FailureKind, TokenUsage, UsageSnapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INTERACTIVE = FIXTURES / "claude-code-2.1.197-interactive.jsonl"
@@ -654,7 +654,7 @@ def test_long_lines_are_judged_by_their_head_without_losing_anything(tmp_path: P
 def test_reading_many_sessions_on_several_processes_gives_the_same_figures(
     tmp_path: Path,
 ) -> None:
-    from agentmux.core.claude_transcripts import read_sessions
+    from agentmux.core.metrics.claude_transcripts import read_sessions
 
     ids = []
     for n in range(4):
@@ -797,7 +797,7 @@ def test_a_prompt_claude_code_sends_itself_is_not_a_turn(tmp_path: Path) -> None
 
 
 def test_lines_longer_than_a_read_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentmux.core import claude_transcripts
+    from agentmux.core.metrics import claude_transcripts
 
     files = rich_session(tmp_path)
     expected = comparable(read_once(*files))
@@ -1061,7 +1061,7 @@ def test_fast_path_answers_for_ordinary_responses() -> None:
 def test_the_reader_counts_the_same_with_and_without_the_fast_path(
     records: list[dict[str, Any]],
 ) -> None:
-    from agentmux.core import claude_transcripts
+    from agentmux.core.metrics import claude_transcripts
 
     with tempfile.TemporaryDirectory() as folder:
         data = lines([prompt("go", 0), *records, *[r | {"isSidechain": False} for r in records]])
@@ -1076,7 +1076,7 @@ def test_the_reader_counts_the_same_with_and_without_the_fast_path(
 def test_the_rich_session_reads_the_same_without_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agentmux.core import claude_transcripts
+    from agentmux.core.metrics import claude_transcripts
 
     files = rich_session(tmp_path)
     fast = comparable(read_once(*files))
@@ -1089,7 +1089,7 @@ def test_reads_in_several_threads_at_once_share_no_buffer(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from agentmux.core import claude_transcripts
+    from agentmux.core.metrics import claude_transcripts
 
     files = rich_session(tmp_path)
     expected = comparable(read_once(*files))

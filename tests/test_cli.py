@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import CliResult, git, run_cli, wait_for, write_config
 
 Cli = Callable[..., CliResult]
@@ -296,7 +296,7 @@ def test_new_count_starts_several_with_the_prompt(repo: Path, cli: Cli) -> None:
 
 def test_demo_session_limit_matches_the_demo_prompts() -> None:
     from agentmux.cli import DEMO_SESSIONS_MAX
-    from agentmux.core.demo_repo import DEMO_PROMPTS
+    from agentmux.core.git.demo_repo import DEMO_PROMPTS
 
     assert len(DEMO_PROMPTS) == DEMO_SESSIONS_MAX
 

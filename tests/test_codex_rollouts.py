@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentmux.core.codex_rollouts import (
+from agentmux.core.metrics.codex_rollouts import (
     CodexRolloutReader,
     CodexSessionReader,
     codex_home,
     find_rollout,
     read_meta,
 )
-from agentmux.core.usage import FailureKind, TokenUsage, UsageSnapshot
+from agentmux.core.metrics.usage import FailureKind, TokenUsage, UsageSnapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "codex-0.169.0-exec-rollout.jsonl"
 SID = "0199aaaa-0000-7000-8000-000000000001"

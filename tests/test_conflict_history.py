@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.conflict_history import (
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.git.conflict_history import (
     ENDED,
     KINDS,
     LEFT_OUT,
@@ -26,13 +27,12 @@ from agentmux.core.conflict_history import (
     Transition,
     pair_key,
 )
-from agentmux.core.conflict_stats import NOT_RUN, build_stats, conflict_stats, session_cells
-from agentmux.core.conflicts import ConflictRadar, ConflictReport
-from agentmux.core.cost_report import seconds_text
-from agentmux.core.errors import AgentmuxError
-from agentmux.core.radar_watch import RadarWatcher
+from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
+from agentmux.core.git.radar_watch import RadarWatcher
+from agentmux.core.metrics.conflict_stats import NOT_RUN, build_stats, conflict_stats, session_cells
+from agentmux.core.metrics.cost_report import seconds_text
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.state import StateStore
 from tests.conflict_scenario import Scenario, commit, run_scenario
 from tests.conftest import run_cli, wait_for

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.conflicts import ConflictReport, Verdict
-from agentmux.core.merge_tree import ConflictKind, changed_paths, changed_paths_many
-from agentmux.core.sessions import SessionManager
-from agentmux.core.snapshots import common_dir, read_branch, read_git_dir, read_head
+from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.merge_tree import ConflictKind, changed_paths, changed_paths_many
+from agentmux.core.git.snapshots import common_dir, read_branch, read_git_dir, read_head
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from agentmux.core.conflicts import ConflictRadar, Verdict
-from agentmux.core.git import discover_repo
+from agentmux.core.git.conflicts import ConflictRadar, Verdict
+from agentmux.core.git.repo import discover_repo
+from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.snapshots import SnapshotStore
 from tests.conftest import git
 
 FILES = ["a.txt", "b.txt", "c.txt", "d/x.txt", "d/y.txt"]

@@ -8,8 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from agentmux.core.control import VIEW_SESSION, ControlClient, Screen
-from agentmux.core.tmux import clean_env
+from agentmux.core.tmux.control import VIEW_SESSION, ControlClient, Screen
+from agentmux.core.tmux.server import clean_env
 
 AGENT_TAG = "0c9e5a52-agent"
 # Prints about 2 MB as fast as it can (far more than tmux buffers for a client), then says so.

@@ -8,10 +8,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agentmux.core.config import load_config
+from agentmux.core.config.settings import load_config
 from agentmux.core.events import SessionCreated, SessionEvent, SessionStarted
-from agentmux.core.git import discover_repo
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.repo import discover_repo
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentmux.core.agents import demo_transcript_root
+from agentmux.core.agents.profiles import demo_transcript_root
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.demo_agent.transcript import encode_cwd, usage_for
 from tests.conftest import demo_transcript, git, screen, wait_for
 

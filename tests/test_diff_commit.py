@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.commit_work import AgentBusyError, commit_work, uncommitted_files
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.session_diff import file_patch, session_diff
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.commit_work import AgentBusyError, commit_work, uncommitted_files
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.session_diff import file_patch, session_diff
 from tests.conftest import GIT_IDENTITY, demo_transcript, git, run_cli, wait_for
 from tests.test_agent_events import hook_names
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.merge_landing import JOURNAL
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.merge_landing import JOURNAL
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import run_cli
 from tests.test_merge import commit, session
 from tests.test_merge_inputs import _without_identity

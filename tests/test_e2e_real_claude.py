@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.agent_events import AGENT_EVENT
-from agentmux.core.sessions import SessionManager
+from agentmux.core.agents.events import AGENT_EVENT
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import run_cli, wait_for, write_config
 from tests.fakeapi import anthropic as ant
 from tests.npm_tools import need

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.agent_events import AGENT_EVENT
-from agentmux.core.sessions import SessionManager
+from agentmux.core.agents.events import AGENT_EVENT
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import run_cli, wait_for
 from tests.fakeapi import anthropic as ant
 from tests.fakeapi import openai_responses as oai
@@ -114,7 +114,7 @@ def test_real_claude_resumed_goes_on_in_the_same_conversation_and_counts_once(
 def assert_turns(row: dict[str, Any], answered: int, lost_turns: int) -> None:
     """Both prompts were answered; the reboot is a failure of its own, kept across the resume,
     and a failed turn only when it is not known to have come between turns (Claude Code's hooks
-    say it did; Codex's do not: agentmux.core.run_turns)."""
+    say it did; Codex's do not: agentmux.core.metrics.run_turns)."""
     assert [f["kind"] for f in row["failures"]] == ["exit"]
     assert row["turns"] == answered + lost_turns
     assert row["failed_turns"] == lost_turns

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, wait_for
 
 

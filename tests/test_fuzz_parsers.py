@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentmux.core.agent_events import event_data
-from agentmux.core.claude_transcripts import ClaudeTranscriptReader
-from agentmux.core.codex_rollouts import CodexRolloutReader
+from agentmux.core.agents.events import event_data
+from agentmux.core.metrics.claude_transcripts import ClaudeTranscriptReader
+from agentmux.core.metrics.codex_rollouts import CodexRolloutReader
 
 # Lines that look like the real thing, mangled, and plain noise.
 FRAGMENTS = [

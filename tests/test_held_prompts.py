@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.held_prompts import HELD, RELEASED
-from agentmux.core.sessions import SessionManager
+from agentmux.core.agents.held_prompts import HELD, RELEASED
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import demo_transcript, run_cli, wait_for
 from tests.test_agent_events import hook_names
 

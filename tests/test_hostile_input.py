@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import demo_transcript, run_cli, wait_for
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import Home, run_cli, screen, wait_for
 from tests.hygiene import SHIMS, remove_socket_dir, stragglers, sweep_stale
 

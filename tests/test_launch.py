@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from agentmux.core.launch import pane_command, read_exit, write_env_file
+from agentmux.core.tmux.launch import pane_command, read_exit, write_env_file
 
 
 def run_wrapper(tmp_path: Path, argv: list[str], env: dict[str, str]) -> tuple[int, Path]:

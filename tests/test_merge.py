@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli
 
 

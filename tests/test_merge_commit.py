@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, wait_for
 from tests.test_agent_events import hook_names
 from tests.test_merge import commit, session

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.demo_repo import make_demo_repo
-from agentmux.core.git import GitError, discover_repo, run_git
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.demo_repo import make_demo_repo
+from agentmux.core.git.repo import GitError, discover_repo, run_git
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import GIT_IDENTITY, git, run_cli
 from tests.test_merge import commit, session, state
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.merge_landing import JOURNAL, PAUSE_ENV
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.merge_landing import JOURNAL, PAUSE_ENV
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, wait_for
 from tests.test_merge import commit, session, state
 

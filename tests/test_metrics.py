@@ -14,9 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agents import demo_transcript_root
+from agentmux.core.agents.profiles import demo_transcript_root
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import demo_transcript, run_cli, wait_for, write_config
 from tests.test_ccusage_agreement import ccusage, run_ccusage_at, theirs
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentmux.core.overlap_warning import WARNED
-from agentmux.core.sessions import SessionManager
+from agentmux.core.agents.overlap_warning import WARNED
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import wait_for, write_config
 from tests.test_agent_events import hook_names
 

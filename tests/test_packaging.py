@@ -24,7 +24,7 @@ def test_wheel_installs_in_a_clean_venv_and_loads_its_themes(tmp_path: Path) -> 
     names = zipfile.ZipFile(wheel).namelist()
     for theme in ("dark", "light", "high-contrast"):
         assert f"agentmux/themes/{theme}.toml" in names
-    assert "agentmux/core/tmux.conf" in names
+    assert "agentmux/core/tmux/tmux.conf" in names
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentmux.core import prices
-from agentmux.core.prices import Cost, cost_of, cost_of_samples, is_known, price_source
-from agentmux.core.usage import TokenUsage, UsageSample
+from agentmux.core.metrics import prices
+from agentmux.core.metrics.prices import Cost, cost_of, cost_of_samples, is_known, price_source
+from agentmux.core.metrics.usage import TokenUsage, UsageSample
 
 WHEN = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MTOK = Decimal(1_000_000)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import run_cli, wait_for
 from tests.test_sessions import user_prompts
 

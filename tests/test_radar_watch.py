@@ -5,9 +5,9 @@ from __future__ import annotations
 import queue
 from pathlib import Path
 
-from agentmux.core.conflicts import ConflictReport, Verdict
-from agentmux.core.radar_watch import RadarWatcher, new_conflicts
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.agent_events import (
+from agentmux.core.agents.events import (
     AGENT_EVENT,
     HOOK_KEY,
     SECRET_ENV,

@@ -10,10 +10,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agentmux.core import git as coregit
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.git import repo as coregit
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, wait_for, write_config
 
 

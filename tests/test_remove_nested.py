@@ -13,7 +13,7 @@ import pytest
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, write_config
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.agent_events import claude_settings
-from agentmux.core.agents import demo_transcript_root
+from agentmux.core.agents.events import claude_settings
+from agentmux.core.agents.profiles import demo_transcript_root
 from agentmux.core.records import Status
-from agentmux.core.resume import resumable, resume_sessions
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.resume import resumable, resume_sessions
 from agentmux.demo_agent.transcript import transcript_path
 from tests.conftest import CliResult, demo_transcript, git, screen, wait_for, write_config
 
@@ -153,7 +153,7 @@ def test_cost_counts_a_resumed_session_once_in_one_row(
     # The resumed conversation's turns go on counting: turn 2 reads turn 1 from the cache.
     assert [u["cache_read_input_tokens"] for u in final.values()] == [0, 1000]
     # Two turns; the loss is a failure kept across the resume, but it cut no turn short, so no
-    # failed turn (agentmux.core.run_turns).
+    # failed turn (agentmux.core.metrics.run_turns).
     assert [f["kind"] for f in row["failures"]] == ["exit"]
     assert row["turns"] == len(prompts(lines)) == 2
     assert row["failed_turns"] == 0

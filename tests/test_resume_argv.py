@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.agent_events import claude_settings, codex_notify_args
-from agentmux.core.agents import resolve_profile
-from agentmux.core.config import load_config
+from agentmux.core.agents.events import claude_settings, codex_notify_args
+from agentmux.core.agents.profiles import resolve_profile
+from agentmux.core.config.settings import load_config
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.resume import plan_resume, short_id
+from agentmux.core.sessions.resume import plan_resume, short_id
 
 
 def record_for(worktree: Path, agent: str, kind: str, started: float) -> SessionRecord:

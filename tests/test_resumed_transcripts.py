@@ -11,16 +11,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import AGENT_EVENT, CONVERSATION, event_data
-from agentmux.core.metrics import MetricsCollector
-from agentmux.core.records import SessionRecord, Status
-from agentmux.core.resumed_transcripts import (
+from agentmux.core.agents.events import AGENT_EVENT, CONVERSATION, event_data
+from agentmux.core.metrics.collector import MetricsCollector
+from agentmux.core.metrics.resumed_transcripts import (
     ClaudeConversationReader,
     Conversations,
     last_conversation,
     merge_snapshots,
 )
-from agentmux.core.usage import TokenUsage, UsageSnapshot
+from agentmux.core.metrics.usage import TokenUsage, UsageSnapshot
+from agentmux.core.records import SessionRecord, Status
 from tests import test_claude_transcripts as ct
 from tests import test_codex_rollouts as cx
 

@@ -13,7 +13,7 @@ import pytest
 import agentmux
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import demo_transcript, wait_for
 from tests.test_sessions import user_prompts
 from tests.test_tui import SIZE, RecordingApp, until

@@ -6,11 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import AGENT_EVENT, PROMPT_SENT
-from agentmux.core.metrics import MetricsCollector
+from agentmux.core.agents.events import AGENT_EVENT, PROMPT_SENT
+from agentmux.core.metrics.collector import MetricsCollector
+from agentmux.core.metrics.run_turns import TurnTracker
+from agentmux.core.metrics.runs import RESUMED, resumed_data
 from agentmux.core.records import Status
-from agentmux.core.run_turns import TurnTracker
-from agentmux.core.runs import RESUMED, resumed_data
 from tests import test_claude_transcripts as ct
 from tests import test_resumed_transcripts as tr
 

@@ -7,9 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from agentmux.core.conflicts import Verdict
-from agentmux.core.sessions import SessionManager
-from agentmux.core.snapshots import SnapshotStore
+from agentmux.core.git.conflicts import Verdict
+from agentmux.core.git.snapshots import SnapshotStore
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git
 from tests.test_conflicts import kinds, session
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from agentmux.core.config import REPO_SAFE, Config, load_config
-from agentmux.core.sessions import SessionManager
-from agentmux.core.trust import store_path
+from agentmux.core.config.settings import REPO_SAFE, Config, load_config
+from agentmux.core.config.trust import store_path
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import AgentmuxApp
 from tests.conftest import CliResult, git, run_cli, wait_for
 

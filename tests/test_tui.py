@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, TextArea
 
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import LEAVE_INSERT, AgentmuxApp
 from agentmux.ui.messages import ConnectionChanged, OutputUpdated, SessionsRefreshed
 from agentmux.ui.modals import BroadcastScreen, ConfirmScreen, HelpScreen, NewSessionScreen
@@ -346,8 +346,8 @@ async def test_waiting_for_you_is_marked_announced_and_jumped_to(
 
 
 def test_is_waiting_reads_the_plain_screen() -> None:
-    from agentmux.core.agents import builtin_profiles
-    from agentmux.core.attention import is_waiting
+    from agentmux.core.agents.attention import is_waiting
+    from agentmux.core.agents.profiles import builtin_profiles
 
     demo = builtin_profiles()["demo"]
     assert is_waiting(demo, ("x", "\x1b[1;33m? demo wants to continue. Allow? [y/n]\x1b[0m "))
@@ -356,8 +356,8 @@ def test_is_waiting_reads_the_plain_screen() -> None:
 
 
 def test_an_answered_question_is_not_waiting() -> None:
-    from agentmux.core.agents import builtin_profiles
-    from agentmux.core.attention import is_waiting
+    from agentmux.core.agents.attention import is_waiting
+    from agentmux.core.agents.profiles import builtin_profiles
 
     demo = builtin_profiles()["demo"]
     assert not is_waiting(demo, ("? demo wants to continue. Allow? [y/n] y", "⎿ Allowed"))

@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from agentmux.core.conflict_history import STARTED
-from agentmux.core.conflict_stats import COLUMNS
-from agentmux.core.cost_report import seconds_text
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.conflict_history import STARTED
+from agentmux.core.metrics.conflict_stats import COLUMNS
+from agentmux.core.metrics.cost_report import seconds_text
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.cost_screen import NO_HISTORY, CostScreen
 from tests.conflict_scenario import run_scenario
 from tests.test_tui import SIZE, RecordingApp, until

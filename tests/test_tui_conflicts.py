@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.conflict_screen import ConflictScreen
 from agentmux.ui.modals import ConfirmScreen
 from tests.conftest import git

@@ -14,7 +14,8 @@ from textual.app import App
 from textual.color import Color
 from textual.widgets import Sparkline, Static
 
-from agentmux.core.cost_report import (
+from agentmux.core.metrics.collector import QueueWait, SessionMetrics
+from agentmux.core.metrics.cost_report import (
     COLUMNS,
     UNKNOWN,
     row,
@@ -22,10 +23,15 @@ from agentmux.core.cost_report import (
     total_row,
     totals,
 )
-from agentmux.core.metrics import QueueWait, SessionMetrics
-from agentmux.core.prices import cost_of_samples, price_source
+from agentmux.core.metrics.prices import cost_of_samples, price_source
+from agentmux.core.metrics.usage import (
+    TokenUsage,
+    UsageByModel,
+    UsageSample,
+    UsageSnapshot,
+    sum_usage,
+)
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.usage import TokenUsage, UsageByModel, UsageSample, UsageSnapshot, sum_usage
 from agentmux.ui.cost_screen import (
     NO_TRANSCRIPT,
     TOTAL_KEY,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, screen, wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.cost_screen import CostScreen
 from tests.conftest import demo_transcript, run_cli
 from tests.test_metrics import finished_turns

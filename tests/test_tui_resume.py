@@ -10,7 +10,7 @@ from typing import Any
 from textual.screen import Screen
 
 from agentmux.core.records import Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.modals import ConfirmScreen
 from agentmux.ui.pane_view import LOST_ROWS, PaneView

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.modals import ConfirmScreen
 from agentmux.ui.review_screen import ReviewScreen

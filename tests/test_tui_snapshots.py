@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from agentmux.core.control import Screen
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.session_diff import ChangedFile, SessionDiff
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.session_diff import ChangedFile, SessionDiff
+from agentmux.core.tmux.control import Screen
 from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.messages import SessionsRefreshed, SessionView
 from agentmux.ui.review_screen import DiffLoaded, PatchLoaded, ReviewScreen

@@ -14,8 +14,8 @@ from typing import Any
 from rich.text import Text
 
 from agentmux.commands.common import add_verb, open_manager, out
-from agentmux.core.commit_work import AgentBusyError, commit_work
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.sessions.commit_work import AgentBusyError, commit_work
 
 
 def cmd_commit(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agentmux.core.config import Config
+from agentmux.core.config.settings import Config
 from agentmux.core.events import (
     PromptDelivered,
     PromptHeld,
@@ -24,7 +24,7 @@ from agentmux.core.events import (
     SessionStarted,
     SessionStopped,
 )
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
 
 
 def _console(**options: Any) -> Console:

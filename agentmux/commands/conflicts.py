@@ -13,11 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux.commands.common import add_verb, err, open_manager, out, print_table
-from agentmux.core.conflict_history import ConflictHistory
-from agentmux.core.conflict_stats import COLUMNS, conflict_stats, session_cells, summary_lines
-from agentmux.core.conflicts import ConflictRadar, ConflictReport, PairReport, Verdict
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.conflict_history import ConflictHistory
+from agentmux.core.git.conflicts import ConflictRadar, ConflictReport, PairReport, Verdict
+from agentmux.core.metrics.conflict_stats import (
+    COLUMNS,
+    conflict_stats,
+    session_cells,
+    summary_lines,
+)
+from agentmux.core.sessions.manager import SessionManager
 
 EXIT_CONFLICT = 1
 EXIT_ERROR = 2

@@ -20,16 +20,16 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux.commands.common import add_verb, err, open_manager, out, print_table
-from agentmux.core.budgets import parse_budget
-from agentmux.core.cost_report import (
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.metrics.budgets import parse_budget
+from agentmux.core.metrics.collector import SessionMetrics
+from agentmux.core.metrics.cost_report import (
     COLUMNS,
     row,
     total_row,
     totals,
 )
-from agentmux.core.errors import AgentmuxError
-from agentmux.core.metrics import SessionMetrics
-from agentmux.core.prices import price_source
+from agentmux.core.metrics.prices import price_source
 
 SCHEMA_VERSION = 1
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")

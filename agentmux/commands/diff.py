@@ -13,7 +13,7 @@ from typing import Any
 
 from agentmux.commands.common import add_verb, open_manager, out
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.session_diff import ChangedFile, SessionDiff, patch, session_diff
+from agentmux.core.sessions.session_diff import ChangedFile, SessionDiff, patch, session_diff
 
 _MARKS = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R", "type-changed": "T"}
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.agent_events import (
+from agentmux.core.agents.events import (
     AGENT_EVENT,
     HOOK_KEY,
     SECRET_ENV,
@@ -25,8 +25,8 @@ from agentmux.core.agent_events import (
     is_side_turn,
     secret_matches,
 )
-from agentmux.core.held_prompts import HELD, RELEASED, pending
-from agentmux.core.overlap_warning import ENV_FLAG, decision_json, overlap_decision
+from agentmux.core.agents.held_prompts import HELD, RELEASED, pending
+from agentmux.core.agents.overlap_warning import ENV_FLAG, decision_json, overlap_decision
 from agentmux.core.state import StateStore
 
 

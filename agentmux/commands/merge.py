@@ -14,11 +14,11 @@ from typing import Any
 from rich.text import Text
 
 from agentmux.commands.common import err, open_manager, out
-from agentmux.core import git
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.integration import run_check
-from agentmux.core.merge import MergePlan, describe_plan
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git import repo as git
+from agentmux.core.git.integration import run_check
+from agentmux.core.git.merge import MergePlan, describe_plan
+from agentmux.core.sessions.manager import SessionManager
 
 
 def plan_json(plan: MergePlan) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from agentmux.commands.common import add_verb, err, open_manager, out
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.resume import resume_sessions
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.resume import resume_sessions
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

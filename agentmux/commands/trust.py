@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from agentmux.commands.common import add_verb, out
-from agentmux.core import git
-from agentmux.core.config import REPO_CONFIG_NAME, read_repo_config, unsafe_settings
+from agentmux.core.config.settings import REPO_CONFIG_NAME, read_repo_config, unsafe_settings
+from agentmux.core.config.trust import flatten, revoke, trust
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.trust import flatten, revoke, trust
+from agentmux.core.git import repo as git
 
 
 def cmd_trust(args: argparse.Namespace) -> int:

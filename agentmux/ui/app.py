@@ -20,17 +20,17 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from agentmux.core.agents import all_profiles, resolve_profile
-from agentmux.core.attention import is_waiting
-from agentmux.core.budgets import level
-from agentmux.core.conflicts import ConflictReport, Verdict
-from agentmux.core.control import Screen as PaneScreen
+from agentmux.core.agents.attention import is_waiting
+from agentmux.core.agents.profiles import all_profiles, resolve_profile
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.metrics import SessionMetrics
-from agentmux.core.mirror import Mirror
-from agentmux.core.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.metrics.budgets import level
+from agentmux.core.metrics.collector import SessionMetrics
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.tmux.control import Screen as PaneScreen
+from agentmux.core.tmux.mirror import Mirror
 from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
 from agentmux.ui.cost_screen import CostScreen
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape

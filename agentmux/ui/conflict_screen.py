@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from agentmux.core.conflicts import ConflictReport, PairReport, Verdict
-from agentmux.core.merge_tree import Hunk
+from agentmux.core.git.conflicts import ConflictReport, PairReport, Verdict
+from agentmux.core.git.merge_tree import Hunk
 
 CELL = {
     Verdict.CLEAN: "·",

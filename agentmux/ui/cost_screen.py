@@ -26,21 +26,26 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from agentmux.core.budgets import level
-from agentmux.core.conflict_stats import COLUMNS as CONFLICT_COLUMNS
-from agentmux.core.conflict_stats import ConflictStats, conflict_stats, session_cells, summary_lines
-from agentmux.core.cost_report import (
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.metrics.budgets import level
+from agentmux.core.metrics.collector import SessionMetrics
+from agentmux.core.metrics.conflict_stats import COLUMNS as CONFLICT_COLUMNS
+from agentmux.core.metrics.conflict_stats import (
+    ConflictStats,
+    conflict_stats,
+    session_cells,
+    summary_lines,
+)
+from agentmux.core.metrics.cost_report import (
     COLUMNS,
     row,
     seconds_text,
     total_row,
     usd_text,
 )
-from agentmux.core.errors import AgentmuxError
-from agentmux.core.metrics import SessionMetrics
-from agentmux.core.prices import cost_of, price_source
+from agentmux.core.metrics.prices import cost_of, price_source
+from agentmux.core.metrics.usage import UsageSample
 from agentmux.core.state import StateStore
-from agentmux.core.usage import UsageSample
 
 BUCKETS = 48
 """Equal time slices a session's life is cut into for its chart."""

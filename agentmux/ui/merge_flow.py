@@ -15,10 +15,10 @@ from rich.markup import escape
 from textual.app import App
 from textual.message import Message
 
-from agentmux.core.commit_work import uncommitted_files
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.merge import MergePlan, describe_plan
-from agentmux.core.sessions import SessionManager
+from agentmux.core.git.merge import MergePlan, describe_plan
+from agentmux.core.sessions.commit_work import uncommitted_files
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.messages import CoreFailed, StateChanged
 from agentmux.ui.modals import ConfirmScreen
 

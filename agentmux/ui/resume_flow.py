@@ -1,8 +1,8 @@
 """Resuming sessions from the TUI: the offer, once per start, to resume the sessions a tmux
 restart (a reboot) lost; `r` for the focused session; the palette's entries.
 
-The resume itself is the core's (:func:`agentmux.core.resume.resume_sessions`), run in a thread
-worker that only posts messages; each outcome is one notification.
+The resume itself is the core's (:func:`agentmux.core.sessions.resume.resume_sessions`), run in a
+thread worker that only posts messages; each outcome is one notification.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 
 from agentmux.core.records import Status
-from agentmux.core.resume import ResumeOutcome, resume_sessions
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.resume import ResumeOutcome, resume_sessions
 from agentmux.ui.messages import CoreFailed, SessionView, StateChanged
 from agentmux.ui.modals import ConfirmScreen
 

@@ -3,8 +3,8 @@ included, and the selected file's diff; from it `C` commits the session's work i
 `m` plans a merge of this session alone.
 
 Everything that reads or writes git runs in thread workers (the core's
-:mod:`agentmux.core.session_diff` and :mod:`agentmux.core.commit_work`); results come back to the
-screen as messages.
+:mod:`agentmux.core.sessions.session_diff` and :mod:`agentmux.core.sessions.commit_work`);
+results come back to the screen as messages.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from agentmux.core.commit_work import AgentBusyError, CommitResult, commit_work
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.session_diff import ChangedFile, SessionDiff, file_patch, session_diff
-from agentmux.core.sessions import SessionManager
+from agentmux.core.sessions.commit_work import AgentBusyError, CommitResult, commit_work
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.session_diff import ChangedFile, SessionDiff, file_patch, session_diff
 from agentmux.ui.modals import ConfirmScreen
 
 #: A longer diff is cut here on screen (``agentmux diff NAME`` prints all of it).

@@ -1,0 +1,39 @@
+"""Knowing when an agent can take a prompt: its ready pattern on screen, or a settled screen."""
+
+from __future__ import annotations
+
+import time
+
+from agentmux.core.agents.profiles import AgentProfile, ready_regex
+from agentmux.core.tmux.server import TmuxServer
+
+POLL_SECONDS = 0.1
+# Without a ready pattern, an agent is ready once its screen has shown something and then stayed
+# unchanged this long.
+SETTLE_SECONDS = 0.8
+
+
+def wait_ready(tmux: TmuxServer, agentmux_id: str, profile: AgentProfile) -> str | None:
+    """Wait until the agent of the pane tagged ``agentmux_id`` can take a prompt; None when
+    ready, else why not. The pane is found by its tag each time it is looked at, never by a
+    pane id remembered from before (a restarted tmux server hands the same ids out again)."""
+    pattern = ready_regex(profile)
+    deadline = time.monotonic() + profile.ready_timeout
+    last_screen = ""
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        pane = next((p for p in tmux.panes() if p.agentmux_id == agentmux_id), None)
+        if pane is None or pane.dead:
+            return "the agent exited before it was ready"
+        screen = tmux.capture_tagged(pane.pane_id, agentmux_id)
+        if screen is None:
+            return "the agent's pane went away"
+        if pattern is not None:
+            if pattern.search(screen):
+                return None
+        elif screen != last_screen:
+            last_screen, stable_since = screen, time.monotonic()
+        elif screen.strip() and time.monotonic() - stable_since >= SETTLE_SECONDS:
+            return None
+        time.sleep(POLL_SECONDS)
+    return f"the agent was not ready after {profile.ready_timeout:g} s"

@@ -1,0 +1,157 @@
+"""The cost report as text: table columns, cells and totals, shared by `agentmux cost` and the TUI.
+
+Unknown figures are the word ``unknown``, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from agentmux.core.metrics.budgets import level
+from agentmux.core.metrics.collector import SessionMetrics
+
+UNKNOWN = "unknown"
+
+
+def count_text(value: int | None) -> str:
+    """A count with thousands separators, or unknown."""
+    return UNKNOWN if value is None else f"{value:,}"
+
+
+def usd_text(value: Decimal | None) -> str:
+    """Dollars to 4 decimals, or unknown."""
+    return UNKNOWN if value is None else f"${value:,.4f}"
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration in s, m or h; ``-`` when there is none."""
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.1f}s"
+    if value < 3600:
+        return f"{value / 60:.1f}m"
+    return f"{value / 3600:.1f}h"
+
+
+def totals(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
+    """Sums over sessions; a sum that includes an unknown is unknown."""
+    usages = [m.usage for m in metrics]
+    costs = [m.cost_usd for m in metrics]
+    known_usage = [u for u in usages if u is not None]
+    tokens: dict[str, int] | None = None
+    if known_usage and len(known_usage) == len(usages):
+        tokens = {}
+        for u in known_usage:
+            for key, value in u.total.to_json().items():
+                tokens[key] = tokens.get(key, 0) + value
+    cost = sum((c for c in costs if c is not None), Decimal(0))
+    turns = [m.turns for m in metrics]
+    failed = [m.failed_turns for m in metrics]
+    return {
+        "sessions": len(metrics),
+        "tokens": tokens,
+        "cost_usd": (
+            format(cost.normalize(), "f") if costs and all(c is not None for c in costs) else None
+        ),
+        # The sum over the sessions whose cost is known: a lower bound when some are unknown.
+        "cost_usd_known": (
+            format(cost.normalize(), "f") if any(c is not None for c in costs) else None
+        ),
+        "turns": sum(t for t in turns if t is not None)
+        if all(t is not None for t in turns)
+        else None,
+        "failed_turns": (
+            sum(f for f in failed if f is not None) if all(f is not None for f in failed) else None
+        ),
+    }
+
+
+COLUMNS = (
+    "session",
+    "agent",
+    "models",
+    "input",
+    "output",
+    "cache write",
+    "cache read",
+    "cost",
+    "turns",
+    "failures",
+    "queue wait mean/p95",
+    "waiting on you",
+    "wall",
+)
+
+
+def row(m: SessionMetrics) -> list[str]:
+    """One session's table row, as text."""
+    u = m.usage.total if m.usage else None
+    rate = m.failure_rate
+    failures = (
+        UNKNOWN
+        if m.failed_turns is None
+        else f"{m.failed_turns} ({rate:.0%})"
+        if rate is not None
+        else str(m.failed_turns)
+    )
+    budget = ""
+    if m.budget_usd is not None:
+        mark = {"warn": " ⚠", "reached": " ⛔"}.get(level(m.budget_used) or "", "")
+        budget = f" / ${m.budget_usd}{mark}"
+    return [
+        m.record.name,
+        m.record.agent,
+        ", ".join(sorted(m.usage.by_model)) if m.usage and m.usage.by_model else "-",
+        count_text(u.input if u else None),
+        count_text(u.output if u else None),
+        count_text(u.cache_write if u else None),
+        count_text(u.cache_read if u else None),
+        usd_text(m.cost_usd) + budget,
+        count_text(m.turns),
+        failures,
+        f"{seconds_text(m.queue_wait.mean)}/{seconds_text(m.queue_wait.p95)}",
+        waiting_text(m),
+        seconds_text(m.wall_seconds),
+    ]
+
+
+def waiting_text(m: SessionMetrics) -> str:
+    """Time waiting for you in all, and ``(now Ns)`` while it waits; unknown without events."""
+    act = m.activity
+    if not act.known:
+        return UNKNOWN
+    total = seconds_text(act.waiting_total or 0.0)
+    return f"{total} (now {seconds_text(act.waiting_current)})" if act.waiting else total
+
+
+def total_cost_text(total: dict[str, Any]) -> str:
+    """The total cost, a lower bound when some sessions are unknown, or unknown."""
+    if total["cost_usd"] is not None:
+        return usd_text(Decimal(total["cost_usd"]))
+    if total["cost_usd_known"] is not None:
+        return f"at least {usd_text(Decimal(total['cost_usd_known']))} (some unknown)"
+    return UNKNOWN
+
+
+def total_row(metrics: Sequence[SessionMetrics]) -> list[str]:
+    """The total row of the cost table, as `agentmux cost` prints it."""
+    total = totals(metrics)
+    tokens = total["tokens"]
+    return [
+        "total",
+        "",
+        "",
+        count_text(tokens["input"]) if tokens else UNKNOWN,
+        count_text(tokens["output"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
+        total_cost_text(total),
+        count_text(total["turns"]),
+        count_text(total["failed_turns"]),
+        "",
+        "",
+        "",
+    ]
