@@ -105,7 +105,7 @@ def test_a_turn_ending_while_a_prompt_is_held_never_strands_it(
     a moment before: `send` must look again, or nothing would ever type it."""
     record = manager.create(agent="demo", name="racy", prompt=b"write a.txt first")
     wait_for(lambda: "Stop" in hook_names(manager, "racy"), what="the turn's end")
-    real_busy = manager._busy
+    real_busy = manager.turns.busy
     looks: list[bool] = []
 
     def stale_then_real(session_id: str) -> bool:
@@ -113,7 +113,7 @@ def test_a_turn_ending_while_a_prompt_is_held_never_strands_it(
         looks.append(True)
         return True if len(looks) == 1 else real_busy(session_id)
 
-    monkeypatch.setattr(manager, "_busy", stale_then_real)
+    monkeypatch.setattr(manager.turns, "busy", stale_then_real)
     manager.send("racy", b"write b.txt second")
     assert [e["kind"] for e in manager.store.events(record.id, kinds=(HELD, RELEASED))] == [
         HELD,
