@@ -35,6 +35,13 @@ _IDENTITY = {
 _MESSAGE = "agentmux snapshot\n"
 # git add's complaint about a nested repository that has no commit checked out.
 _UNBORN_NESTED = re.compile(r"^error: '(.+)' does not have a commit checked out$", re.M)
+
+
+def unborn_nested(stderr: bytes) -> list[str]:
+    """The nested repositories with no commit yet that made ``git add`` fail, from its stderr."""
+    return _UNBORN_NESTED.findall(stderr.decode(errors="replace"))
+
+
 _IN_PROGRESS = (
     ("rebase-merge", "a rebase"),
     ("rebase-apply", "a rebase"),
@@ -185,7 +192,7 @@ class SnapshotStore:
         )
         if proc.returncode == 0:
             return True
-        unborn = _UNBORN_NESTED.findall(proc.stderr.decode(errors="replace"))
+        unborn = unborn_nested(proc.stderr)
         if unborn:
             # A nested repository with no commit yet has nothing a commit could point at (git
             # refuses to add it); like any nested repository it is not the worktree's own
