@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.git.repo import Repo, alternates, git_out, run_git
+from agentmux.core.git.repo import Repo, git_out, run_git
+from agentmux.core.git.worktree_commit import alternates
 from agentmux.core.locking import repo_lock
 
 #: A whole store is dropped (and rebuilt on the next snapshot) past this size.
