@@ -209,8 +209,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
     session_id = argv[-1]
     inside = os.environ.get("TMUX", "")
     if inside:
-        if inside.split(",")[0] == str(manager.tmux.socket_path):
-            argv = ["tmux", "-S", str(manager.tmux.socket_path), "switch-client", "-t", session_id]
+        if inside.split(",")[0] == str(manager.host.socket):
+            argv = ["tmux", "-S", str(manager.host.socket), "switch-client", "-t", session_id]
         else:
             # In the user's own tmux: open the session in a new window there, not in this pane.
             argv = ["tmux", "new-window", "-n", f"agentmux:{args.name}", "env", "-u", "TMUX", *argv]

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+#: The host of every session today: the machine agentmux runs on (see :mod:`agentmux.core.host`).
+LOCAL_HOST = "local"
+
 
 class Status(StrEnum):
     """Lifecycle of a session as agentmux records it."""
@@ -51,6 +54,7 @@ class SessionRecord:
     tmux_pane_id: str | None = None
     archive_ref: str | None = None
     prompt_pending: bool = False
+    host: str = LOCAL_HOST  # the machine the session runs on
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of ``agentmux ls --json`` (times as ISO 8601 UTC)."""

@@ -22,7 +22,7 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -62,7 +62,11 @@ CREATE INDEX IF NOT EXISTS events_session ON events(session_id, ts);
 _SCHEMA_V2 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
+# Each session names the machine it runs on; every session before this ran on this one.
+_SCHEMA_V3 = """
+ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'local';
+"""
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 _RECORD_FIELDS = {f.name for f in fields(SessionRecord)}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from agentmux.core.agents.profiles import AgentProfile, ready_regex
-from agentmux.core.tmux.server import TmuxServer
+from agentmux.core.host import Host
 
 POLL_SECONDS = 0.1
 # Without a ready pattern, an agent is ready once its screen has shown something and then stayed
@@ -13,7 +13,7 @@ POLL_SECONDS = 0.1
 SETTLE_SECONDS = 0.8
 
 
-def wait_ready(tmux: TmuxServer, agentmux_id: str, profile: AgentProfile) -> str | None:
+def wait_ready(host: Host, agentmux_id: str, profile: AgentProfile) -> str | None:
     """Wait until the agent of the pane tagged ``agentmux_id`` can take a prompt; None when
     ready, else why not. The pane is found by its tag each time it is looked at, never by a
     pane id remembered from before (a restarted tmux server hands the same ids out again)."""
@@ -22,10 +22,10 @@ def wait_ready(tmux: TmuxServer, agentmux_id: str, profile: AgentProfile) -> str
     last_screen = ""
     stable_since = time.monotonic()
     while time.monotonic() < deadline:
-        pane = next((p for p in tmux.panes() if p.agentmux_id == agentmux_id), None)
+        pane = next((p for p in host.panes() if p.agentmux_id == agentmux_id), None)
         if pane is None or pane.dead:
             return "the agent exited before it was ready"
-        screen = tmux.capture_tagged(pane.pane_id, agentmux_id)
+        screen = host.capture_tagged(pane.pane_id, agentmux_id)
         if screen is None:
             return "the agent's pane went away"
         if pattern is not None:

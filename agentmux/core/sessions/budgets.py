@@ -71,7 +71,9 @@ class Budgets:
 
     def collector(self) -> MetricsCollector:
         """See :meth:`SessionManager.metrics_collector`."""
-        return MetricsCollector(env_of=lambda record: self.manager.profile_of(record).env)
+        m = self.manager
+        # Transcripts are where the host's environment (and the session's profile) says.
+        return MetricsCollector(m.host.environ(), env_of=lambda record: m.profile_of(record).env)
 
     def enforce(self, metrics: Sequence[SessionMetrics]) -> list[str]:
         """See :meth:`SessionManager.enforce_budgets`."""
@@ -96,7 +98,7 @@ class Budgets:
                 running = m.store.session(record.id).status is Status.RUNNING
                 if running and pane is not None and m.turns.may_be_in_turn(record):
                     keys = m.profile_of(record).interrupt_keys
-                    m.tmux.send_keys_tagged(pane.pane_id, record.id, *keys)
+                    m.host.send_keys_tagged(pane.pane_id, record.id, *keys)
                 spent = metric.cost.known if metric.cost is not None else None
                 m.store.record_event(
                     record.id, "budget_reached", {"usd": str(state.usd), "spent": str(spent)}

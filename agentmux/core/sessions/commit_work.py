@@ -11,8 +11,6 @@ out. If ``git commit`` fails (a hook refuses), the worktree's index is put back 
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +25,7 @@ from agentmux.core.git.merge import (
     require_identity,
     work_in_progress,
 )
-from agentmux.core.git.snapshots import SnapshotStore, operation_in_progress, unborn_nested
+from agentmux.core.git.snapshots import operation_in_progress
 from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord
 
@@ -122,80 +120,13 @@ def commit_work(
         manager.repo, what="the commit", retry=f"commit {record.name} again", cwd=worktree
     )
     with repo_lock(manager.home / "commit" / f"{record.id}.lock"):
-        commit, left_out = _add_and_commit(worktree, text)
+        commit, left_out = manager.host.commit_work(worktree, text)
     if commit is None:
         return CommitResult(record.name, None, 0, text, left_out)
     listing = ["diff-tree", "--root", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id"]
     files = git.git_out([*listing, commit], worktree)
     count = len([p for p in files.split("\0") if p])
     return CommitResult(record.name, commit, count, text, left_out)
-
-
-def _add_and_commit(worktree: Path, message: str) -> tuple[str | None, tuple[str, ...]]:
-    """``git add --all`` and ``git commit`` with the repository's hooks; the new commit (None
-    when nothing was staged) and the nested repositories left out. On failure the index is put
-    back as it was."""
-    where = ["rev-parse", "--path-format=absolute", "--git-path", "index"]
-    index = Path(git.git_out(where, worktree))
-    saved = index.read_bytes() if index.exists() else None
-    try:
-        left_out = _add_all(worktree)
-        staged = git.run_git(["diff", "--cached", "--quiet", "HEAD", "--"], worktree, check=False)
-        if staged.returncode == 0:
-            _restore_index(index, saved)
-            return None, left_out
-        # No terminal for hooks or a signing program to wait on: the TUI may be calling.
-        proc = git.run_git(["commit", "--quiet", "-m", message], worktree, stdin=b"", check=False)
-    except AgentmuxError as exc:
-        _restore_index(index, saved)
-        raise AgentmuxError(f"{exc.message.rstrip('.')}; nothing was committed.") from exc
-    if proc.returncode != 0:
-        output = (proc.stderr + b"\n" + proc.stdout).decode(errors="replace")
-        detail = git.error_detail(output, proc.returncode)
-        kept = _restore_index(index, saved)
-        staged_note = "" if kept else " (its changes are left staged)"
-        raise AgentmuxError(
-            f"git commit failed in {worktree}: {detail}; nothing was committed{staged_note}."
-        )
-    return git.git_out(["rev-parse", "HEAD"], worktree), left_out
-
-
-def _add_all(worktree: Path) -> tuple[str, ...]:
-    """``git add --all``; a nested repository with no commit yet (git cannot add one: there is
-    nothing for a gitlink to name) is left out, and named, rather than failing the commit."""
-    proc = git.run_git(["add", "--all"], worktree, stdin=b"", check=False)
-    if proc.returncode == 0:
-        return ()
-    unborn = unborn_nested(proc.stderr)
-    if unborn:
-        specs = [":(literal).", *(f":(exclude,literal){path}" for path in unborn)]
-        retry = git.run_git(["add", "--all", "--", *specs], worktree, stdin=b"", check=False)
-        if retry.returncode == 0:
-            return tuple(unborn)
-        proc = retry
-    detail = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
-    raise AgentmuxError(f"git add failed in {worktree}: {detail}")
-
-
-def _restore_index(index: Path, saved: bytes | None) -> bool:
-    """Put the index back as it was, the way git writes one (through ``index.lock``); False when
-    that cannot be done (a git process holds the lock)."""
-    if saved is None:
-        return False
-    lock = index.with_name(index.name + ".lock")
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    except FileExistsError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(saved)
-        os.replace(lock, index)
-    except OSError:
-        with contextlib.suppress(OSError):
-            lock.unlink()
-        return False
-    return True
 
 
 def commit_for_merge(
@@ -242,7 +173,7 @@ def _stand_in(manager: SessionManager, record: SessionRecord) -> str:
     worktree = session_worktree(record)
     if manager.in_turn(record):
         raise AgentBusyError(f"{record.name}'s agent is in the middle of a turn.")
-    store = SnapshotStore(manager.repo, manager.home / "snapshots")
+    store = manager.host.snapshots(manager.repo)
     snap = store.take(record.id, worktree)
     if snap.commit is None:
         raise AgentmuxError(f"{record.name}: {snap.unavailable or 'it could not be snapshotted'}.")

@@ -22,10 +22,9 @@ from agentmux.core.agents.prompts import sanitize_prompt
 from agentmux.core.agents.readiness import wait_ready
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import PromptDelivered, PromptNotDelivered
+from agentmux.core.host import PaneInfo
 from agentmux.core.locking import try_lock
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.tmux.launch import read_exit
-from agentmux.core.tmux.server import PaneInfo
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -56,7 +55,7 @@ class Delivery:
                 return False
             profile = m.profile_of(record)
             try:
-                problem = wait_ready(m.tmux, record.id, profile)
+                problem = wait_ready(m.host, record.id, profile)
             except KeyboardInterrupt:
                 raise cancel_first_prompt(m.store, record) from None
             if problem is None:
@@ -80,7 +79,7 @@ class Delivery:
         if record.tmux_pane_id is None:
             return False
         delay = self.manager.profile_of(record).submit_delay
-        return self.manager.tmux.paste(
+        return self.manager.host.paste(
             record.tmux_pane_id, data, tag=record.id, submit=submit, submit_delay=delay
         )
 
@@ -122,7 +121,7 @@ class Delivery:
             return  # without a pattern there is nothing reliable to wait for
         if m.store.last_event(record.id, PROMPT_SENT) is not None:
             return  # it has taken a prompt already: it was ready once
-        problem = wait_ready(m.tmux, record.id, profile)
+        problem = wait_ready(m.host, record.id, profile)
         if problem is not None:
             raise AgentmuxError(f"{record.name} is not ready for a prompt: {problem}.")
 
@@ -134,7 +133,7 @@ class Delivery:
         m.budgets.check(record)
         data = sanitize_prompt(text)
         delay = m.profile_of(record).submit_delay
-        if not m.tmux.paste(pane.pane_id, data, tag=record.id, submit=submit, submit_delay=delay):
+        if not m.host.paste(pane.pane_id, data, tag=record.id, submit=submit, submit_delay=delay):
             m.reconcile()
             raise AgentmuxError(f"session {record.name!r} is not running any more.")
         m.store.record_event(record.id, "prompt_sent", {"bytes": len(data)})
@@ -178,7 +177,7 @@ class Delivery:
         if record.status is not Status.RUNNING:
             raise AgentmuxError(f"session {record.name!r} is not running ({record.status}).")
         pane = panes.get(record.id)
-        if pane is None or pane.dead or read_exit(m.state_file("exit", record.id)) is not None:
+        if pane is None or pane.dead or m.host.read_exit(record.id) is not None:
             m.reconcile()
             raise AgentmuxError(f"session {record.name!r} is not running any more.")
         return pane

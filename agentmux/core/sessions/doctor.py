@@ -12,9 +12,9 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
 from agentmux.core.git.merge import require_identity
 from agentmux.core.git.merge_landing import JOURNAL, Journal
+from agentmux.core.host.local import MIN_TMUX, LocalHost, tmux_version
 from agentmux.core.paths import SOCKET_META, repo_key, socket_path
 from agentmux.core.state import StateStore
-from agentmux.core.tmux.server import MIN_TMUX, TmuxServer, tmux_version
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -108,18 +108,18 @@ def run_checks(cwd: Path) -> list[Check]:
             )
         except AgentmuxError as exc:
             checks.append(Check("state store", "fail", exc.message))
-    checks.append(_server_check(repo_key(repo.common_dir), saved))
+    checks.append(_server_check(repo.common_dir / "agentmux", repo_key(repo.common_dir), saved))
     return checks
 
 
-def _server_check(key: str, saved: str | None) -> Check:
+def _server_check(files: Path, key: str, saved: str | None) -> Check:
     """The tmux server on the socket agentmux uses: the one saved once a session started on
     it, else the one the environment names now."""
     try:
         socket = socket_path(key, saved)
     except AgentmuxError as exc:
         return Check("tmux server", "fail", exc.message)
-    running = TmuxServer(socket).is_running()
+    running = LocalHost(socket, files, key).server_running()
     state = "running" if running else "not running (starts with the first session)"
     return Check("tmux server", "ok", f"{socket}: {state}")
 

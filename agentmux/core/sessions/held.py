@@ -17,10 +17,10 @@ from agentmux.core.agents.prompts import sanitize_prompt
 from agentmux.core.agents.readiness import wait_ready
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import PromptHeld
+from agentmux.core.host import PaneInfo
 from agentmux.core.locking import try_lock
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.delivery import DELIVER_LOCK_WAIT
-from agentmux.core.tmux.server import PaneInfo
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -81,7 +81,7 @@ class HeldPrompts:
         if not waiting or m.turns.busy(session_id):
             return False
         profile = m.profile_of(record)
-        if wait_ready(m.tmux, record.id, profile) is not None:
+        if wait_ready(m.host, record.id, profile) is not None:
             return False
         first = waiting[0]
         try:

@@ -8,9 +8,6 @@ two agentmux processes never exceed ``max_sessions`` nor start one queued sessio
 from __future__ import annotations
 
 import contextlib
-import os
-import shlex
-import sys
 import time
 import uuid
 from decimal import Decimal
@@ -29,8 +26,7 @@ from agentmux.core.paths import data_dir
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.names import next_free_name, validate_name
 from agentmux.core.sessions.removal import discard_new_worktree
-from agentmux.core.tmux.launch import pane_command, pause_for_tests, write_env_file
-from agentmux.core.tmux.server import clean_env, tmux_quote
+from agentmux.core.tmux.launch import pause_for_tests
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -127,12 +123,13 @@ class Lifecycle:
             base_commit=base_commit,
             status=Status.QUEUED,
             created_at=time.time(),
+            host=m.host.name,
         )
         # The record comes first: if agentmux dies after this, the worktree it makes next is
         # still known (and, should it be missing, the session shows as lost, not silently gone).
         m.store.insert_session(record, profile.argv(record.agent_session_id), prompt)
         try:
-            git.add_worktree(m.repo, worktree, branch, base_commit)
+            m.host.add_worktree(m.repo, worktree, branch, base_commit)
         except BaseException:
             m.store.delete_session(record.id)
             raise
@@ -159,8 +156,8 @@ class Lifecycle:
             pane = m.panes_by_session().get(record.id)
             if pane is not None:
                 m.teardown.terminate(record)
-                m.tmux.kill_agent_session(pane)
-            problem = discard_new_worktree(m.repo, record, spare=(str(m.tick_script),))
+                m.host.kill_agent_session(pane)
+            problem = discard_new_worktree(m.host, m.repo, record)
         except Exception as exc:  # the original failure is the one to report
             problem = str(exc)
         if problem is None:
@@ -177,13 +174,9 @@ class Lifecycle:
         running."""
         m = self.manager
         m.store.update_session(record.id, status=Status.STARTING)
-        exit_file = m.state_file("exit", record.id)
-        exit_file.unlink(missing_ok=True)
-        env_file = m.state_file("env", record.id)
         secret, digest = new_hook_secret()
         m.store.record_event(record.id, HOOK_KEY, {"sha256": digest})
         env = {
-            **clean_env(),
             **profile.env,
             "AGENTMUX_SESSION": record.name,
             "AGENTMUX_SESSION_ID": record.id,
@@ -192,18 +185,16 @@ class Lifecycle:
         }
         if m.config.warn_agents_on_overlap:
             env[OVERLAP_FLAG] = "1"
-        write_env_file(env_file, env)
-        command = pane_command(m.store.argv(record.id), env_file, exit_file, m.tick_script)
         try:
-            pane = m.tmux.new_session(
+            pane = m.host.start_agent(
                 record.name,
-                cwd=Path(record.worktree),
-                command=command,
-                agentmux_id=record.id,
-                hooks=self._hooks(),
+                session_id=record.id,
+                worktree=Path(record.worktree),
+                argv=m.store.argv(record.id),
+                env=env,
+                repo_root=m.repo.root,
             )
         except BaseException:
-            env_file.unlink(missing_ok=True)
             m.store.update_session(record.id, status=Status.QUEUED)
             raise
         m.socket_worked()
@@ -223,27 +214,6 @@ class Lifecycle:
         m.emit(SessionStarted(record.name, record.id, pane.session_id, pane.pane_id))
         return m.store.session(record.id)
 
-    def _hooks(self) -> dict[str, str]:
-        """Write the queue-tick script; return the tmux hook that runs it when a session closes.
-
-        A pane's own wrapper runs the tick when its agent exits; the hook is a second chance for a
-        tmux session killed from outside.
-        """
-        m = self.manager
-        tick = m.tick_script
-        script = (
-            "#!/bin/sh\n"
-            f"cd {shlex.quote(str(m.repo.root))} || exit 0\n"
-            f"exec {shlex.quote(sys.executable)} -m agentmux _tick >/dev/null 2>&1\n"
-        )
-        current = tick.read_text() if tick.exists() else None
-        if current != script:
-            tmp = tick.with_name(f"{tick.name}.{os.getpid()}")
-            tmp.write_text(script)
-            tmp.chmod(0o700)
-            tmp.replace(tick)
-        return {"session-closed": "run-shell -b " + tmux_quote(f"sh {tick}")}
-
     def drain(self) -> list[SessionRecord]:
         """Start queued sessions, oldest first, while slots are free (the lock held); one failure
         stops none."""
@@ -256,7 +226,7 @@ class Lifecycle:
                 break
             if record.status is not Status.QUEUED:
                 continue
-            if not git.is_worktree_of(m.repo, Path(record.worktree)):
+            if not m.host.is_worktree_of(m.repo, Path(record.worktree)):
                 # Gone, or a plain directory made again where it was: no place for the agent.
                 reason = "its worktree is gone"
             else:

@@ -2,7 +2,7 @@
 
 :class:`SessionManager` is the one entry point the CLI and the UI use: a small facade over focused
 collaborators (see the package's docstring), holding what they share (repository, config, state
-store, tmux server, the repository lock) and the little state kept between calls. Every operation
+store, host, the repository lock) and the little state kept between calls. Every operation
 that starts or removes sessions holds the repository lock, so two agentmux processes cannot exceed
 the concurrency limit or start a queued session twice.
 """
@@ -23,6 +23,8 @@ from agentmux.core.git import repo as git
 from agentmux.core.git.conflicts import ConflictRadar
 from agentmux.core.git.merge import MergePlan
 from agentmux.core.git.safety import WorkAtRisk
+from agentmux.core.host import Host, PaneInfo
+from agentmux.core.host.local import LocalHost, TmuxServer, require_tmux
 from agentmux.core.locking import repo_lock
 from agentmux.core.metrics.budgets import BudgetState
 from agentmux.core.metrics.collector import MetricsCollector, SessionMetrics
@@ -38,7 +40,6 @@ from agentmux.core.sessions.reconcile import NO_TMUX_IDS, Reconciler
 from agentmux.core.sessions.teardown import Teardown
 from agentmux.core.sessions.turns import Turns
 from agentmux.core.state import StateStore
-from agentmux.core.tmux.server import PaneInfo, TmuxServer, require_tmux
 from agentmux.core.tmux.socket_pin import SocketPin
 
 __all__ = ["NO_TMUX_IDS", "SessionManager"]
@@ -67,7 +68,8 @@ class SessionManager:
         self.store = StateStore(self.home / "state.db")
         key = self._key = repo_key(repo.common_dir)
         self._socket = SocketPin(self.store, key)
-        self._use_socket(self._socket.path)
+        #: The machine the sessions run on (see :mod:`agentmux.core.host`).
+        self.host: Host = LocalHost.open(self._socket.path, self.home, key)
         self._lock_path = self.home / "lock"
         self.worktree_root = worktree_root(repo, config, key)
         self.started_by_last_drain: list[str] = []
@@ -93,18 +95,18 @@ class SessionManager:
         """Release the state store."""
         self.store.close()
 
-    def _use_socket(self, socket: Path) -> None:
-        try:
-            ensure_private_dir(socket.parent)
-        except OSError as exc:
-            raise AgentmuxError(f"cannot create {socket.parent}: {exc.strerror}.") from exc
-        self.tmux = TmuxServer(socket)
-        self.tick_script = socket.with_name(f"{self._key}.tick.sh")
+    @property
+    def tmux(self) -> TmuxServer:
+        """The local host's tmux server (tests, and the TUI's screen mirror, which connects to
+        its socket); the core itself goes through :attr:`host`."""
+        if not isinstance(self.host, LocalHost):
+            raise AgentmuxError(f"the sessions run on host {self.host.name!r}, not this machine.")
+        return self.host.server
 
     def follow_saved_socket(self) -> None:
         """Use the socket another process saved since this one chose (see :class:`SocketPin`)."""
         if (socket := self._socket.saved_elsewhere()) is not None:
-            self._use_socket(socket)
+            self.host = LocalHost.open(socket, self.home, self._key)
 
     def socket_worked(self) -> None:
         """A session has started on the socket: keep it for the repository."""
@@ -117,7 +119,7 @@ class SessionManager:
         self.on_event(event)
 
     def state_file(self, kind: str, session_id: str) -> Path:
-        """A session's file of ``kind`` in agentmux's directory (``exit``, ``env``, locks)."""
+        """A session's file of ``kind`` in agentmux's directory (its per-session locks)."""
         return ensure_private_dir(self.home / kind) / session_id
 
     def profile_of(self, record: SessionRecord) -> AgentProfile:
@@ -166,7 +168,7 @@ class SessionManager:
         pane = self.panes_by_session().get(record.id)
         if pane is None:
             raise AgentmuxError(f"session {name!r} has no tmux session ({record.status}).")
-        return self.tmux.attach_argv(pane.session_id)
+        return self.host.attach_argv(pane.session_id)
 
     # --- lifecycle -------------------------------------------------------------------------------
 

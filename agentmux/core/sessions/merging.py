@@ -26,7 +26,6 @@ from agentmux.core.git.merged import (
     without_squash_merged,
 )
 from agentmux.core.git.safety import WorkAtRisk, work_at_risk
-from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.commit_work import commit_for_merge
 
@@ -43,7 +42,7 @@ class Merging:
     def conflict_radar(self) -> ConflictRadar:
         """See :meth:`SessionManager.conflict_radar`."""
         m = self.manager
-        store = SnapshotStore(m.repo, m.home / "snapshots")
+        store = m.host.snapshots(m.repo)
         store.prune_if_large()
         return ConflictRadar(store)
 

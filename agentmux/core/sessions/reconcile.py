@@ -12,10 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 from agentmux.core.events import SessionExited, SessionLost
+from agentmux.core.host import PaneInfo
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.tmux.launch import read_exit
-from agentmux.core.tmux.orphans import adopt_orphans
-from agentmux.core.tmux.server import HIDDEN_PREFIX, PaneInfo
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -25,7 +23,7 @@ NO_TMUX_IDS = {"tmux_session_id": None, "tmux_window_id": None, "tmux_pane_id": 
 
 
 class Reconciler:
-    """Brings the records of one :class:`SessionManager` in line with its tmux server."""
+    """Brings the records of one :class:`SessionManager` in line with its host's tmux server."""
 
     def __init__(self, manager: SessionManager) -> None:
         self.manager = manager
@@ -39,27 +37,27 @@ class Reconciler:
         With ``settle``, wait (a few seconds at most) until every pane that just died has its exit
         status, so an exit is never recorded as "status unknown" only because tmux was busy.
         """
-        tmux = self.manager.tmux
-        listed = tmux.panes() if listing is None else listing
+        host = self.manager.host
+        listed = host.panes() if listing is None else listing
         panes = {pane.agentmux_id: pane for pane in listed if pane.agentmux_id}
         while settle and any(p.status_pending for p in panes.values()):
             time.sleep(0.05)
-            panes = {pane.agentmux_id: pane for pane in tmux.panes() if pane.agentmux_id}
+            panes = {pane.agentmux_id: pane for pane in host.panes() if pane.agentmux_id}
         return panes
 
     def reconcile(self, *, drain: bool) -> list[SessionRecord]:
         """See :meth:`SessionManager.reconcile` (the repository lock held)."""
         m = self.manager
         m.follow_saved_socket()
-        tmux = m.tmux
-        listing = tmux.panes()
+        host = m.host
+        listing = host.panes()
         records = m.store.sessions()
-        for record, pane in adopt_orphans(tmux, records, listing):
+        for record, pane in host.adopt_orphans(records, listing):
             m.store.record_event(record.id, "orphan_tagged", {"pane_id": pane.pane_id})
-            listing = tmux.panes()
+            listing = host.panes()
         panes = self.panes_by_session(settle=True, listing=listing)
         # One tmux call in the usual case: panes listed means the server is up.
-        server_up = bool(listing) or tmux.is_running()
+        server_up = bool(listing) or host.server_running()
         m.last_panes = panes
         for record in records:
             if record.status.is_live or record.status is Status.LOST:
@@ -75,7 +73,7 @@ class Reconciler:
         self, record: SessionRecord, pane: PaneInfo | None
     ) -> tuple[int, int | None] | None:
         """How the agent ended: from its wrapper's record, else from tmux; None while it runs."""
-        recorded = read_exit(self.manager.state_file("exit", record.id))
+        recorded = self.manager.host.read_exit(record.id)
         if recorded is not None:
             return recorded
         if pane is not None and pane.dead:
@@ -88,10 +86,10 @@ class Reconciler:
     def _sync(self, record: SessionRecord, pane: PaneInfo | None, server_up: bool) -> None:
         m = self.manager
         now = time.time()
-        if pane is not None and pane.session_name.startswith(HIDDEN_PREFIX):
+        if pane is not None and m.host.in_view_only(pane):
             # Its own tmux session was killed; only the TUI's view still shows the window. End it
             # as the kill meant to.
-            m.tmux.run_if_tagged(pane.pane_id, record.id, ["kill-window", "-t", pane.pane_id])
+            m.host.kill_window_tagged(pane.pane_id, record.id)
             pane = None
         ended = self.exit_of(record, pane)
         if ended is not None or (pane is not None and pane.dead):

@@ -27,6 +27,7 @@ from agentmux.core.git.safety import (
     work_at_risk,
 )
 from agentmux.core.git.safety import worktree_state as state_of
+from agentmux.core.host import Host
 from agentmux.core.records import SessionRecord
 from agentmux.core.tmux.occupants import Occupant, describe, end_occupants, occupants
 
@@ -36,19 +37,22 @@ class Removal:
 
     def __init__(
         self,
+        host: Host,
         repo: git.Repo,
         record: SessionRecord,
         nested: NestedSnapshotter,
         *,
         force: bool,
         delete_branch: bool,
-        spare: tuple[str, ...] = (),
         merged: Callable[[WorkAtRisk], WorkAtRisk] = lambda risk: risk,
     ) -> None:
+        self.host = host
         self.repo = repo
         # Takes out of the risk what is merged by other means (a squash merge's commits).
         self._merged = merged
-        self._spare = spare
+        # The queue tick a pane's wrapper starts in the worktree is agentmux's own: processes
+        # whose command line names its script never count as being in the worktree.
+        self._spare = (str(host.tick_script),)
         self.record = record
         self.force = force
         self.delete_branch = delete_branch
@@ -161,7 +165,7 @@ class Removal:
                     f"not removing {self.record.name!r}: a process is in its worktree: "
                     f"{describe(found)}."
                 )
-            git.remove_worktree(self.repo, self.worktree)
+            self.host.remove_worktree(self.repo, self.worktree)
         elif self.state is Worktree.PLAIN:
             with contextlib.suppress(OSError):
                 self.worktree.rmdir()  # only ever succeeds on an empty directory
@@ -174,41 +178,34 @@ class Removal:
 
 @contextlib.contextmanager
 def removal(
+    host: Host,
     repo: git.Repo,
     record: SessionRecord,
     *,
     force: bool,
     delete_branch: bool,
-    spare: tuple[str, ...] = (),
     merged: Callable[[WorkAtRisk], WorkAtRisk] = lambda risk: risk,
 ) -> Iterator[Removal]:
-    """A :class:`Removal` of ``record``, its scratch object store deleted afterwards; processes
-    whose command line holds one of ``spare`` never count as being in the worktree."""
+    """A :class:`Removal` of ``record`` on ``host``, its scratch object store deleted
+    afterwards."""
     with snapshotter(repo) as nested:
         yield Removal(
-            repo,
-            record,
-            nested,
-            force=force,
-            delete_branch=delete_branch,
-            spare=spare,
-            merged=merged,
+            host, repo, record, nested, force=force, delete_branch=delete_branch, merged=merged
         )
 
 
-def discard_new_worktree(
-    repo: git.Repo, record: SessionRecord, *, spare: tuple[str, ...] = ()
-) -> str | None:
+def discard_new_worktree(host: Host, repo: git.Repo, record: SessionRecord) -> str | None:
     """Remove the worktree and branch of a session created moments ago (they hold no work yet),
     ending first any process in the worktree (only ever one agentmux just started). Returns why
     it could not, keeping both, or None."""
     worktree = Path(record.worktree)
-    if git.is_worktree_of(repo, worktree):
+    spare = (str(host.tick_script),)
+    if host.is_worktree_of(repo, worktree):
         found = occupants(worktree, spare=spare)
         left = end_occupants(worktree, found, spare=spare) if found else []
         if left:
             return f"these processes in its worktree did not end: {describe(left)}"
-        git.remove_worktree(repo, worktree)
+        host.remove_worktree(repo, worktree)
     git.forget_worktree(repo, worktree)
     if git.ref_exists(repo, f"refs/heads/{record.branch}"):
         git.delete_branch(repo, record.branch)

@@ -174,7 +174,7 @@ def _prepare(
         raise AgentmuxError(f"{name} is already running.")
     if record.status is Status.QUEUED:
         raise AgentmuxError(f"{name} is already queued; it starts when a slot frees.")
-    if not git.is_worktree_of(manager.repo, Path(record.worktree)):
+    if not manager.host.is_worktree_of(manager.repo, Path(record.worktree)):
         raise AgentmuxError(_worktree_gone(manager, record))
     try:
         profile = resolve_profile(manager.config, record.agent)
@@ -190,7 +190,7 @@ def _prepare(
                 f"{name} cannot be resumed yet: the pane of its last agent is still alive; "
                 "try again in a moment."
             )
-        manager.tmux.kill_agent_session(pane)  # its dead pane, kept only for its last screen
+        manager.host.kill_agent_session(pane)  # its dead pane, kept only for its last screen
     # The record describes the run about to start; the one before is kept in the event.
     manager.store.update_session(
         record.id,

@@ -93,7 +93,7 @@ def session_diff(manager: SessionManager, name: str) -> SessionDiff:
         fork = _fork_point(repo, record, head)
         why = f"{record.name}'s worktree {record.worktree} is missing, so there is no diff."
         return SessionDiff(record.name, fork, head, None, (), why)
-    store = SnapshotStore(repo, manager.home / "snapshots")
+    store = manager.host.snapshots(repo)
     try:
         snap = store.take(record.id, worktree)
     except AgentmuxError as exc:  # git could not read the worktree: say why, as for the others
@@ -121,7 +121,7 @@ def patch(manager: SessionManager, diff: SessionDiff, paths: list[str] | None = 
     """The unified diff of the whole change (or of ``paths``), as git's bytes."""
     if diff.snapshot is None:
         return b""
-    store = SnapshotStore(manager.repo, manager.home / "snapshots")
+    store = manager.host.snapshots(manager.repo)
     cwd = Path(diff.worktree) if diff.worktree else manager.repo.root
     args = ["diff-tree", "-p", *_DIFF_OPTIONS, "--no-color", diff.fork_point, diff.snapshot]
     if paths is not None:

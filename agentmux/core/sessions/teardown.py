@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionRemoved, SessionStopped
 from agentmux.core.git.merged import last_squash_merge, without_squash_merged
+from agentmux.core.host import PaneInfo
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.removal import removal
-from agentmux.core.tmux.server import PaneInfo, terminate_tree
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -31,7 +31,7 @@ class Teardown:
         m = self.manager
         pane = m.panes_by_session().get(record.id)
         if pane is not None and pane.pane_pid is not None and not pane.dead:
-            terminate_tree(pane.pane_pid, lambda: self._pane_dead(record.id))
+            m.host.terminate_agent(pane, lambda: self._pane_dead(record.id))
             pane = m.panes_by_session(settle=True).get(record.id)
         return pane
 
@@ -82,14 +82,13 @@ class Teardown:
             record = m.get(name)
             pane = m.panes_by_session().get(record.id)
             alive = pane is not None and not pane.dead
-            spare = (str(m.tick_script),)
             squash = last_squash_merge(m.store, record.id)
             with removal(
+                m.host,
                 m.repo,
                 record,
                 force=force,
                 delete_branch=delete_branch,
-                spare=spare,
                 merged=lambda risk: without_squash_merged(m.repo, risk, squash),
             ) as plan:
                 plan.preflight(agent_alive=alive, agent_pid=pane.pane_pid if pane else None)
@@ -98,7 +97,7 @@ class Teardown:
                     pane = self.terminate(record)
                 kept = plan.archive()
                 if pane is not None:
-                    m.tmux.kill_agent_session(pane)
+                    m.host.kill_agent_session(pane)
                 plan.delete()
             m.store.update_session(
                 record.id,
@@ -126,6 +125,6 @@ class Teardown:
                 )
             )
             m.drain_locked()
-            if not m.tmux.panes():
-                m.tmux.kill_server()  # nothing left on it: no idle server lingers
+            if not m.host.panes():
+                m.host.kill_server()  # nothing left on it: no idle server lingers
             return m.store.session(record.id)
