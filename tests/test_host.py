@@ -20,7 +20,7 @@ import pytest
 
 from agentmux.core.git.repo import Repo, discover_repo
 from agentmux.core.host import LOCAL, Host
-from agentmux.core.host.local import LocalHost
+from agentmux.core.host.local import HIDDEN_PREFIX, LocalHost
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.state import SCHEMA_VERSION, StateStore
@@ -125,6 +125,19 @@ def test_local_host_records_the_exit_and_ends_agents(host: LocalHost, repo: Path
     assert all(p.agentmux_id != sleeper for p in host.panes())
     host.kill_server()
     assert not host.server_running()
+
+
+def test_a_pane_left_only_in_the_tuis_view_is_told_and_killed(host: LocalHost, repo: Path) -> None:
+    sid = start(host, repo, "viewed", ["sleep", "600"])
+    pane_id = pane_of(host, sid)
+    view = f"{HIDDEN_PREFIX}-view"
+    tmux(host, "new-session", "-d", "-s", view, "sleep 600")
+    assert host.server.link_window(pane_id, sid, view)
+    tmux(host, "kill-session", "-t", "=viewed")  # its own session killed from outside
+    pane = next(p for p in host.panes() if p.agentmux_id == sid)
+    assert pane.session_name == view and host.in_view_only(pane)
+    assert host.kill_window_tagged(pane.pane_id, sid)
+    assert all(p.agentmux_id != sid for p in host.panes())
 
 
 def test_local_host_adopts_an_untagged_agent_pane(host: LocalHost, repo: Path) -> None:

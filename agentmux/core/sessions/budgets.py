@@ -88,7 +88,7 @@ class Budgets:
             # One stop per session, decided under a lock: the TUI's metrics worker, `cost` and
             # `send` can all see the cap at once, and a second interrupt at an idle prompt
             # quits the agent (Ctrl-C twice ends the demo agent, as it ends Claude Code).
-            with repo_lock(m.state_file("budget", record.id)):
+            with repo_lock(m.lock_file("budget", record.id)):
                 state = m.budget_states().get(record.id)
                 if state is None or state.reached:
                     continue

@@ -47,7 +47,7 @@ class Delivery:
         later, it could land after prompts sent since.
         """
         m = self.manager
-        with try_lock(m.state_file("deliver", session_id)) as mine:
+        with try_lock(m.lock_file("deliver", session_id)) as mine:
             if not mine:
                 return False
             record = m.store.session(session_id)

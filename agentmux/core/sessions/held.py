@@ -56,7 +56,7 @@ class HeldPrompts:
         """Type the oldest held prompt if the agent is idle now; True when one was typed. With
         ``wait``, a delivery under way elsewhere for this session is waited for (a moment), then
         we look again; without it, that delivery is left to do it."""
-        lock = self.manager.state_file("deliver", session_id)
+        lock = self.manager.lock_file("deliver", session_id)
         # A delivery under way may have read the held prompts before ours. One that found
         # nothing to type lets go at once; one that types is starting a turn, whose end releases
         # ours. So a short wait is enough, and `send` never waits on an agent's start-up.

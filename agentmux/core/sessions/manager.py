@@ -118,8 +118,9 @@ class SessionManager:
         """Tell the caller (CLI or UI) what happened."""
         self.on_event(event)
 
-    def state_file(self, kind: str, session_id: str) -> Path:
-        """A session's file of ``kind`` in agentmux's directory (its per-session locks)."""
+    def lock_file(self, kind: str, session_id: str) -> Path:
+        """A per-session lock file of ``kind`` (``deliver``, ``budget``) in agentmux's directory:
+        it coordinates agentmux processes, so it lives beside the state store, not on the host."""
         return ensure_private_dir(self.home / kind) / session_id
 
     def profile_of(self, record: SessionRecord) -> AgentProfile:
