@@ -211,9 +211,9 @@ async def test_real_claude_under_the_tui_quit_and_reopen(
     manager = SessionManager.open(repo)
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
         await until(lambda: "Stop" in agent_events(manager, "alpha"), timeout=90, what="a turn")
-        (pane,) = app.panes.values()
+        (pane,) = app.grid.panes.values()
         await until(lambda: "tok $" in str(pane.border_title), what="spend in the title")
         manager.send("alpha", b"report your status")  # the agent works while the TUI quits
     assert manager.get("alpha").status.value == "running"

@@ -1,0 +1,111 @@
+"""The conflict radar on screen: the radar's reports mark the panes (``⚠ conflict``, ``≈ overlap``)
+and announce new conflicts; the conflict panel (`c`) is opened on the focused session and kept
+current, and the hunks it asks for are read off the loop.
+
+:class:`ConflictsView` is one of the app's parts (see :mod:`agentmux.ui.panes` for the pattern):
+the app hands it the radar's ``ConflictsUpdated`` and the panel's ``HunksRequested`` and
+``HunksLoaded``; the radar runs in its own thread and the hunks are read in a worker, both only
+posting messages.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.app import App
+
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.records import SessionRecord
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
+from agentmux.ui.main_screen import top_screen
+from agentmux.ui.messages import ConflictsUpdated, CoreFailed
+from agentmux.ui.panes import PaneGrid
+
+
+class ConflictsView:
+    """The radar's latest answer, and where it shows."""
+
+    def __init__(self, app: App[None], manager: SessionManager, grid: PaneGrid) -> None:
+        self.app = app
+        self.manager = manager
+        self.grid = grid
+        self.radar: RadarWatcher | None = None
+        #: The radar's latest report (None before its first).
+        self.conflicts: ConflictReport | None = None
+
+    def start(self) -> None:
+        """In a worker thread: start the conflict radar (its own thread); its reports come back
+        as messages."""
+        try:
+            watcher = RadarWatcher(
+                self.manager.conflict_radar(),
+                self.manager.repo.common_dir,
+                lambda report: self.app.post_message(ConflictsUpdated(report)),
+            )
+        except AgentmuxError as exc:
+            self.app.post_message(CoreFailed(f"conflict radar: {exc.message}"))
+            return
+        latest = self.grid.latest
+        if latest is not None:
+            watcher.set_records([v.record for v in latest.sessions])
+        watcher.start()
+        self.radar = watcher
+
+    def set_records(self, records: list[SessionRecord]) -> None:
+        """The sessions to watch (from the reconcile worker's thread)."""
+        if self.radar is not None:
+            self.radar.set_records(records)
+
+    def stop(self) -> None:
+        """Stop the radar's thread."""
+        if self.radar is not None:
+            self.radar.stop()
+
+    def updated(self, message: ConflictsUpdated) -> None:
+        """Mark panes, tell about new conflicts, refresh an open conflict panel."""
+        report = message.report
+        fresh = new_conflicts(self.conflicts, report) if self.conflicts is not None else []
+        self.conflicts = report
+        for a, b, path in fresh[:3]:
+            self.app.notify(f"new conflict: {a} × {b} in {path}", severity="warning", timeout=10)
+        for pane in self.grid.panes.values():
+            involved = report.involving(pane.record.name)
+            if any(p.verdict is Verdict.CONFLICT for p in involved):
+                pane.set_tag("conflict", "⚠ conflict")
+            elif involved:
+                pane.set_tag("conflict", "≈ overlap")
+            else:
+                pane.set_tag("conflict", "")
+        top = top_screen(self.app)
+        if isinstance(top, ConflictScreen):
+            top.update_report(report)
+
+    def hunks_requested(self, message: HunksRequested) -> None:
+        """The conflict panel wants a pair's hunks: read them off the loop."""
+        work = partial(self._load_hunks, message)
+        self.app.run_worker(work, thread=True, exclusive=True, group="hunks")
+
+    def _load_hunks(self, message: HunksRequested) -> None:
+        radar = self.radar
+        if radar is None:
+            return
+        try:
+            hunks = radar.radar.hunks(message.pair)
+        except AgentmuxError as exc:
+            self.app.post_message(CoreFailed(f"conflict hunks: {exc.message}"))
+            return
+        self.app.post_message(HunksLoaded(message.pair, hunks))
+
+    def hunks_loaded(self, message: HunksLoaded) -> None:
+        """Hand the hunks to the conflict panel if it is still open."""
+        top = top_screen(self.app)
+        if isinstance(top, ConflictScreen):
+            top.show_hunks(message)
+
+    def open_panel(self) -> None:
+        """Open the conflict panel, on the focused session's conflict if it has one."""
+        pane = self.grid.focused_pane()
+        self.app.push_screen(ConflictScreen(self.conflicts, pane.record.name if pane else None))
