@@ -252,7 +252,7 @@ async def test_quit_leaves_agents_running_and_reopen_finds_them(
     again = RecordingApp(manager)
     async with again.run_test(size=SIZE):
         await until(
-            lambda: [p.record.name for p in again.panes.values()] == ["stays"],
+            lambda: [p.record.name for p in again.grid.panes.values()] == ["stays"],
             what="the same session",
         )
 
