@@ -1,21 +1,24 @@
 """The agentmux TUI: up to nine live agent panes, keyboard-driven, fed by core events.
 
-This module is the shell: the app's screens and bindings, its lifecycle, and the wiring of its
-parts. The app is the one receiver of every message and the one place every action is bound
-(Textual routes them here); each handler and action hands its work, in one line, to the part that
-owns it:
+This module is the shell: screens, bindings, lifecycle, and the wiring of the app's parts. The
+app is the one receiver of every message and the one owner of every action (Textual routes them
+here); each handler and action hands its work, in one line, to the part that owns it, so a reader
+finds the logic by the part's name and Textual's routing stays where Textual looks for it:
 
-- :class:`~agentmux.ui.panes.PaneGrid` (``grid``): sessions reconciled, screens drawn, layout,
-  focus, zoom, selection, attach, insert mode and its keys;
-- :class:`~agentmux.ui.attention.Attention` (``attention``): who waits for you, and the signal;
-- :class:`~agentmux.ui.metrics_view.MetricsView` (``metrics_view``): spend, budgets, cost panel;
-- :class:`~agentmux.ui.conflicts_view.ConflictsView` (``conflicts_view``): radar, conflict panel;
-- :class:`~agentmux.ui.session_actions.SessionActions` (``session_actions``): new, broadcast,
-  stop, remove, review;
-- :class:`~agentmux.ui.merge_flow.MergeFlow` and :class:`~agentmux.ui.resume_flow.ResumeFlow`.
+- ``grid`` (:mod:`~agentmux.ui.panes`): sessions reconciled, screens drawn, layout, focus, zoom,
+  selection, attach, insert mode and its keys;
+- ``attention`` (:mod:`~agentmux.ui.attention`): who waits for you, and the bell;
+- ``metrics_view`` (:mod:`~agentmux.ui.metrics_view`): spend, budgets, the cost panel;
+- ``conflicts_view`` (:mod:`~agentmux.ui.conflicts_view`): the radar, the conflict panel;
+- ``session_actions`` (:mod:`~agentmux.ui.session_actions`): new, broadcast, stop, remove, review;
+- ``merge_flow`` (:mod:`~agentmux.ui.merge_flow`) and ``resume_flow``
+  (:mod:`~agentmux.ui.resume_flow`): merging and resuming sessions.
 
-All tmux and git work happens in the parts' thread workers or in the core's own threads; results
-come back as messages (:mod:`agentmux.ui.messages`). Workers never touch widgets.
+A part is a plain class holding its own state, given the app (to notify, push screens, post
+messages and run workers) and the parts it reads. Its thread workers call the core and only post
+messages; no widget is touched off the event loop. The live feeds (reconcile, state watch, radar,
+metrics, transcript watch) are started here as ``@work`` methods over the parts' code, so a test's
+app can replace them.
 """
 
 from __future__ import annotations
@@ -133,8 +136,7 @@ class AgentmuxApp(App[None]):
             self.notify(problem, severity="warning", timeout=8)
         if notice := self.manager.config.trust_notice:  # what `agentmux new` says on stderr
             self.notify(notice, severity="warning", timeout=15, markup=False)
-        if self.grid.mirror is not None:
-            self.grid.mirror.start()
+        self.grid.start()
         self.refresh_sessions()
         # Changes arrive as events (the state directory is watched); the poll is a backstop.
         self.set_interval(self.refresh_seconds, self.refresh_sessions)
@@ -148,8 +150,7 @@ class AgentmuxApp(App[None]):
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
         self._stop_watching.set()
-        if self.grid.mirror is not None:
-            self.grid.mirror.stop()
+        self.grid.stop()
         self.conflicts_view.stop()
 
     def _grid_mounted(self) -> None:

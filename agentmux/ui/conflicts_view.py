@@ -2,7 +2,7 @@
 and announce new conflicts; the conflict panel (`c`) is opened on the focused session and kept
 current, and the hunks it asks for are read off the loop.
 
-:class:`ConflictsView` is one of the app's parts (see :mod:`agentmux.ui.panes` for the pattern):
+:class:`ConflictsView` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`):
 the app hands it the radar's ``ConflictsUpdated`` and the panel's ``HunksRequested`` and
 ``HunksLoaded``; the radar runs in its own thread and the hunks are read in a worker, both only
 posting messages.

@@ -1,9 +1,9 @@
 """What the agents spent and report, on screen: the metrics refresh (read incrementally from the
 agents' transcripts, every couple of seconds and whenever a transcript is written), spend in each
-pane's title, budget warnings and stops, the waiting-for-you state the agents report through their
-hooks, and the cost panel (`$`).
+pane's title, budget warnings and stops, and the cost panel (`$`). The activity the agents report
+through their hooks (waiting for you or not) goes on to :mod:`agentmux.ui.attention`.
 
-:class:`MetricsView` is one of the app's parts (see :mod:`agentmux.ui.panes` for the pattern): the
+:class:`MetricsView` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`): the
 app hands it :class:`~agentmux.ui.messages.MetricsUpdated`; its workers only read the core and post
 messages.
 """

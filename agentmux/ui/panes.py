@@ -1,14 +1,11 @@
 """The grid of live panes: the session list reconciled with tmux, each pane's screen from the
-mirror, the layout (1 to 9 cells, zoom, the overflow line), which pane is focused or selected, and
-insert mode, where every key goes to the focused agent.
+mirror, the layout (1 to 9 cells, zoom, the overflow line), which pane is focused or selected,
+full-screen attach, and insert mode, where every key goes to the focused agent.
 
-How the UI's parts fit (the same for every part in :mod:`agentmux.ui`): the app is the one
-receiver of messages and the one place actions are bound; each of its handlers hands the message,
-in one line, to the part that owns it, so Textual's routing stays where Textual looks for it and a
-reader finds the logic by the part's name. A part (:class:`PaneGrid` here, like
-:class:`~agentmux.ui.merge_flow.MergeFlow`) is a plain class holding its own state; it starts its
-thread workers through ``app.run_worker``, and those workers call the core and only post messages:
-no widget is touched off the event loop.
+:class:`PaneGrid` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`): the app
+hands it the session list, the screens, the connection's state, the panes' events, keys and
+pastes. Its reconcile runs in a worker thread and only posts messages; the mirror's callbacks
+(from the mirror's thread) only keep the latest screens and post.
 """
 
 from __future__ import annotations
@@ -81,6 +78,16 @@ class PaneGrid:
         self.mirror = (
             Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
         )
+
+    def start(self) -> None:
+        """Start mirroring the agents' screens (nothing without a mirror)."""
+        if self.mirror is not None:
+            self.mirror.start()
+
+    def stop(self) -> None:
+        """Disconnect from tmux; every agent keeps running."""
+        if self.mirror is not None:
+            self.mirror.stop()
 
     # --- the mirror's thread ----------------------------------------------------------------
 

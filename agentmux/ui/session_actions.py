@@ -1,7 +1,7 @@
 """What the user does to sessions from the grid: start new ones (`n`), broadcast a prompt (`b`),
 stop (`x`) or remove (`d`) the focused one after asking, and review it (`v`).
 
-:class:`SessionActions` is one of the app's parts (see :mod:`agentmux.ui.panes` for the pattern):
+:class:`SessionActions` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`):
 the app's actions call it; each core operation runs in a thread worker that reports progress and
 failure as messages, and posts :class:`~agentmux.ui.messages.StateChanged` so the grid reconciles.
 """
