@@ -36,8 +36,9 @@ from isolation import machine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agentmux.core import claude_transcripts  # noqa: E402
-from agentmux.core.metrics.claude_transcripts import ClaudeSessionReader, read_sessions  # noqa: E402
+from agentmux.core.metrics import claude_response_counts  # noqa: E402
+from agentmux.core.metrics.claude_history_read import read_sessions  # noqa: E402
+from agentmux.core.metrics.claude_transcript_reader import ClaudeSessionReader  # noqa: E402
 from tests.npm_tools import PINNED, npm_tool  # noqa: E402
 
 CORPUS_VERSION = 1
@@ -405,7 +406,7 @@ def main() -> int:
 
     print(machine())
     print(f"corpus: {size / 2**20:.0f} MB in {files} files, {len(sessions)} sessions: {root}")
-    fast = "msgspec" if claude_transcripts._FAST is not None else "off (msgspec not installed)"
+    fast = "msgspec" if claude_response_counts._FAST is not None else "off (msgspec not installed)"
     print(f"agentmux response fast path: {fast}")
     print(
         f"ccusage {PINNED['ccusage'][1]} (claude session --json --offline); "

@@ -79,6 +79,10 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
             frames = sum(p.frames for p in app.grid.panes.values())
     printed = int(rate * seconds) * SESSIONS
     manager.tmux.kill_server()
+    # Gone for good, not lost: the TUI of the CPU phase would offer to resume lost sessions (a
+    # dialog that swallows its "q") and list them before its own.
+    for n in range(SESSIONS):
+        manager.remove(f"s{n}", force=True)
     return {
         "focused": focused_ms,
         "others": others_ms,

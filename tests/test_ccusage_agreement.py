@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from agentmux.core.metrics.claude_transcripts import ClaudeSessionReader
+from agentmux.core.metrics.claude_transcript_reader import ClaudeSessionReader
 from agentmux.core.metrics.codex_rollouts import CodexRolloutReader, find_rollout
 from agentmux.core.metrics.usage import TokenUsage
 from tests.npm_tools import PINNED, NpmToolError, npm_tool, unavailable

@@ -20,16 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import from_json
 
-from agentmux.core.metrics.claude_transcripts import (
+from agentmux.core.metrics.claude_response_counts import Counted, counted_fast, counted_of
+from agentmux.core.metrics.claude_transcript_files import claude_config_dir, find_session_files
+from agentmux.core.metrics.claude_transcript_reader import (
     ClaudeSessionReader,
     ClaudeTranscriptReader,
-    Counted,
-    claude_config_dir,
-    counted_fast,
-    counted_of,
-    find_session_files,
-    stated_reset,
 )
+from agentmux.core.metrics.failure_text import stated_reset
 from agentmux.core.metrics.usage import FailureKind, TokenUsage, UsageSnapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -654,7 +651,7 @@ def test_long_lines_are_judged_by_their_head_without_losing_anything(tmp_path: P
 def test_reading_many_sessions_on_several_processes_gives_the_same_figures(
     tmp_path: Path,
 ) -> None:
-    from agentmux.core.metrics.claude_transcripts import read_sessions
+    from agentmux.core.metrics.claude_history_read import read_sessions
 
     ids = []
     for n in range(4):
@@ -797,11 +794,11 @@ def test_a_prompt_claude_code_sends_itself_is_not_a_turn(tmp_path: Path) -> None
 
 
 def test_lines_longer_than_a_read_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentmux.core.metrics import claude_transcripts
+    from agentmux.core.metrics import jsonl_reading
 
     files = rich_session(tmp_path)
     expected = comparable(read_once(*files))
-    monkeypatch.setattr(claude_transcripts, "CHUNK", 100)
+    monkeypatch.setattr(jsonl_reading, "CHUNK", 100)
     assert comparable(read_once(*files)) == expected
 
 
@@ -1061,14 +1058,14 @@ def test_fast_path_answers_for_ordinary_responses() -> None:
 def test_the_reader_counts_the_same_with_and_without_the_fast_path(
     records: list[dict[str, Any]],
 ) -> None:
-    from agentmux.core.metrics import claude_transcripts
+    from agentmux.core.metrics import claude_response_counts
 
     with tempfile.TemporaryDirectory() as folder:
         data = lines([prompt("go", 0), *records, *[r | {"isSidechain": False} for r in records]])
         path = write(Path(folder) / "s.jsonl", INTERACTIVE.read_bytes() + data)
         fast = comparable(read_once(path))
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(claude_transcripts, "_FAST", None)
+            patch.setattr(claude_response_counts, "_FAST", None)
             slow = comparable(read_once(path))
     assert fast == slow
 
@@ -1076,11 +1073,11 @@ def test_the_reader_counts_the_same_with_and_without_the_fast_path(
 def test_the_rich_session_reads_the_same_without_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agentmux.core.metrics import claude_transcripts
+    from agentmux.core.metrics import claude_response_counts
 
     files = rich_session(tmp_path)
     fast = comparable(read_once(*files))
-    monkeypatch.setattr(claude_transcripts, "_FAST", None)
+    monkeypatch.setattr(claude_response_counts, "_FAST", None)
     assert comparable(read_once(*files)) == fast
 
 
@@ -1089,11 +1086,11 @@ def test_reads_in_several_threads_at_once_share_no_buffer(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from agentmux.core.metrics import claude_transcripts
+    from agentmux.core.metrics import jsonl_reading
 
     files = rich_session(tmp_path)
     expected = comparable(read_once(*files))
-    monkeypatch.setattr(claude_transcripts, "CHUNK", 512)  # many chunks, each a buffer refill
+    monkeypatch.setattr(jsonl_reading, "CHUNK", 512)  # many chunks, each a buffer refill
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: comparable(read_once(*files)), range(16)))
     assert all(result == expected for result in results)

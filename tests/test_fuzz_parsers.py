@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentmux.core.agents.events import event_data
-from agentmux.core.metrics.claude_transcripts import ClaudeTranscriptReader
+from agentmux.core.metrics.claude_transcript_reader import ClaudeTranscriptReader
 from agentmux.core.metrics.codex_rollouts import CodexRolloutReader
 
 # Lines that look like the real thing, mangled, and plain noise.

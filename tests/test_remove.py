@@ -12,6 +12,7 @@ import pytest
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as coregit
+from agentmux.core.git.worktree_commit import snapshot_commit
 from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git, run_cli, wait_for, write_config
@@ -120,7 +121,7 @@ def test_snapshot_never_touches_the_worktree_index(repo: Path, manager: SessionM
     index = Path(git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index"))
     before = hashlib.sha256(index.read_bytes()).hexdigest()
     status_before = git(worktree, "status", "--porcelain")
-    commit = coregit.snapshot_commit(worktree, "snapshot\n")
+    commit = snapshot_commit(worktree, "snapshot\n")
     assert hashlib.sha256(index.read_bytes()).hexdigest() == before
     assert git(worktree, "status", "--porcelain") == status_before
     assert git(repo, "show", f"{commit}:extra.txt") == "extra"
@@ -132,7 +133,7 @@ def test_snapshot_with_private_object_dir_keeps_user_store_clean(
     worktree = stopped_session(manager, "private")
     (worktree / "fresh.txt").write_text("only in the private store\n")
     objects = tmp_path / "objects"
-    commit = coregit.snapshot_commit(worktree, "snap\n", object_dir=objects)
+    commit = snapshot_commit(worktree, "snap\n", object_dir=objects)
     missing = coregit.run_git(["cat-file", "-e", commit], repo, check=False)
     assert missing.returncode != 0, "the user's object store did not gain the snapshot"
     env = {

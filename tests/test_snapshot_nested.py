@@ -10,7 +10,7 @@ from pathlib import Path
 from agentmux.core.git.conflicts import Verdict
 from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.sessions.manager import SessionManager
-from tests.conftest import git
+from tests.conftest import git, run_cli
 from tests.test_conflicts import kinds, session
 
 
@@ -44,3 +44,22 @@ def test_a_nested_repository_without_commits_leaves_the_conflict_known(
     assert "own.txt" in tree and "README.md" in tree
     assert not any(path.startswith("vendor") for path in tree)
     assert (nested / "lib.txt").read_text() == "nested work\n"
+
+
+def test_commit_leaves_out_a_nested_repository_without_commits_and_says_so(
+    repo: Path, manager: SessionManager
+) -> None:
+    a = session(manager, "a")
+    nested = a / "vendor [x]*"
+    nested.mkdir()
+    git(nested, "init", "--quiet")
+    (nested / "lib.txt").write_text("nested work\n")
+    (a / "own.txt").write_text("a's own new file\n")
+    result = run_cli(repo, "commit", "a", "-m", "a's work", "--force")
+    assert result.code == 0, result.err
+    assert "committed 1 file(s) of a" in result.out
+    assert "left out vendor [x]*/: a nested git repository with no commit yet" in result.out
+    tree = git(a, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert "own.txt" in tree and not any(p.startswith("vendor") for p in tree)
+    assert (nested / "lib.txt").read_text() == "nested work\n"
+    assert git(a, "status", "--porcelain") == '?? "vendor [x]*/"'

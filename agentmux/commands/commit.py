@@ -36,6 +36,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
                         "commit": result.commit,
                         "files": result.files,
                         "message": result.message,
+                        "left_out": list(result.left_out),
                     }
                 )
             )
@@ -53,6 +54,11 @@ def cmd_commit(args: argparse.Namespace) -> int:
                     f" {result.files} file(s) of {result.name} on {branch} as "
                     f"{result.commit[:10]}: {subject}",
                 )
+            )
+        for path in result.left_out if not args.json else ():
+            out.print(
+                f"left out {path}: a nested git repository with no commit yet (git cannot add "
+                "one); its files are still in the worktree: commit in it first to include it."
             )
         return 0
     finally:

@@ -17,6 +17,7 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
 from agentmux.core.git.merge_tree import MergeResult, merge_args, parse_merge_tree
 from agentmux.core.git.merged import SquashMerge, squash_merged_into
+from agentmux.core.git.reachability import commits_not_in
 from agentmux.core.git.snapshots import operation_in_progress
 from agentmux.core.records import SessionRecord
 
@@ -330,6 +331,6 @@ def _readiness(
     tip = stand_in or tip
     if prior is not None and prior.into == into and squash_merged_into(repo, prior, tip):
         return f"it is already squash-merged into {into}", tip
-    if not git.commits_not_in(repo, [tip], base):
+    if not commits_not_in(repo, [tip], base):
         return "it has no commits that are not already merged", tip
     return None, tip

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agentmux.core.git import repo as git
+from agentmux.core.git.reachability import commits_not_in
 from agentmux.core.git.safety import WorkAtRisk
 from agentmux.core.state import StateStore
 
@@ -47,7 +48,7 @@ def squash_merged_into(repo: git.Repo, squash: SquashMerge | None, tip: str) -> 
     an ancestor of it: no newer commit), or None."""
     if squash is None:
         return None
-    if tip == squash.tip or not git.commits_not_in(repo, [tip], squash.tip):
+    if tip == squash.tip or not commits_not_in(repo, [tip], squash.tip):
         return squash.into
     return None
 

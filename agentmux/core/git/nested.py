@@ -18,6 +18,8 @@ from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
+from agentmux.core.git.reachability import local_branch_tips
+from agentmux.core.git.worktree_commit import alternates, snapshot_commit
 
 # Nested repositories inside nested repositories are followed this deep, no deeper.
 MAX_DEPTH = 8
@@ -176,8 +178,8 @@ class NestedSnapshotter:
                     )
                 )
                 whole = _history_kept(sub)
-                tips = git.local_branch_tips(sub) if whole else []
-                commit = git.snapshot_commit(
+                tips = local_branch_tips(sub) if whole else []
+                commit = snapshot_commit(
                     sub,
                     f"{message}nested repository {path}\n",
                     object_dir=self.scratch,
@@ -187,7 +189,7 @@ class NestedSnapshotter:
                 )
                 env = {
                     "GIT_OBJECT_DIRECTORY": str(self.scratch),
-                    "GIT_ALTERNATE_OBJECT_DIRECTORIES": git.alternates(own, outer_objects),
+                    "GIT_ALTERNATE_OBJECT_DIRECTORIES": alternates(own, outer_objects),
                 }
                 git.copy_objects(sub, env, self.repo, [commit], self._copied)
             except git.GitError as exc:

@@ -4,6 +4,9 @@ Why not GitPython here: agentmux needs byte-exact ``-z`` output, per-call enviro
 (``GIT_INDEX_FILE``, ``GIT_OBJECT_DIRECTORY``, ``GIT_OPTIONAL_LOCKS``) and commands GitPython does
 not wrap (``merge-tree --write-tree``), and GitPython documents that it leaks resources in
 long-running processes such as the TUI. Every call passes an argument list: no shell, ever.
+
+Commits of a worktree as it is are made in `worktree_commit`; what is reachable from where is
+asked in `reachability`. Both run git through `run_git` here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from pathlib import Path
 from agentmux.core.errors import AgentmuxError
 
 MIN_GIT = (2, 38)
-_IDENTITY = {
+#: The author and committer of the commits agentmux makes itself.
+IDENTITY = {
     "GIT_AUTHOR_NAME": "agentmux",
     "GIT_AUTHOR_EMAIL": "agentmux@localhost",
     "GIT_COMMITTER_NAME": "agentmux",
@@ -410,14 +414,6 @@ def dirty_paths(worktree: Path, *, untracked: bool = True) -> list[str]:
     return paths
 
 
-def commits_not_in(repo: Repo, tips: Sequence[str], base: str) -> list[str]:
-    """Commits reachable from any of ``tips`` (full ref names or ids) that ``base`` lacks."""
-    if not tips:
-        return []
-    out = repo.git(["rev-list", *tips, "--not", base, "--"])
-    return out.split() if out else []
-
-
 def worktree_head(worktree: Path) -> str | None:
     """The commit checked out in a worktree (detached or not), or None."""
     proc = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
@@ -435,92 +431,6 @@ def branch_checked_out_in(repo: Repo, branch: str) -> list[Path]:
         elif field == f"branch refs/heads/{branch}" and current is not None:
             found.append(current)
     return found
-
-
-def snapshot_commit(
-    worktree: Path,
-    message: str,
-    *,
-    object_dir: Path | None = None,
-    extra_parents: Sequence[str] = (),
-    gitlinks: Mapping[str, str] | None = None,
-    head_parent: bool = True,
-) -> str:
-    """A commit of the worktree exactly as it is, including uncommitted and untracked work.
-
-    The worktree, its index and its index lock are never touched: a copy of the index (which keeps
-    its stat cache, so unchanged files are not rehashed) is used as ``GIT_INDEX_FILE``. With
-    ``object_dir``, new objects go there, with the repository's store as an alternate.
-    ``gitlinks`` (path to commit) records the repositories nested at those paths as those commits
-    instead of reading them (``git add`` fails on a nested repository with no commit yet). Without
-    ``head_parent`` the worktree's HEAD is not a parent.
-    """
-    index = Path(git_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
-    objects = Path(
-        git_out(["rev-parse", "--path-format=absolute", "--git-path", "objects"], worktree)
-    )
-    with tempfile.TemporaryDirectory(prefix="agentmux-snap-") as tmp:
-        tmp_index = Path(tmp) / "index"
-        if index.exists():
-            shutil.copy2(index, tmp_index)
-        env = {"GIT_INDEX_FILE": str(tmp_index), "GIT_OPTIONAL_LOCKS": "0"}
-        if object_dir is not None:
-            object_dir.mkdir(parents=True, exist_ok=True)
-            env["GIT_OBJECT_DIRECTORY"] = str(object_dir)
-            env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = alternates(objects)
-        links = gitlinks or {}
-        excluded = [f":(exclude,literal){path}" for path in links]
-        run_git(["add", "--all", "--", ".", *excluded], worktree, env=env)
-        if links:
-            entries = "".join(f"160000 {commit}\t{path}\0" for path, commit in links.items())
-            run_git(
-                ["update-index", "--add", "-z", "--index-info"],
-                worktree,
-                env=env,
-                stdin=entries.encode(errors="surrogateescape"),
-            )
-        tree = git_out(["write-tree"], worktree, env=env)
-        head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], worktree, check=False)
-        tips = [head.stdout.decode().strip()] if head.returncode == 0 and head_parent else []
-        tips += [tip for tip in extra_parents if tip not in tips]
-        parents = [arg for tip in tips for arg in ("-p", tip)]
-        return git_out(
-            ["commit-tree", tree, *parents],
-            worktree,
-            env={**env, **_IDENTITY},
-            stdin=message.encode(),
-        )
-
-
-def alternates(*object_dirs: Path) -> str:
-    """``GIT_ALTERNATE_OBJECT_DIRECTORIES`` naming ``object_dirs`` exactly.
-
-    The variable is colon-separated, so a repository under a path with a ``:`` would be split in
-    two; git reads an entry in double quotes as a C-style quoted path instead.
-    """
-    quoted = []
-    for path in object_dirs:
-        raw = os.fsencode(path)
-        body = "".join(
-            "\\" + chr(c) if c in b'"\\' else chr(c) if 0x20 <= c < 0x7F else f"\\{c:03o}"
-            for c in raw
-        )
-        quoted.append(f'"{body}"')
-    return ":".join(quoted)
-
-
-def joining_commit(repo: Repo, tips: Sequence[str], message: str) -> str:
-    """A commit with the first tip's files whose parents are all ``tips`` (one ref keeps them
-    all reachable); the tip itself when there is only one."""
-    if len(tips) == 1:
-        return tips[0]
-    parents = [arg for tip in tips for arg in ("-p", tip)]
-    return git_out(
-        ["commit-tree", f"{tips[0]}^{{tree}}", *parents],
-        repo.root,
-        env=_IDENTITY,
-        stdin=message.encode(),
-    )
 
 
 def update_refs(
@@ -544,12 +454,6 @@ def update_refs(
         repo.root,
         stdin=("\n".join(lines) + "\n").encode(errors="surrogateescape"),
     )
-
-
-def local_branch_tips(worktree: Path) -> list[str]:
-    """The commits the local branches of the repository at ``worktree`` point at."""
-    out = git_out(["for-each-ref", "--format=%(objectname)", "refs/heads/"], worktree)
-    return list(dict.fromkeys(out.split()))
 
 
 def copy_objects(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from agentmux.core.git import repo as git
 from agentmux.core.git.nested import NestedSnapshotter, NestedWork, archive_refs, nested_work
+from agentmux.core.git.reachability import commits_not_in, joining_commit
+from agentmux.core.git.worktree_commit import snapshot_commit
 from agentmux.core.records import SessionRecord
 
 ARCHIVE_PREFIX = "refs/agentmux/archive/"
@@ -112,7 +114,7 @@ def work_at_risk(repo: git.Repo, record: SessionRecord) -> WorkAtRisk:
     state = worktree_state(repo, record)
     dirty = git.dirty_paths(worktree) if state is Worktree.OURS else []
     nested = nested_work(worktree) if state is Worktree.OURS else []
-    unmerged = git.commits_not_in(repo, _tips(repo, record, state), base_rev)
+    unmerged = commits_not_in(repo, _tips(repo, record, state), base_rev)
     shown = base if base_rev == base_ref else base[:12]
     plain = str(worktree) if state is Worktree.PLAIN else None
     entries = _entries(worktree) if state is Worktree.PLAIN else 0
@@ -171,7 +173,7 @@ def archive(
         if snapshots.commits:
             message += "\nNested repositories, each kept on its own ref beside this one:\n"
             message += "".join(f"  {path}\n" for path in snapshots.commits)
-        commit = git.snapshot_commit(
+        commit = snapshot_commit(
             worktree,
             message,
             extra_parents=[branch_tip] if branch_tip else [],
@@ -184,7 +186,7 @@ def archive(
         if not tips:
             return Archive(None)  # no branch, no HEAD: nothing to keep, nothing to delete
         commits = [repo.git(["rev-parse", tip]) for tip in tips]
-        refs = {ref: git.joining_commit(repo, list(dict.fromkeys(commits)), message)}
+        refs = {ref: joining_commit(repo, list(dict.fromkeys(commits)), message)}
     git.update_refs(
         repo, refs, f"agentmux rm --force {record.name}", dry_run=dry_run, delete=delete
     )

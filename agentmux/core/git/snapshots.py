@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.git.repo import Repo, alternates, git_out, run_git
+from agentmux.core.git.repo import Repo, git_out, run_git
+from agentmux.core.git.worktree_commit import alternates
 from agentmux.core.locking import repo_lock
 
 #: A whole store is dropped (and rebuilt on the next snapshot) past this size.
@@ -35,6 +36,13 @@ _IDENTITY = {
 _MESSAGE = "agentmux snapshot\n"
 # git add's complaint about a nested repository that has no commit checked out.
 _UNBORN_NESTED = re.compile(r"^error: '(.+)' does not have a commit checked out$", re.M)
+
+
+def unborn_nested(stderr: bytes) -> list[str]:
+    """The nested repositories with no commit yet that made ``git add`` fail, from its stderr."""
+    return _UNBORN_NESTED.findall(stderr.decode(errors="replace"))
+
+
 _IN_PROGRESS = (
     ("rebase-merge", "a rebase"),
     ("rebase-apply", "a rebase"),
@@ -185,7 +193,7 @@ class SnapshotStore:
         )
         if proc.returncode == 0:
             return True
-        unborn = _UNBORN_NESTED.findall(proc.stderr.decode(errors="replace"))
+        unborn = unborn_nested(proc.stderr)
         if unborn:
             # A nested repository with no commit yet has nothing a commit could point at (git
             # refuses to add it); like any nested repository it is not the worktree's own

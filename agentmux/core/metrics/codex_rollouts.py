@@ -36,13 +36,8 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from agentmux.core.metrics.claude_transcripts import (
-    is_usage_limit,
-    parse_object,
-    parse_time,
-    read_chunks,
-    stated_reset,
-)
+from agentmux.core.metrics.failure_text import is_usage_limit, stated_reset
+from agentmux.core.metrics.jsonl_reading import parse_object, parse_time, read_chunks
 from agentmux.core.metrics.usage import (
     Failure,
     FailureKind,

@@ -1,6 +1,6 @@
 """Per-session metrics: spend from the agents' own transcripts, queue wait, failures, wall time.
 
-Tokens come from the transcript readers (:mod:`agentmux.core.metrics.claude_transcripts`,
+Tokens come from the transcript readers (:mod:`agentmux.core.metrics.claude_transcript_reader`,
 :mod:`agentmux.core.metrics.codex_rollouts`), which read incrementally, so keeping one
 :class:`MetricsCollector` alive makes each refresh cost only what was appended. Anything agentmux
 cannot know is ``None`` (shown as unknown), never zero.
@@ -27,7 +27,8 @@ from agentmux.core.agents.events import (
 )
 from agentmux.core.agents.held_prompts import HELD, RELEASED, HeldTracker
 from agentmux.core.agents.profiles import demo_transcript_root
-from agentmux.core.metrics.claude_transcripts import claude_config_dir, read_sessions
+from agentmux.core.metrics.claude_history_read import read_sessions
+from agentmux.core.metrics.claude_transcript_files import claude_config_dir
 from agentmux.core.metrics.codex_rollouts import codex_home
 from agentmux.core.metrics.prices import Cost, cost_of_samples
 from agentmux.core.metrics.resumed_transcripts import (

@@ -26,11 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from agentmux.core.agents.events import AGENT_EVENT, CONVERSATION
-from agentmux.core.metrics.claude_transcripts import (
-    ClaudeTranscriptReader,
-    find_main_files,
-    find_session_files,
-)
+from agentmux.core.metrics.claude_transcript_files import find_main_files, find_session_files
+from agentmux.core.metrics.claude_transcript_reader import ClaudeTranscriptReader
 from agentmux.core.metrics.codex_rollouts import CodexRolloutReader, find_rollout
 from agentmux.core.metrics.runs import RESUMED
 from agentmux.core.metrics.usage import UsageByModel, UsageSnapshot

@@ -27,7 +27,7 @@ from agentmux.core.git.merge import (
     require_identity,
     work_in_progress,
 )
-from agentmux.core.git.snapshots import SnapshotStore, operation_in_progress
+from agentmux.core.git.snapshots import SnapshotStore, operation_in_progress, unborn_nested
 from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord
 
@@ -50,6 +50,8 @@ class CommitResult:
     commit: str | None  # None when there was nothing to commit
     files: int  # files committed
     message: str  # the commit message used
+    #: Nested repositories with no commit yet, left out (git cannot add them); still in place.
+    left_out: tuple[str, ...] = ()
 
 
 def session_worktree(record: SessionRecord) -> Path:
@@ -120,26 +122,28 @@ def commit_work(
         manager.repo, what="the commit", retry=f"commit {record.name} again", cwd=worktree
     )
     with repo_lock(manager.home / "commit" / f"{record.id}.lock"):
-        commit = _add_and_commit(worktree, text)
+        commit, left_out = _add_and_commit(worktree, text)
     if commit is None:
-        return CommitResult(record.name, None, 0, text)
+        return CommitResult(record.name, None, 0, text, left_out)
     listing = ["diff-tree", "--root", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id"]
     files = git.git_out([*listing, commit], worktree)
-    return CommitResult(record.name, commit, len([p for p in files.split("\0") if p]), text)
+    count = len([p for p in files.split("\0") if p])
+    return CommitResult(record.name, commit, count, text, left_out)
 
 
-def _add_and_commit(worktree: Path, message: str) -> str | None:
-    """``git add --all`` and ``git commit`` with the repository's hooks; the new commit, or None
-    when nothing was staged. On failure the index is put back as it was."""
+def _add_and_commit(worktree: Path, message: str) -> tuple[str | None, tuple[str, ...]]:
+    """``git add --all`` and ``git commit`` with the repository's hooks; the new commit (None
+    when nothing was staged) and the nested repositories left out. On failure the index is put
+    back as it was."""
     where = ["rev-parse", "--path-format=absolute", "--git-path", "index"]
     index = Path(git.git_out(where, worktree))
     saved = index.read_bytes() if index.exists() else None
     try:
-        git.run_git(["add", "--all"], worktree, stdin=b"")
+        left_out = _add_all(worktree)
         staged = git.run_git(["diff", "--cached", "--quiet", "HEAD", "--"], worktree, check=False)
         if staged.returncode == 0:
             _restore_index(index, saved)
-            return None
+            return None, left_out
         # No terminal for hooks or a signing program to wait on: the TUI may be calling.
         proc = git.run_git(["commit", "--quiet", "-m", message], worktree, stdin=b"", check=False)
     except AgentmuxError as exc:
@@ -153,7 +157,24 @@ def _add_and_commit(worktree: Path, message: str) -> str | None:
         raise AgentmuxError(
             f"git commit failed in {worktree}: {detail}; nothing was committed{staged_note}."
         )
-    return git.git_out(["rev-parse", "HEAD"], worktree)
+    return git.git_out(["rev-parse", "HEAD"], worktree), left_out
+
+
+def _add_all(worktree: Path) -> tuple[str, ...]:
+    """``git add --all``; a nested repository with no commit yet (git cannot add one: there is
+    nothing for a gitlink to name) is left out, and named, rather than failing the commit."""
+    proc = git.run_git(["add", "--all"], worktree, stdin=b"", check=False)
+    if proc.returncode == 0:
+        return ()
+    unborn = unborn_nested(proc.stderr)
+    if unborn:
+        specs = [":(literal).", *(f":(exclude,literal){path}" for path in unborn)]
+        retry = git.run_git(["add", "--all", "--", *specs], worktree, stdin=b"", check=False)
+        if retry.returncode == 0:
+            return tuple(unborn)
+        proc = retry
+    detail = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
+    raise AgentmuxError(f"git add failed in {worktree}: {detail}")
 
 
 def _restore_index(index: Path, saved: bytes | None) -> bool:
