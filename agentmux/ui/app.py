@@ -35,7 +35,6 @@ from textual.screen import Screen
 
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
-from agentmux.ui.conflict_screen import HunksLoaded, HunksRequested
 from agentmux.ui.conflicts_view import ConflictsView
 from agentmux.ui.main_screen import LEAVE_INSERT, LEAVE_INSERT_LABEL, PALETTE, MainScreen, help_rows
 from agentmux.ui.merge_flow import MergeFlow, MergeLanded, MergePlanned
@@ -214,14 +213,6 @@ class AgentmuxApp(App[None]):
         """Mark panes, tell about new conflicts, refresh an open conflict panel."""
         self.conflicts_view.updated(message)
 
-    def on_hunks_requested(self, message: HunksRequested) -> None:
-        """The conflict panel wants a pair's hunks."""
-        self.conflicts_view.hunks_requested(message)
-
-    def on_hunks_loaded(self, message: HunksLoaded) -> None:
-        """Hand the hunks to the conflict panel if it is still open."""
-        self.conflicts_view.hunks_loaded(message)
-
     def on_sessions_resumed(self, message: SessionsResumed) -> None:
         """Each session's outcome, in the core's words."""
         self.resume_flow.resumed(message)
@@ -281,8 +272,7 @@ class AgentmuxApp(App[None]):
 
     def action_leave_insert(self) -> None:
         """The escape chord."""
-        if self.grid.insert_mode:
-            self.grid.set_insert(False)
+        self.grid.leave_insert()
 
     def action_zoom(self) -> None:
         """Zoom in or out."""

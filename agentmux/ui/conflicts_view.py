@@ -1,25 +1,22 @@
 """The conflict radar on screen: the radar's reports mark the panes (``⚠ conflict``, ``≈ overlap``)
-and announce new conflicts; the conflict panel (`c`) is opened on the focused session and kept
-current, and the hunks it asks for are read off the loop.
+and announce new conflicts; the conflict panel (`c`) is opened on the focused session, kept
+current, and given the radar to read hunks with (it reads them in its own worker).
 
-:class:`ConflictsView` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`):
-the app hands it the radar's ``ConflictsUpdated`` and the panel's ``HunksRequested`` and
-``HunksLoaded``; the radar runs in its own thread and the hunks are read in a worker, both only
-posting messages.
+:class:`ConflictsView` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`): the
+app hands it the radar's ``ConflictsUpdated``; the radar runs in its own thread and only posts.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from textual.app import App
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.conflicts import ConflictReport, PairReport, Verdict
+from agentmux.core.git.merge_tree import Hunk
 from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
 from agentmux.core.records import SessionRecord
 from agentmux.core.sessions.manager import SessionManager
-from agentmux.ui.conflict_screen import ConflictScreen, HunksLoaded, HunksRequested
+from agentmux.ui.conflict_screen import ConflictScreen
 from agentmux.ui.main_screen import top_screen
 from agentmux.ui.messages import ConflictsUpdated, CoreFailed
 from agentmux.ui.panes import PaneGrid
@@ -83,29 +80,14 @@ class ConflictsView:
         if isinstance(top, ConflictScreen):
             top.update_report(report)
 
-    def hunks_requested(self, message: HunksRequested) -> None:
-        """The conflict panel wants a pair's hunks: read them off the loop."""
-        work = partial(self._load_hunks, message)
-        self.app.run_worker(work, thread=True, exclusive=True, group="hunks")
-
-    def _load_hunks(self, message: HunksRequested) -> None:
+    def read_hunks(self, pair: PairReport) -> dict[str, list[Hunk]] | None:
+        """A pair's conflicting hunks, per file (git work: from a worker); None before the radar
+        has started."""
         radar = self.radar
-        if radar is None:
-            return
-        try:
-            hunks = radar.radar.hunks(message.pair)
-        except AgentmuxError as exc:
-            self.app.post_message(CoreFailed(f"conflict hunks: {exc.message}"))
-            return
-        self.app.post_message(HunksLoaded(message.pair, hunks))
-
-    def hunks_loaded(self, message: HunksLoaded) -> None:
-        """Hand the hunks to the conflict panel if it is still open."""
-        top = top_screen(self.app)
-        if isinstance(top, ConflictScreen):
-            top.show_hunks(message)
+        return None if radar is None else radar.radar.hunks(pair)
 
     def open_panel(self) -> None:
         """Open the conflict panel, on the focused session's conflict if it has one."""
         pane = self.grid.focused_pane()
-        self.app.push_screen(ConflictScreen(self.conflicts, pane.record.name if pane else None))
+        focus = pane.record.name if pane else None
+        self.app.push_screen(ConflictScreen(self.conflicts, focus, self.read_hunks))

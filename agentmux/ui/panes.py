@@ -412,6 +412,11 @@ class PaneGrid:
             )
         self.app.screen.refresh_bindings()
 
+    def leave_insert(self) -> None:
+        """Leave insert mode (if in it)."""
+        if self.insert_mode:
+            self.set_insert(False)
+
     def key(self, event: events.Key) -> None:
         """In insert mode every key goes to the focused agent."""
         pane = self.insert_target
