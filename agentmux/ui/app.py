@@ -109,11 +109,7 @@ class AgentmuxApp(App[None]):
         self._stop_watching = threading.Event()
         self.attention = Attention(self, manager)
         self.grid = PaneGrid(
-            self,
-            manager,
-            self.attention,
-            mirror=mirror,
-            refresh=self.refresh_sessions,
+            self, manager, self.attention, mirror=mirror, refresh=self.refresh_sessions
         )
         self.metrics_view = MetricsView(self, manager, self.grid, self.attention)
         self.conflicts_view = ConflictsView(self, manager, self.grid)
