@@ -187,8 +187,10 @@ class PaneGrid:
     def lay_out(self, message: SessionsRefreshed) -> None:
         """Lay out the panes for the current sessions (once the grid exists)."""
         screen = top_screen(self.app)
-        if not isinstance(screen, MainScreen) or not screen.query("#grid"):
-            return  # MainScreen.on_mount applies it
+        parts = ("#grid", "#empty", "#overflow")
+        if not isinstance(screen, MainScreen) or not all(screen.query(p) for p in parts):
+            # Not composed yet (MainScreen.on_mount applies it), or being torn down at exit.
+            return
         visible = message.sessions[:MAX_VISIBLE]
         grid = screen.query_one("#grid", Grid)
         wanted = {v.record.id for v in visible}
