@@ -55,7 +55,7 @@ async def soak(repo: Path, minutes: float, rate: float) -> dict[str, object]:
     app = AgentmuxApp(manager)
     with stamped_rows_drawn(on_row):
         async with app.run_test(size=(COLS, ROWS)) as pilot:
-            while len(app.panes) < SESSIONS:
+            while len(app.grid.panes) < SESSIONS:
                 await pilot.pause(0.1)
             await pilot.pause(5.0)  # mirrored, radar and metrics running
             start = time.monotonic()

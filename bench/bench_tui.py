@@ -65,7 +65,7 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
     with stamped_rows_drawn(on_row):
         async with app.run_test(size=(COLS, ROWS)) as pilot:
             deadline = time.monotonic() + 20
-            while len(app.panes) < SESSIONS and time.monotonic() < deadline:
+            while len(app.grid.panes) < SESSIONS and time.monotonic() < deadline:
                 await pilot.pause(0.1)
             await pilot.pause(2.0)  # windows resized, screens mirrored
             for n in range(SESSIONS):
@@ -76,7 +76,7 @@ async def measure_latency(repo: Path, seconds: float, rate: float) -> dict[str, 
             after = me.cpu_times()
             app_cpu = 100 * ((after.user + after.system) - (before.user + before.system)) / seconds
             await pilot.pause(1.0)
-            frames = sum(p.frames for p in app.panes.values())
+            frames = sum(p.frames for p in app.grid.panes.values())
     printed = int(rate * seconds) * SESSIONS
     manager.tmux.kill_server()
     # Gone for good, not lost: the TUI of the CPU phase would offer to resume lost sessions (a

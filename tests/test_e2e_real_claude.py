@@ -211,19 +211,19 @@ async def test_real_claude_under_the_tui_quit_and_reopen(
     manager = SessionManager.open(repo)
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
         await until(lambda: "Stop" in agent_events(manager, "alpha"), timeout=90, what="a turn")
-        (pane,) = app.panes.values()
+        (pane,) = app.grid.panes.values()
         await until(lambda: "tok $" in str(pane.border_title), what="spend in the title")
         manager.send("alpha", b"report your status")  # the agent works while the TUI quits
     assert manager.get("alpha").status.value == "running"
     again = RecordingApp(manager, radar=False)
     async with again.run_test(size=SIZE):
-        await until(lambda: len(again.panes) == 1, what="the pane again")
+        await until(lambda: len(again.grid.panes) == 1, what="the pane again")
         await until(
             lambda: agent_events(manager, "alpha").count("Stop") >= 2, timeout=90, what="turn 2"
         )
-        (pane,) = again.panes.values()
+        (pane,) = again.grid.panes.values()
         row = json.loads(run_cli(repo, "cost", "--json").out)["sessions"][0]
         want = f"${float(row['cost_usd']):.4f}"
         await until(lambda: want in str(pane.border_title), what=f"{want} in the title")

@@ -155,14 +155,14 @@ async def test_real_codex_under_the_tui(
     manager = SessionManager.open(repo)
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
         await until(lambda: turns_done(manager, "one") >= 1, timeout=90, what="a turn")
-        (pane,) = app.panes.values()
+        (pane,) = app.grid.panes.values()
         await until(lambda: "tok $" in str(pane.border_title), timeout=20, what="spend")
     again = RecordingApp(manager, radar=False)
     async with again.run_test(size=SIZE):
-        await until(lambda: len(again.panes) == 1, what="the pane again")
-        (pane,) = again.panes.values()
+        await until(lambda: len(again.grid.panes) == 1, what="the pane again")
+        (pane,) = again.grid.panes.values()
         assert pane.record.name == "one"
     assert run_cli(repo, "stop", "one").code == 0
 

@@ -101,30 +101,30 @@ async def test_a_lost_sessions_pane_shows_and_takes_nothing_of_the_agent_with_it
     wait_ready(manager, "a", "b")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
-        a_pane = app.panes[first[0].id]
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
+        a_pane = app.grid.panes[first[0].id]
         await until(lambda: identity(manager, "a") in shown(a_pane.rows), what="a's screen")
         await pilot.press("1", "i")
-        assert app.insert_mode and app.insert_target is a_pane
+        assert app.grid.insert_mode and app.grid.insert_target is a_pane
         other = SessionManager.open(repo)  # another agentmux process, as the user would run
         await asyncio.to_thread(restart_with_new_sessions, other, [r.tmux_pane_id for r in first])
         # The TUI reconnects to the restarted server with a backoff: slow on a loaded machine.
-        await until(lambda: len(app.panes) == 4, timeout=40, what="the new sessions' panes")
-        c_pane = app.panes[other.get("c").id]
+        await until(lambda: len(app.grid.panes) == 4, timeout=40, what="the new sessions' panes")
+        c_pane = app.grid.panes[other.get("c").id]
         # (Not "session c": in a quarter of the screen the banner's first line may scroll off.)
         c_text = identity(other, "c")
         await until(lambda: c_text in shown(c_pane.rows), timeout=40, what="c mirrored")
         await until(lambda: a_pane.record.status is Status.LOST, what="a shown lost")
         await pilot.press(*"yoyo", "enter")
         await asyncio.sleep(1.0)  # a mirror that routes by pane id has shown c's screen by now
-        for pane in app.panes.values():
+        for pane in app.grid.panes.values():
             if pane.record.name in ("a", "b"):
                 text = shown(pane.rows)
                 for other_name in ("c", "d"):
                     assert identity(other, other_name) not in text, pane.record.name
         assert any("lost" in row for row in a_pane.rows)
         assert "lost" in str(a_pane.border_title)
-        still_inserting = app.insert_mode
+        still_inserting = app.grid.insert_mode
         told = any("is lost" in n.message for n in app._notifications)
     for name in ("c", "d"):
         await asyncio.to_thread(other.send, name, b"write marker.txt done")

@@ -62,7 +62,7 @@ def demo_sessions(manager: SessionManager, *names: str) -> None:
 
 
 def focused_name(app: AgentmuxApp) -> str | None:
-    pane = app.focused_pane()
+    pane = app.grid.focused_pane()
     return pane.record.name if pane else None
 
 
@@ -82,7 +82,7 @@ async def test_empty_state_then_new_session_modal(repo: Path, manager: SessionMa
         await until(lambda: manager.store.session_by_name("fromtui") is not None, what="create")
         record = manager.get("fromtui")
         await until(lambda: (Path(record.worktree) / "tui.txt").exists(), what="prompt")
-        await until(lambda: len(app.panes) == 1, what="its pane")
+        await until(lambda: len(app.grid.panes) == 1, what="its pane")
         assert not app.screen.query_one("#empty").display
         assert record.agent == "demo"
 
@@ -91,7 +91,7 @@ async def test_focus_keys_tab_and_click(repo: Path, manager: SessionManager) -> 
     demo_sessions(manager, "one", "two", "three")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 3, what="three panes")
+        await until(lambda: len(app.grid.panes) == 3, what="three panes")
         assert focused_name(app) == "one"
         await pilot.press("2")
         assert focused_name(app) == "two"
@@ -103,7 +103,7 @@ async def test_focus_keys_tab_and_click(repo: Path, manager: SessionManager) -> 
         assert focused_name(app) == "three"
         await pilot.press("9")  # no ninth pane: nothing changes
         assert focused_name(app) == "three"
-        first = next(iter(app.panes.values()))
+        first = next(iter(app.grid.panes.values()))
         await pilot.click(first)
         assert focused_name(app) == "one"
         assert first.has_class("-focused")
@@ -115,8 +115,8 @@ async def test_screens_are_mirrored_and_windows_sized_to_cells(
     demo_sessions(manager, "left", "right")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
-        left = next(iter(app.panes.values()))
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
+        left = next(iter(app.grid.panes.values()))
         await until(lambda: any("demo ❯" in row for row in left.rows), what="mirrored screen")
         assert "OutputUpdated" in app.seen
         width = left.size.width
@@ -143,12 +143,12 @@ async def test_zoom_shows_one_pane_and_back(repo: Path, manager: SessionManager)
     demo_sessions(manager, "a1", "a2")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
         await pilot.press("2", "z")
-        shown = [p.record.name for p in app.panes.values() if p.display]
-        assert shown == ["a2"] and app.zoomed
+        shown = [p.record.name for p in app.grid.panes.values() if p.display]
+        assert shown == ["a2"] and app.grid.zoomed
         await pilot.press("z")
-        assert all(p.display for p in app.panes.values()) and not app.zoomed
+        assert all(p.display for p in app.grid.panes.values()) and not app.grid.zoomed
 
 
 async def test_insert_mode_sends_every_key_to_the_agent(
@@ -157,9 +157,9 @@ async def test_insert_mode_sends_every_key_to_the_agent(
     demo_sessions(manager, "typist")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("i")
-        assert app.insert_mode
+        assert app.grid.insert_mode
         # Keys that are bindings outside insert mode (q quits, n opens a form) go to the agent.
         await pilot.press(*"write q.txt qn1z", "enter")
         record = manager.get("typist")
@@ -167,7 +167,7 @@ async def test_insert_mode_sends_every_key_to_the_agent(
         assert (Path(record.worktree) / "q.txt").read_text() == "qn1z"
         assert app.is_running and not isinstance(app.screen, NewSessionScreen)
         await pilot.press("ctrl+right_square_bracket")
-        assert not app.insert_mode
+        assert not app.grid.insert_mode
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -177,8 +177,8 @@ async def test_insert_mode_types_a_tilde_as_a_tilde(repo: Path, manager: Session
     demo_sessions(manager, "home")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
-        pane = next(iter(app.panes.values()))
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
+        pane = next(iter(app.grid.panes.values()))
         await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
         await pilot.press("i", *"write t.txt ~/x~", "enter")
         target = Path(manager.get("home").worktree) / "t.txt"
@@ -191,7 +191,7 @@ async def test_broadcast_to_all_and_to_selected(repo: Path, manager: SessionMana
     demo_sessions(manager, "b1", "b2", "b3")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 3, what="panes")
+        await until(lambda: len(app.grid.panes) == 3, what="panes")
         await pilot.press("b")
         assert isinstance(app.screen, BroadcastScreen)
         app.screen.query_one("#text", TextArea).text = "write all.txt x"
@@ -200,7 +200,7 @@ async def test_broadcast_to_all_and_to_selected(repo: Path, manager: SessionMana
             worktree = Path(manager.get(name).worktree)
             await until((worktree / "all.txt").exists, what=f"broadcast reaching {name}")
         await pilot.press("2", "space")
-        assert app.selected == {manager.get("b2").id}
+        assert app.grid.selected == {manager.get("b2").id}
         await pilot.press("b")
         app.screen.query_one("#text", TextArea).text = "write sel.txt x"
         await pilot.press("ctrl+s")
@@ -213,24 +213,24 @@ async def test_stop_and_remove_ask_first(repo: Path, manager: SessionManager) ->
     demo_sessions(manager, "victim")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert manager.get("victim").status is Status.RUNNING
         await pilot.press("x", "y")
         await until(lambda: manager.get("victim").status is Status.STOPPED, what="stopped")
-        await until(lambda: "stopped" in str(app.focused_pane().border_title), what="title")  # type: ignore[union-attr]
+        await until(lambda: "stopped" in str(app.grid.focused_pane().border_title), what="title")  # type: ignore[union-attr]
         await pilot.press("d", "y")
         await until(lambda: manager.store.session_by_name("victim") is None, what="removed")
-        await until(lambda: not app.panes, what="pane gone")
+        await until(lambda: not app.grid.panes, what="pane gone")
 
 
 async def test_remove_refusal_is_shown_not_raised(repo: Path, manager: SessionManager) -> None:
     demo_sessions(manager, "precious")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("d", "y")
         await until(
             lambda: any("still running" in n.message for n in app._notifications),
@@ -245,14 +245,14 @@ async def test_quit_leaves_agents_running_and_reopen_finds_them(
     demo_sessions(manager, "stays")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("q")
     assert not app.is_running
     assert manager.reconcile()[0].status is Status.RUNNING
     again = RecordingApp(manager)
     async with again.run_test(size=SIZE):
         await until(
-            lambda: [p.record.name for p in again.panes.values()] == ["stays"],
+            lambda: [p.record.name for p in again.grid.panes.values()] == ["stays"],
             what="the same session",
         )
 
@@ -265,10 +265,11 @@ async def test_command_palette_and_longest_idle(repo: Path, manager: SessionMana
     manager.send("new", b"sleep 20")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
         await pilot.press("2")
         await until(
-            lambda: all(v.idle_seconds is not None for v in app.views.values()), what="idle times"
+            lambda: all(v.idle_seconds is not None for v in app.grid.views.values()),
+            what="idle times",
         )
         await pilot.press("w")
         assert focused_name(app) == "old"
@@ -288,7 +289,7 @@ async def test_more_than_nine_sessions_are_listed_not_lost(repo: Path) -> None:
         manager.create(agent="demo", name=f"s{n}")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 9, what="nine panes")
+        await until(lambda: len(app.grid.panes) == 9, what="nine panes")
         overflow = app.screen.query_one("#overflow")
         assert "s9" in str(overflow.render())
 
@@ -333,9 +334,9 @@ async def test_waiting_for_you_is_marked_announced_and_jumped_to(
     demo_sessions(manager, "calm", "asking")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
         manager.send("asking", b"ask")
-        asking = app.panes[manager.get("asking").id]
+        asking = app.grid.panes[manager.get("asking").id]
         await until(lambda: "waiting for you" in str(asking.border_title), what="waiting mark")
         assert asking.has_class("-waiting")
         assert any("asking is waiting for you" in n.message for n in app._notifications)
@@ -371,8 +372,8 @@ async def test_the_control_connection_is_remade_when_it_drops(
     demo_sessions(manager, "steady")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="pane")
-        pane = next(iter(app.panes.values()))
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
+        pane = next(iter(app.grid.panes.values()))
         await until(lambda: any("demo ❯" in row for row in pane.rows), what="mirrored")
 
         def control_clients(keeper: bool = False) -> list[psutil.Process]:
@@ -399,7 +400,7 @@ async def test_the_control_connection_is_remade_when_it_drops(
         )
         await until(
             lambda: (
-                app.connection == "connected"
+                app.grid.connection == "connected"
                 and control_clients()
                 and control_clients()[0].pid != first[0].pid
             ),
@@ -418,7 +419,7 @@ async def test_insert_mode_owns_ctrl_p_and_paste_reaches_the_agent(
     demo_sessions(manager, "keys")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("i", "ctrl+p")
         assert not isinstance(app.screen, CommandPalette), "Ctrl+P went to the agent"
         app.post_message(
@@ -435,7 +436,7 @@ async def test_a_textual_builtin_theme_does_not_crash(repo: Path, manager: Sessi
     demo_sessions(manager, "themed")
     app = RecordingApp(manager, theme="textual-dark")
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         assert app.theme == "textual-dark"
 
 
@@ -453,8 +454,8 @@ async def test_pane_rows_are_drawn_as_textual_itself_draws_them(
     demo_sessions(manager, "p1", "p2")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
-        first, second = app.panes.values()
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
+        first, second = app.grid.panes.values()
         await until(lambda: any("demo ❯" in row for row in first.rows), what="mirrored")
 
         async def same_as_textual(state: str) -> None:

@@ -83,7 +83,9 @@ async def test_the_tuis_radar_records_and_the_panel_follows(
     trees = [Path(manager.create(agent="demo", name=n).worktree) for n in ("a", "b")]
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.conflicts is not None, what="the radar's first report")
+        await until(
+            lambda: app.conflicts_view.conflicts is not None, what="the radar's first report"
+        )
         for tree, text in zip(trees, ("from a\n", "from b\n"), strict=True):
             (tree / "README.md").write_text(text)
         await until(

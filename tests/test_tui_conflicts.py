@@ -24,12 +24,23 @@ async def test_conflict_panel_markers_and_notice(repo: Path, manager: SessionMan
     b = Path(manager.create(agent="demo", name="b").worktree)
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.conflicts is not None and len(app.panes) == 2, what="radar")
-        assert not app.conflicts.has_conflict  # type: ignore[union-attr]
+        await until(
+            lambda: app.conflicts_view.conflicts is not None and len(app.grid.panes) == 2,
+            what="radar",
+        )
+        assert not app.conflicts_view.conflicts.has_conflict  # type: ignore[union-attr]
         (a / "README.md").write_text("from a\nsecond line\n")
         (b / "README.md").write_text("from b\nsecond line\n")
-        await until(lambda: app.conflicts is not None and app.conflicts.has_conflict, what="hit")
-        await until(lambda: all("⚠ conflict" in str(p.border_title) for p in app.panes.values()))
+        await until(
+            lambda: (
+                app.conflicts_view.conflicts is not None
+                and app.conflicts_view.conflicts.has_conflict
+            ),
+            what="hit",
+        )
+        await until(
+            lambda: all("⚠ conflict" in str(p.border_title) for p in app.grid.panes.values())
+        )
         assert any("new conflict: a × b in README.md" in n.message for n in app._notifications)
 
         await pilot.press("c")
@@ -71,7 +82,13 @@ async def test_conflict_panel_opens_on_the_conflicting_pair(
     (b / "README.md").write_text("from b\n")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.conflicts is not None and app.conflicts.has_conflict, what="hit")
+        await until(
+            lambda: (
+                app.conflicts_view.conflicts is not None
+                and app.conflicts_view.conflicts.has_conflict
+            ),
+            what="hit",
+        )
         await pilot.press("c")
         screen = app.screen
         assert isinstance(screen, ConflictScreen)
@@ -93,9 +110,12 @@ async def test_conflict_panel_opens_on_the_focused_sessions_pair(
         (worktree / "README.md").write_text(f"from {name}\n")
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 3, what="panes")
+        await until(lambda: len(app.grid.panes) == 3, what="panes")
         await until(
-            lambda: app.conflicts is not None and len(app.conflicts.conflict_keys()) == 3,
+            lambda: (
+                app.conflicts_view.conflicts is not None
+                and len(app.conflicts_view.conflicts.conflict_keys()) == 3
+            ),
             what="three conflicting pairs",
         )
         await pilot.press("3")
@@ -120,7 +140,7 @@ async def test_merge_action_shows_the_plan_then_lands(repo: Path, manager: Sessi
     before = git(repo, "rev-parse", "main")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 3, what="panes")
+        await until(lambda: len(app.grid.panes) == 3, what="panes")
         await pilot.press("m")
         await until(lambda: isinstance(app.screen, ConfirmScreen), what="the plan")
         plan_text = str(app.screen.query_one(Static).content)

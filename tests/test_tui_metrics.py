@@ -22,8 +22,8 @@ async def test_pane_title_shows_tokens_and_cost(repo: Path, manager: SessionMana
     cost = Decimal(row["cost_usd"])
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
-        (pane,) = app.panes.values()
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
+        (pane,) = app.grid.panes.values()
         shown = f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
         want = f"{shown} tok ${cost:.4f}"
         await until(lambda: want in str(pane.border_title), what=f"{want!r} in the title")
@@ -34,7 +34,7 @@ async def test_budget_reached_in_the_tui(repo: Path, manager: SessionManager) ->
     assert made.code == 0, made.err
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
         manager.send("capped", b"write a.txt spends more than a tenth of a cent")
         # The budget stop may interrupt the turn (then no Stop hook fires), so wait for the
         # transcript to close it rather than for finished_turns.
@@ -48,7 +48,7 @@ async def test_budget_reached_in_the_tui(repo: Path, manager: SessionManager) ->
             lambda: any("capped reached its budget" in n.message for n in app._notifications),
             what="the budget stop",
         )
-        (pane,) = app.panes.values()
+        (pane,) = app.grid.panes.values()
         await until(lambda: "⛔" in str(pane.border_title), what="the stop mark")
     refused = run_cli(repo, "send", "capped", "more")
     assert refused.code == 1 and "budget" in refused.err
@@ -61,7 +61,7 @@ async def test_dollar_opens_the_cost_panel_with_live_metrics(
     await until(lambda: finished_turns(manager, "spender") == 1, what="a turn")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: bool(app.metrics), what="metrics")
+        await until(lambda: bool(app.metrics_view.metrics), what="metrics")
         await pilot.press("dollar_sign")
         assert isinstance(app.screen, CostScreen)
         manager.send("spender", b"append a.txt more")
@@ -87,8 +87,8 @@ async def test_a_transcript_write_refreshes_the_title_without_waiting_for_the_po
     await until(lambda: finished_turns(manager, "watched") == 1, what="a first turn")
     app = RecordingApp(manager, radar=False, metrics_seconds=600)  # the poll never fires
     async with app.run_test(size=SIZE):
-        await until(lambda: len(app.panes) == 1, what="the pane")
-        (pane,) = app.panes.values()
+        await until(lambda: len(app.grid.panes) == 1, what="the pane")
+        (pane,) = app.grid.panes.values()
         await until(lambda: "tok $" in str(pane.border_title), what="spend in the title")
         before = str(pane.border_title)
         manager.send("watched", b"append a.txt a second turn")

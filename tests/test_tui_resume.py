@@ -45,7 +45,7 @@ def prompts(manager: SessionManager, name: str) -> list[str]:
 
 
 def pane(app: AgentmuxApp, manager: SessionManager, name: str) -> PaneView:
-    return app.panes[manager.get(name).id]
+    return app.grid.panes[manager.get(name).id]
 
 
 def title(app: AgentmuxApp, manager: SessionManager, name: str) -> str:
@@ -74,7 +74,7 @@ async def test_lost_sessions_are_offered_once_and_resumed_in_the_same_conversati
         assert "2 sessions were lost" in question and "keep, also" in question
         assert "Resume them all?" in question
         # The grid is laid out behind the question, the lost panes saying how to resume them.
-        assert len(app.panes) == 2
+        assert len(app.grid.panes) == 2
         assert "lost · press r to resume" in title(app, manager, "keep")
         assert pane(app, manager, "keep").rows == LOST_ROWS
         assert any("Press" in row and "to resume it" in row for row in LOST_ROWS)
@@ -145,7 +145,7 @@ async def test_r_resumes_a_stopped_and_an_exited_session(
     wait_for(lambda: manager.reconcile() and manager.get("quits").status is Status.EXITED)
     app = OfferCountingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 3, what="panes")
+        await until(lambda: len(app.grid.panes) == 3, what="panes")
         await until(lambda: "stopped · press r to resume" in title(app, manager, "stopme"))
         await until(lambda: "exited 3 · press r to resume" in title(app, manager, "quits"))
         assert "press r to resume" not in title(app, manager, "busy")

@@ -63,7 +63,7 @@ async def test_review_lists_files_marks_work_in_progress_and_shows_diffs(
     (worktree / "notes.txt").write_text("an untracked note\n")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
         await pilot.press("2", "v")
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.session == "rev"
@@ -108,7 +108,7 @@ async def test_commit_from_the_review_lands_on_the_branch(
     tip = git(repo, "rev-parse", "agentmux/wip")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("v")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
@@ -141,7 +141,7 @@ async def test_commit_during_a_turn_is_refused_then_forced(
     tip = git(repo, "rev-parse", "agentmux/busy")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("v")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
@@ -172,7 +172,7 @@ async def test_merge_from_the_review_plans_this_session_alone(
     before = git(repo, "rev-parse", "main")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
         await pilot.press("2", "v")
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.session == "beta"
@@ -213,7 +213,7 @@ async def test_merge_offers_to_commit_work_in_progress_first(
     before = git(repo, "rev-parse", "main")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 2, what="panes")
+        await until(lambda: len(app.grid.panes) == 2, what="panes")
 
         async def offered() -> str:
             await pilot.press("m")
@@ -265,7 +265,7 @@ async def test_the_command_palette_opens_the_review(repo: Path, manager: Session
     demo_sessions(manager, "pal")
     app = RecordingApp(manager, radar=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: len(app.panes) == 1, what="pane")
+        await until(lambda: len(app.grid.panes) == 1, what="pane")
         await pilot.press("ctrl+p")
         # agentmux's own actions are offered, not only Textual's (it once looked at the
         # palette's own screen, so it offered none).

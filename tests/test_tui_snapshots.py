@@ -99,7 +99,7 @@ async def snapshot(manager: SessionManager, theme: str, count: int) -> str:
         for n in range(count):
             # As the mirror delivers them (coalesced per pane).
             now = time.monotonic()
-            app._on_screen(Screen(f"%{n}", screen_rows(n), (7, 6), 80, 20, now, record(n).id))
+            app.grid._on_screen(Screen(f"%{n}", screen_rows(n), (7, 6), 80, 20, now, record(n).id))
         await pilot.pause()
         await pilot.pause()
         return normalise(app.export_screenshot(title=f"agentmux {theme}"))

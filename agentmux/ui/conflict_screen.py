@@ -1,12 +1,19 @@
 """The conflict panel (`c`): the session-by-session matrix, the files of the selected pair, and
-the conflicting hunks side by side. It only shows reports; the app fetches hunks off the loop."""
+the conflicting hunks side by side.
+
+It shows the reports it is given (the app's conflicts view hands it each new one) and reads the
+selected pair's hunks itself, in a thread worker, through the reader it is given; the worker only
+posts :class:`HunksLoaded` back to this screen.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.markup import escape
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,8 +22,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from agentmux.core.errors import AgentmuxError
 from agentmux.core.git.conflicts import ConflictReport, PairReport, Verdict
 from agentmux.core.git.merge_tree import Hunk
+from agentmux.ui.messages import CoreFailed
 
 CELL = {
     Verdict.CLEAN: "·",
@@ -26,12 +35,9 @@ CELL = {
 }
 
 
-class HunksRequested(Message):
-    """The panel wants the conflicting hunks of a pair (fetched in a worker)."""
-
-    def __init__(self, pair: PairReport) -> None:
-        super().__init__()
-        self.pair = pair
+#: Reads the conflicting hunks of a pair, per file (git work: call it off the loop); None while
+#: there is no radar to read them with.
+HunkReader = Callable[[PairReport], dict[str, list[Hunk]] | None]
 
 
 class HunksLoaded(Message):
@@ -98,9 +104,15 @@ class ConflictScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,c", "close", "Close")]
 
-    def __init__(self, report: ConflictReport | None, focus: str | None = None) -> None:
+    def __init__(
+        self,
+        report: ConflictReport | None,
+        focus: str | None = None,
+        hunks: HunkReader | None = None,
+    ) -> None:
         super().__init__()
         self.report = report
+        self._read_hunks = hunks
         self.focus_name = focus
         self.pair: PairReport | None = None
         self.hunks: dict[str, list[Hunk]] = {}
@@ -192,7 +204,23 @@ class ConflictScreen(ModalScreen[None]):
         elif pair.verdict is Verdict.CLEAN:
             files.add_row("", "no file changed on both sides")
         if pair.verdict is Verdict.CONFLICT:
-            self.app.post_message(HunksRequested(pair))
+            self._load_hunks(pair)
+
+    @work(thread=True, exclusive=True, group="hunks")
+    def _load_hunks(self, pair: PairReport) -> None:
+        if self._read_hunks is None:
+            return
+        try:
+            hunks = self._read_hunks(pair)
+        except AgentmuxError as exc:
+            self.app.post_message(CoreFailed(f"conflict hunks: {exc.message}"))
+            return
+        if hunks is not None:
+            self.post_message(HunksLoaded(pair, hunks))
+
+    def on_hunks_loaded(self, message: HunksLoaded) -> None:
+        """The worker read a pair's hunks."""
+        self.show_hunks(message)
 
     def show_hunks(self, message: HunksLoaded) -> None:
         """Hunks for the shown pair arrived: show those of the highlighted file."""

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textual.app import App
 from textual.theme import Theme
 
 from agentmux.core.paths import config_dir
@@ -92,3 +93,18 @@ def load_themes() -> ThemeSet:
                 continue
             found.themes[theme.name] = theme
     return found
+
+
+def use_themes(app: App[None], found: ThemeSet, wanted: str | None) -> list[str]:
+    """Register ``found`` with ``app`` and switch to ``wanted`` (default: the shipped default);
+    return a sentence for each problem (broken files, an unknown name)."""
+    for loaded in found.themes.values():
+        app.register_theme(loaded)
+    problems = list(found.problems)
+    name = wanted or DEFAULT_THEME
+    if name not in found.themes and name not in app.available_themes:
+        problems.append(f"no theme named {name!r}; using {DEFAULT_THEME}")
+        name = DEFAULT_THEME
+    if name in app.available_themes:
+        app.theme = name
+    return problems

@@ -29,7 +29,7 @@ from agentmux.core.agents.events import AGENT_EVENT
 from agentmux.core.agents.profiles import AgentProfile, demo_transcript_root, resolve_profile
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
-from agentmux.core.metrics.claude_transcripts import claude_config_dir, find_main_files
+from agentmux.core.metrics.claude_transcript_files import claude_config_dir, find_main_files
 from agentmux.core.metrics.codex_rollouts import codex_home, find_rollout, read_meta
 from agentmux.core.metrics.resumed_transcripts import last_conversation
 from agentmux.core.metrics.runs import RESUMED, RunHistory, feed_resumed, first_start, resumed_data
