@@ -76,7 +76,7 @@ class PaneGrid:
         self._screens_lock = threading.Lock()
         self._attached = False
         self.mirror = (
-            Mirror(manager.tmux.socket_path, self._on_screen, self._on_state) if mirror else None
+            Mirror(manager.host.socket, self._on_screen, self._on_state) if mirror else None
         )
 
     def start(self) -> None:
