@@ -32,8 +32,9 @@ typecheck:
 contracts:
 	$(BIN)/lint-imports
 
+# Three workers on two cores: most of a test's time is spent waiting on tmux, git and agents.
 pytest:
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3
 
 bench: install
 	$(BIN)/python bench/bench_new_sessions.py

@@ -51,7 +51,10 @@ def restart_with_new_sessions(mgr: SessionManager, old: list[str | None]) -> Non
     """Kill the tmux server (a reboot) and start two sessions that get the old pane ids."""
     mgr.tmux.kill_server()
     made = [mgr.create(agent="demo", name=name) for name in ("c", "d")]
-    assert sorted(str(r.tmux_pane_id) for r in made) == sorted(map(str, old)), "ids reused"
+    # A TUI reconnecting meanwhile may make its view session between the two, taking one of the
+    # old ids itself: at least one lost session's id must go to a new agent.
+    reused = {str(r.tmux_pane_id) for r in made} & set(map(str, old))
+    assert reused, "ids reused"
     wait_ready(mgr, "c", "d")
 
 
