@@ -10,6 +10,7 @@ pastes. Its reconcile runs in a worker thread and only posts messages; the mirro
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -75,6 +76,10 @@ class PaneGrid:
         self._screens: dict[str, PaneScreen] = {}
         self._screens_lock = threading.Lock()
         self._attached = False
+        # Pastes on their way to an agent (typed from a worker), and keys typed meanwhile, held
+        # so they reach the agent after the paste: an Enter must not overtake the text it submits.
+        self._pastes = 0
+        self._after_paste: list[tuple[PaneView, str, str | None]] = []
         self.mirror = (
             Mirror(manager.host.socket, self._on_screen, self._on_state) if mirror else None
         )
@@ -163,9 +168,26 @@ class PaneGrid:
             self.mirror.resize(pane.record, width, height)
 
     def _paste(self, name: str, data: bytes) -> None:
-        """A paste in insert mode: typed into the agent as one bracketed paste, not submitted."""
-        work = partial(self._paste_in_thread, name, data)
+        """A paste in insert mode: typed into the agent as one bracketed paste, not submitted;
+        keys typed before it lands wait for it."""
+        self._pastes += 1
+
+        def work() -> None:
+            try:
+                self._paste_in_thread(name, data)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the app has stopped meanwhile
+                    self.app.call_from_thread(self._pasted)
+
         self.app.run_worker(work, thread=True, group="core")
+
+    def _pasted(self) -> None:
+        """A paste landed: type the keys that waited for it, in order."""
+        self._pastes -= 1
+        if self._pastes == 0:
+            waiting, self._after_paste = self._after_paste, []
+            for pane, key, character in waiting:
+                self._type(pane, key, character)
 
     def _paste_in_thread(self, name: str, data: bytes) -> None:
         try:
@@ -430,10 +452,17 @@ class PaneGrid:
             return
         event.stop()
         event.prevent_default()
+        if self._pastes:
+            self._after_paste.append((pane, event.key, event.character))
+        else:
+            self._type(pane, event.key, event.character)
+
+    def _type(self, pane: PaneView, key: str, character: str | None) -> None:
+        """Type one key into the pane's agent, or say it reaches nothing."""
         record = pane.record
-        if record.status is not Status.RUNNING or not self.mirror.send_key(
-            record, event.key, event.character
-        ):
+        if self.mirror is None or pane is not self.insert_target:
+            return  # insert mode ended (or moved) while the key waited for a paste
+        if record.status is not Status.RUNNING or not self.mirror.send_key(record, key, character):
             self._refuse_keys(pane)
 
     def _refuse_keys(self, pane: PaneView) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.style import Style
@@ -414,9 +415,18 @@ async def test_the_control_connection_is_remade_when_it_drops(
 
 
 async def test_insert_mode_owns_ctrl_p_and_paste_reaches_the_agent(
-    repo: Path, manager: SessionManager
+    repo: Path, manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     demo_sessions(manager, "keys")
+    # A paste is typed from a worker, through the core: make it slow, as on a loaded machine.
+    # The Enter pressed right after it must wait for it, not submit an empty line before it.
+    send = manager.send
+
+    def slow_send(*args: Any, **kwargs: Any) -> object:
+        time.sleep(1.0)
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(manager, "send", slow_send)
     app = RecordingApp(manager)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: len(app.grid.panes) == 1, what="pane")
