@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,33 @@ _UNBORN_NESTED = re.compile(r"^error: '(.+)' does not have a commit checked out$
 def unborn_nested(stderr: bytes) -> list[str]:
     """The nested repositories with no commit yet that made ``git add`` fail, from its stderr."""
     return _UNBORN_NESTED.findall(stderr.decode(errors="replace"))
+
+
+def add_all(
+    worktree: Path, paths: Sequence[str] = (".",), *, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[bytes], tuple[str, ...]]:
+    """``git add --all -- paths`` (taken literally); git's last answer, and the nested
+    repositories with no commit yet it left out.
+
+    git refuses to add a nested repository with no commit (there is nothing a gitlink could
+    name); like any nested repository it is not the worktree's own content, so it is left out
+    and named rather than failing the whole add (snapshots and ``commit`` both rely on this).
+    """
+    base = ["-c", "advice.addIgnoredFile=false"]
+    proc = run_git(
+        [*base, "--literal-pathspecs", "add", "--all", "--", *paths],
+        worktree,
+        env=env,
+        stdin=b"",
+        check=False,
+    )
+    unborn = unborn_nested(proc.stderr) if proc.returncode != 0 else []
+    if not unborn:
+        return proc, ()
+    specs = [f":(literal){p}" for p in paths]
+    specs += [f":(exclude,literal){p}" for p in unborn]
+    proc = run_git([*base, "add", "--all", "--", *specs], worktree, env=env, stdin=b"", check=False)
+    return proc, tuple(unborn) if proc.returncode == 0 else ()
 
 
 _IN_PROGRESS = (
@@ -177,37 +205,9 @@ class SnapshotStore:
 
     def _add(self, worktree: Path, env: Mapping[str, str], paths: Sequence[str]) -> bool:
         """``git add --all`` of ``paths`` into the private index; whether it worked."""
-        proc = run_git(
-            [
-                "-c",
-                "advice.addIgnoredFile=false",
-                "--literal-pathspecs",
-                "add",
-                "--all",
-                "--",
-                *paths,
-            ],
-            worktree,
-            env=env,
-            check=False,
-        )
+        proc, _left_out = add_all(worktree, paths, env=env)
         if proc.returncode == 0:
             return True
-        unborn = unborn_nested(proc.stderr)
-        if unborn:
-            # A nested repository with no commit yet has nothing a commit could point at (git
-            # refuses to add it); like any nested repository it is not the worktree's own
-            # content, so the snapshot leaves it out rather than failing whole.
-            specs = [f":(literal){p}" for p in paths]
-            specs += [f":(exclude,literal){p}" for p in unborn]
-            proc = run_git(
-                ["-c", "advice.addIgnoredFile=false", "add", "--all", "--", *specs],
-                worktree,
-                env=env,
-                check=False,
-            )
-            if proc.returncode == 0:
-                return True
         # A path the watcher saw may be ignored: git says so and still adds the others.
         return proc.stderr.startswith(b"The following paths are ignored")
 

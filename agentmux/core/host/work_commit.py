@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
-from agentmux.core.git.snapshots import unborn_nested
+from agentmux.core.git.snapshots import add_all
 
 
 def add_and_commit(worktree: Path, message: str) -> tuple[str | None, tuple[str, ...]]:
@@ -49,16 +49,9 @@ def add_and_commit(worktree: Path, message: str) -> tuple[str | None, tuple[str,
 def _add_all(worktree: Path) -> tuple[str, ...]:
     """``git add --all``; a nested repository with no commit yet (git cannot add one: there is
     nothing for a gitlink to name) is left out, and named, rather than failing the commit."""
-    proc = git.run_git(["add", "--all"], worktree, stdin=b"", check=False)
+    proc, left_out = add_all(worktree)
     if proc.returncode == 0:
-        return ()
-    unborn = unborn_nested(proc.stderr)
-    if unborn:
-        specs = [":(literal).", *(f":(exclude,literal){path}" for path in unborn)]
-        retry = git.run_git(["add", "--all", "--", *specs], worktree, stdin=b"", check=False)
-        if retry.returncode == 0:
-            return tuple(unborn)
-        proc = retry
+        return left_out
     detail = git.error_detail(proc.stderr.decode(errors="replace"), proc.returncode)
     raise AgentmuxError(f"git add failed in {worktree}: {detail}")
 
