@@ -275,7 +275,7 @@ def cmd_tick(_args: argparse.Namespace) -> int:
     manager.reconcile()
     for record in manager.pending_deliveries():
         manager.deliver_prompt(record.id)
-    manager.deliver_held_all()
+    manager.deliver_held_all(wait=True)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,3 +40,16 @@ def try_lock(path: Path) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def wait_lock(path: Path, timeout: float) -> Iterator[bool]:
+    """Take an exclusive lock on ``path``, waiting up to ``timeout`` seconds for it to be free;
+    yield whether it was taken."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with try_lock(path) as mine:
+            if mine or time.monotonic() >= deadline:
+                yield mine
+                return
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ from agentmux.core.agents.readiness import wait_ready
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import PromptDelivered, PromptNotDelivered
 from agentmux.core.host import PaneInfo
-from agentmux.core.locking import try_lock
+from agentmux.core.locking import try_lock, wait_lock
 from agentmux.core.records import SessionRecord, Status
 
 if TYPE_CHECKING:
@@ -46,32 +46,34 @@ class Delivery:
         lock taken and leaves the delivery to it. Ctrl-C while waiting cancels the prompt: typed
         later, it could land after prompts sent since.
         """
+        with try_lock(self.manager.lock_file("deliver", session_id)) as mine:
+            return mine and self._deliver_first(session_id)
+
+    def _deliver_first(self, session_id: str) -> bool:
+        """:meth:`deliver_prompt`, the session's deliver lock held."""
         m = self.manager
-        with try_lock(m.lock_file("deliver", session_id)) as mine:
-            if not mine:
-                return False
-            record = m.store.session(session_id)
-            if not record.prompt_pending or record.status is not Status.RUNNING:
-                return False
-            profile = m.profile_of(record)
-            try:
-                problem = wait_ready(m.host, record.id, profile)
-            except KeyboardInterrupt:
-                raise cancel_first_prompt(m.store, record) from None
-            if problem is None:
-                prompt = m.store.claim_prompt(session_id)
-                if prompt is None:
-                    return False
-                if self._paste(record, prompt, submit=True):
-                    m.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
-                    note_first_prompt(m.store, session_id, prompt)
-                    m.emit(PromptDelivered(record.name, record.id, len(prompt)))
-                    m.held.deliver_oldest(session_id)  # one sent meanwhile, held behind it
-                    return True
-                problem = "the agent's pane went away"
-            m.store.record_event(session_id, NOT_DELIVERED, {"reason": problem})
-            m.emit(PromptNotDelivered(record.name, record.id, problem))
+        record = m.store.session(session_id)
+        if not record.prompt_pending or record.status is not Status.RUNNING:
             return False
+        profile = m.profile_of(record)
+        try:
+            problem = wait_ready(m.host, record.id, profile)
+        except KeyboardInterrupt:
+            raise cancel_first_prompt(m.store, record) from None
+        if problem is None:
+            prompt = m.store.claim_prompt(session_id)
+            if prompt is None:
+                return False
+            if self._paste(record, prompt, submit=True):
+                m.store.record_event(session_id, "prompt_sent", {"bytes": len(prompt)})
+                note_first_prompt(m.store, session_id, prompt)
+                m.emit(PromptDelivered(record.name, record.id, len(prompt)))
+                m.held.deliver_oldest(session_id)  # one sent meanwhile, held behind it
+                return True
+            problem = "the agent's pane went away"
+        m.store.record_event(session_id, NOT_DELIVERED, {"reason": problem})
+        m.emit(PromptNotDelivered(record.name, record.id, problem))
+        return False
 
     def _paste(self, record: SessionRecord, data: bytes, *, submit: bool) -> bool:
         """Type into the session's agent: only into the pane tmux confirms is tagged with its
@@ -83,32 +85,52 @@ class Delivery:
             record.tmux_pane_id, data, tag=record.id, submit=submit, submit_delay=delay
         )
 
-    def first_prompt_waits(self, record: SessionRecord) -> bool:
-        """A session's first prompt (from ``new``) is typed before any sent later: type it now
-        unless another process is about to; True while it still waits (so a later one is held
-        behind it)."""
-        store = self.manager.store
-        deadline = time.monotonic() + DELIVER_LOCK_WAIT
-        while first_prompt_waits(store, record.id):
-            if self.deliver_prompt(record.id) or time.monotonic() >= deadline:
-                return first_prompt_waits(store, record.id)
-            time.sleep(0.05)
-        return False
-
     def send(self, name: str, text: bytes, *, submit: bool, hold: bool) -> SessionRecord:
         """Type ``text`` into a running session's agent, as a bracketed paste, then Enter.
 
         With ``hold``, a prompt for an agent in the middle of a turn (as its hooks report) is
-        kept and typed when the agent is idle again, after any prompts held before it.
+        kept and typed when the agent is idle again, after any prompts held before it. Without
+        ``submit`` (keys typed live in the TUI) it is typed at once.
         """
         m = self.manager
         record = m.get(name)
         pane = self.running_pane(record, m.panes_by_session())
+        if not submit:
+            return self.type_prompt(record, pane, text, submit=False)
         self._await_first_ready(record)
-        behind = submit and self.first_prompt_waits(record)
-        if (hold or behind) and submit:
-            return m.held.send_or_hold(record, pane, text, behind=behind)
-        return self.type_prompt(record, pane, text, submit=submit)
+        return self.type_or_hold(record, pane, text, hold=hold)
+
+    def type_or_hold(
+        self, record: SessionRecord, pane: PaneInfo, text: bytes, *, hold: bool
+    ) -> SessionRecord:
+        """Type a prompt after the session's first prompt and, with ``hold``, after the turn
+        under way and the prompts held before it; until then it is held.
+
+        One process at a time types into an agent (the session's deliver lock): two pastes at
+        once interleave into one garbled prompt. A process typing right now (``new`` with its
+        first prompt, a turn's end with a held one) starts a turn, so ours is held behind it.
+        """
+        m = self.manager
+        with wait_lock(m.lock_file("deliver", record.id), DELIVER_LOCK_WAIT) as mine:
+            if mine:
+                if first_prompt_waits(m.store, record.id):
+                    self._deliver_first(record.id)
+                behind = first_prompt_waits(m.store, record.id)
+                if not hold and not behind:
+                    return self.type_prompt(record, pane, text, submit=True)
+                if not m.held.hold_unless_idle(record, pane, text, behind=behind):
+                    return record
+            elif not hold:
+                raise AgentmuxError(
+                    f"{record.name} is taking another prompt right now: send again in a moment, "
+                    "or without --now to have it typed after that one."
+                )
+            else:
+                m.held.hold(record, text)
+        # The turn may have ended since we looked, its Stop hook finding the lock taken: look
+        # again now that the prompt is recorded and the lock let go, or it could wait for good.
+        m.held.deliver_held(record.id, wait=True)
+        return record
 
     def _await_first_ready(self, record: SessionRecord) -> None:
         """A prompt sent just after ``new`` waits for the agent to be ready, as ``new``'s own
@@ -167,8 +189,7 @@ class Delivery:
             targets = [by_name[n] for n in names]
         panes = m.last_panes  # listed by the reconcile above: one tmux call for all targets
         for record in targets:
-            pane = self.running_pane(record, panes)
-            m.held.send_or_hold(record, pane, text, behind=self.first_prompt_waits(record))
+            self.type_or_hold(record, self.running_pane(record, panes), text, hold=True)
         return [r.name for r in targets]
 
     def running_pane(self, record: SessionRecord, panes: dict[str, PaneInfo]) -> PaneInfo:

@@ -32,25 +32,32 @@ class HeldPrompts:
     def __init__(self, manager: SessionManager) -> None:
         self.manager = manager
 
-    def send_or_hold(
+    def hold_unless_idle(
         self, record: SessionRecord, pane: PaneInfo, text: bytes, *, behind: bool = False
-    ) -> SessionRecord:
-        """Type ``text`` now if the agent is idle and nothing waits before it; else hold it."""
+    ) -> bool:
+        """Type ``text`` now if the agent is idle and nothing waits before it, else hold it;
+        True when held. The caller holds the session's deliver lock."""
         m = self.manager
         m.budgets.check(record)
         # Prompts held earlier go first: one is typed now if the agent is idle (a turn ended by
         # an interruption fires no hook to release it), and this one waits behind it.
-        self.deliver_held(record.id)
+        self.deliver_oldest(record.id)
         waiting = pending(m.store.events(record.id, kinds=(HELD, RELEASED)))
         if behind or waiting or m.turns.busy(record.id):
-            data = sanitize_prompt(text)
-            m.store.record_event(record.id, HELD, held_data(uuid.uuid4().hex, data, True))
-            m.emit(PromptHeld(record.name, record.id, len(waiting) + 1))
-            # The turn may have ended since we looked, its Stop hook finding nothing held yet:
-            # look again now that the prompt is recorded, or it could wait for good.
-            self.deliver_held(record.id, wait=True)
-            return record
-        return m.delivery.type_prompt(record, pane, text, submit=True)
+            self.hold(record, text)
+            return True
+        m.delivery.type_prompt(record, pane, text, submit=True)
+        return False
+
+    def hold(self, record: SessionRecord, text: bytes) -> None:
+        """Record ``text`` as held for the session, after any held before it."""
+        m = self.manager
+        m.budgets.check(record)
+        waiting = pending(m.store.events(record.id, kinds=(HELD, RELEASED)))
+        m.store.record_event(
+            record.id, HELD, held_data(uuid.uuid4().hex, sanitize_prompt(text), True)
+        )
+        m.emit(PromptHeld(record.name, record.id, len(waiting) + 1))
 
     def deliver_held(self, session_id: str, *, wait: bool = False) -> bool:
         """Type the oldest held prompt if the agent is idle now; True when one was typed. With
@@ -93,12 +100,14 @@ class HeldPrompts:
         m.store.record_event(session_id, RELEASED, {"hold_id": first.hold_id, "wait": waited})
         return True
 
-    def deliver_held_all(self) -> list[str]:
+    def deliver_held_all(self, *, wait: bool = False) -> list[str]:
         """See :meth:`SessionManager.deliver_held_all`."""
         store = self.manager.store
         sessions = {e["session_id"] for e in store.events(kinds=(HELD,))}
         return [
             r.name
             for r in store.sessions()
-            if r.id in sessions and r.status is Status.RUNNING and self.deliver_held(r.id)
+            if r.id in sessions
+            and r.status is Status.RUNNING
+            and self.deliver_held(r.id, wait=wait)
         ]

@@ -240,9 +240,11 @@ class SessionManager:
         """Type the oldest held prompt if the agent is idle now; True when one was typed."""
         return self.held.deliver_held(session_id, wait=wait)
 
-    def deliver_held_all(self) -> list[str]:
-        """Release held prompts of every idle running session; the names that got one."""
-        return self.held.deliver_held_all()
+    def deliver_held_all(self, *, wait: bool = False) -> list[str]:
+        """Release held prompts of every idle running session; the names that got one. With
+        ``wait``, a session another process is typing into is waited for a moment (a turn's
+        end must not find the lock taken by a ``send`` that already looked and give up)."""
+        return self.held.deliver_held_all(wait=wait)
 
     # --- budgets and metrics ---------------------------------------------------------------------
 

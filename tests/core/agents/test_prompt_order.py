@@ -104,3 +104,29 @@ def test_a_prompt_sent_while_new_waits_goes_after_news(repo: Path) -> None:
         "write second.txt 2",
         "write last.txt 3",
     ]
+
+
+@pytest.mark.slow
+def test_prompts_sent_at_once_reach_the_agent_whole(repo: Path) -> None:
+    made = run_cli(repo, "new", "--agent", "demo", "--name", "slow", "write first.txt 1")
+    assert made.code == 0, made.err
+    mgr = SessionManager.open(repo)
+    worktree = Path(mgr.get("slow").worktree)
+    wait_for((worktree / "first.txt").exists, timeout=30, what="first.txt")
+    # Long prompts: a paste takes a while, so two typed at once would interleave.
+    texts = [f"write f{n}.txt {'x' * 3000}" for n in range(3)]
+    sends = [
+        subprocess.Popen(
+            [sys.executable, "-m", "agentmux", "send", "slow", text],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for text in texts
+    ]
+    for proc in sends:
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    for n in range(3):
+        wait_for((worktree / f"f{n}.txt").exists, timeout=60, what=f"f{n}.txt")
+    assert sorted(user_prompts(mgr, "slow")[1:]) == sorted(texts)
