@@ -151,7 +151,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for record in records:
             row = record.to_json()
             row["idle_seconds"] = manager.idle_seconds(record, panes)
-            row["worktree_exists"] = Path(record.worktree).is_dir()
+            row["worktree_exists"] = manager.host.worktree_present(Path(record.worktree))
             rows.append(row)
         out.print_json(json.dumps(rows))
         return 0
@@ -166,7 +166,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         status = _status_text(record, manager.idle_seconds(record, panes), position)
         if record.prompt_pending and record.status is Status.RUNNING:
             status += ", prompt pending"
-        worktree = record.worktree + ("" if Path(record.worktree).is_dir() else " (missing)")
+        present = manager.host.worktree_present(Path(record.worktree))
+        worktree = record.worktree + ("" if present else " (missing)")
         tmux_ids = " ".join(x for x in (record.tmux_session_id, record.tmux_pane_id) if x) or "-"
         table.add_row(
             record.name,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from textual.app import App
 
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.git.conflicts import ConflictReport, PairReport, Verdict
+from agentmux.core.git.conflicts import ConflictReport, PairReport, Verdict, new_conflicts
 from agentmux.core.git.merge_tree import Hunk
-from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.host import RadarWatcher
 from agentmux.core.records import SessionRecord
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.conflict_screen import ConflictScreen
@@ -37,9 +37,9 @@ class ConflictsView:
         """In a worker thread: start the conflict radar (its own thread); its reports come back
         as messages."""
         try:
-            watcher = RadarWatcher(
+            watcher = self.manager.host.radar_watcher(
                 self.manager.conflict_radar(),
-                self.manager.repo.common_dir,
+                self.manager.repo,
                 lambda report: self.app.post_message(ConflictsUpdated(report)),
             )
         except AgentmuxError as exc:

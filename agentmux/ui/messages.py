@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from agentmux.core.git.conflicts import ConflictReport
+from agentmux.core.host import Screen
 from agentmux.core.metrics.collector import SessionMetrics
 from agentmux.core.records import SessionRecord
-from agentmux.core.tmux.control import Screen
 
 
 class OutputUpdated(Message):

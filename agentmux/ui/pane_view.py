@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from agentmux.core.host import Screen
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.resume import resumable
-from agentmux.core.tmux.control import Screen
 from agentmux.ui.messages import SessionView
 from agentmux.ui.screen_rows import RowDecoder
 

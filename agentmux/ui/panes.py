@@ -23,10 +23,9 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.host import Screen as PaneScreen
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.manager import SessionManager
-from agentmux.core.tmux.control import Screen as PaneScreen
-from agentmux.core.tmux.mirror import Mirror
 from agentmux.ui.attention import Attention
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
 from agentmux.ui.main_screen import LEAVE_INSERT, LEAVE_INSERT_LABEL, MainScreen, top_screen
@@ -80,9 +79,7 @@ class PaneGrid:
         # so they reach the agent after the paste: an Enter must not overtake the text it submits.
         self._pastes = 0
         self._after_paste: list[tuple[PaneView, str, str | None]] = []
-        self.mirror = (
-            Mirror(manager.host.socket, self._on_screen, self._on_state) if mirror else None
-        )
+        self.mirror = manager.host.mirror(self._on_screen, self._on_state) if mirror else None
 
     def start(self) -> None:
         """Start mirroring the agents' screens (nothing without a mirror)."""

@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentmux.core.git.repo import run_git
-from agentmux.core.records import SessionRecord, Status
+from agentmux.core.host.worktrees import changed_in
+from agentmux.core.records import Status
 from agentmux.core.state import StateStore
 
 ENV_FLAG = "AGENTMUX_WARN_OVERLAP"
 WARNED = "overlap_warned"
 EDIT_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit", "Append"})
-_QUIET = {"GIT_OPTIONAL_LOCKS": "0"}
 
 
 def edited_path(payload: Mapping[str, Any]) -> str | None:
@@ -38,28 +37,6 @@ def edited_path(payload: Mapping[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def changed_in(record: SessionRecord, relative: str) -> bool:
-    """Whether ``relative`` differs from the session's base in its worktree (any state)."""
-    worktree = Path(record.worktree)
-    if not worktree.is_dir():
-        return False
-    diff = run_git(
-        ["diff", "--quiet", "--no-ext-diff", record.base_commit, "--", relative],
-        worktree,
-        env=_QUIET,
-        check=False,
-    )
-    if diff.returncode == 1:
-        return True
-    untracked = run_git(
-        ["ls-files", "--others", "--exclude-standard", "-z", "--", relative],
-        worktree,
-        env=_QUIET,
-        check=False,
-    )
-    return bool(untracked.stdout.strip(b"\0"))
 
 
 def overlap_decision(

@@ -466,3 +466,11 @@ class ConflictRadar:
         """Drop what the radar keeps for a session that is gone."""
         self._snapshots.pop(session_id, None)
         self.store.forget(session_id)
+
+
+def new_conflicts(
+    before: ConflictReport | None, after: ConflictReport
+) -> list[tuple[str, str, str]]:
+    """(a, b, path) of conflicts in ``after`` that ``before`` did not have."""
+    known = before.conflict_keys() if before is not None else set()
+    return sorted(after.conflict_keys() - known)

@@ -9,7 +9,7 @@ exactly where it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,6 +185,7 @@ def plan_merge(
     squash: bool = False,
     squashed: Mapping[str, SquashMerge] | None = None,
     work: MergeWork | None = None,
+    worktree_problem: WorktreeProblem | None = None,
 ) -> MergePlan:
     """Order the sessions so every one that merges cleanly onto the others does; name the rest.
 
@@ -192,8 +193,10 @@ def plan_merge(
     is merged onto the result so far, and one that would conflict with it is left out. A session
     that cannot be read (a broken worktree, a missing branch, a git error) is left out with the
     reason; the others are still merged. ``squashed`` holds each session's last squash merge;
-    ``work`` what ``merge --commit`` did with the sessions' work in progress.
+    ``work`` what ``merge --commit`` did with the sessions' work in progress;
+    ``worktree_problem`` reads each session's worktree (the host's; this machine's by default).
     """
+    worktree_problem = worktree_problem or unmergeable_work
     require_identity(repo)
     into = into.removeprefix("refs/heads/")
     base_before = git.branch_commit(repo, into)
@@ -206,7 +209,15 @@ def plan_merge(
             continue
         stand_in = work.tips.get(record.id) if work is not None else None
         try:
-            reason, tip = _readiness(repo, record, base_before, into, prior, stand_in=stand_in)
+            reason, tip = _readiness(
+                repo,
+                record,
+                base_before,
+                into,
+                prior,
+                worktree_problem=worktree_problem,
+                stand_in=stand_in,
+            )
         except AgentmuxError as exc:
             reason, tip = f"it could not be read ({exc.message.rstrip('.')})", None
         if reason is not None or tip is None:
@@ -307,6 +318,7 @@ def _readiness(
     into: str,
     prior: SquashMerge | None,
     *,
+    worktree_problem: WorktreeProblem,
     stand_in: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Why a session cannot be merged now (or None), and its branch tip (or ``stand_in``, a
@@ -315,22 +327,36 @@ def _readiness(
     if not git.ref_exists(repo, branch_ref):
         return f"its branch {record.branch} no longer exists", None
     tip = git.resolve_commit(repo, branch_ref)
-    worktree = own_worktree(Path(record.worktree))
-    if worktree is not None:
-        git_dir = Path(git.git_out(["rev-parse", "--absolute-git-dir"], worktree))
-        busy = operation_in_progress(git_dir)
-        if busy is not None:
-            return f"its worktree is in the middle of {busy}", tip
-        dirty = [] if stand_in is not None else work_in_progress(worktree)
-        if dirty:
-            return (
-                f"it has {len(dirty)} uncommitted or untracked file(s); commit them first "
-                f"(agentmux commit {record.name}), or merge with --commit",
-                tip,
-            )
+    problem = worktree_problem(record, stand_in is not None)
+    if problem is not None:
+        return problem, tip
     tip = stand_in or tip
     if prior is not None and prior.into == into and squash_merged_into(repo, prior, tip):
         return f"it is already squash-merged into {into}", tip
     if not commits_not_in(repo, [tip], base):
         return "it has no commits that are not already merged", tip
     return None, tip
+
+
+#: Why a session's worktree keeps it from being merged now, or None: given the session and
+#: whether its work in progress is committed for the merge (``merge --commit``).
+WorktreeProblem = Callable[[SessionRecord, bool], str | None]
+
+
+def unmergeable_work(record: SessionRecord, committing: bool) -> str | None:
+    """Why the session's worktree (on this machine) keeps it from being merged now: in the
+    middle of a merge or rebase, or work in progress left uncommitted (unless ``committing``)."""
+    worktree = own_worktree(Path(record.worktree))
+    if worktree is None:
+        return None  # no worktree left: its branch is all there is to merge
+    git_dir = Path(git.git_out(["rev-parse", "--absolute-git-dir"], worktree))
+    busy = operation_in_progress(git_dir)
+    if busy is not None:
+        return f"its worktree is in the middle of {busy}"
+    dirty = [] if committing else work_in_progress(worktree)
+    if dirty:
+        return (
+            f"it has {len(dirty)} uncommitted or untracked file(s); commit them first "
+            f"(agentmux commit {record.name}), or merge with --commit"
+        )
+    return None

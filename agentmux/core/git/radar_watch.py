@@ -24,14 +24,6 @@ ReportSink = Callable[[ConflictReport], object]
 _DEFAULT = watchfiles.DefaultFilter()
 
 
-def new_conflicts(
-    before: ConflictReport | None, after: ConflictReport
-) -> list[tuple[str, str, str]]:
-    """(a, b, path) of conflicts in ``after`` that ``before`` did not have."""
-    known = before.conflict_keys() if before is not None else set()
-    return sorted(after.conflict_keys() - known)
-
-
 class RadarWatcher:
     """A background thread that keeps a :class:`ConflictRadar` 's report up to date."""
 

@@ -11,30 +11,33 @@ the one implementation: it composes :class:`~agentmux.core.tmux.server.TmuxServe
 records name their host (``local`` for all today).
 
 Layering: host sits between the rooms that decide (sessions > metrics > agents) and the ones
-that do (tmux | git); it imports only those and core's shared leaves. Only this package (and the
-tmux package itself) imports :mod:`agentmux.core.tmux.server`; an import-linter contract holds it.
-:class:`~agentmux.core.sessions.manager.SessionManager` and its collaborators reach tmux only
-through ``manager.host`` (``manager.tmux`` is the local host's server, for tests and the TUI).
+that do (tmux | git); it imports only those and core's shared leaves. Nothing above it imports
+the modules that act on a machine (an import-linter contract names them: tmux.server, launch,
+occupants, orphans, control, mirror; git.snapshots, safety, nested, radar_watch; host.local,
+removal, work_commit), and ``tests/core/host/test_host_boundary.py`` checks that no code above it
+runs git in a worktree or touches a worktree's files. :class:`SessionManager` builds the one
+:class:`LocalHost`; ``doctor`` checks this machine's tmux.
 
-Not yet through the host (each reads this machine directly, as it did before):
-
-- the TUI's screen mirror and control-mode client (:mod:`agentmux.core.tmux.mirror`,
-  :mod:`agentmux.core.tmux.control`) open their own connection on ``host.socket``;
-- the work the snapshot store and the conflict radar do in each worktree (``git status``,
-  ``git add`` into a private index: :mod:`agentmux.core.git.snapshots`), and the radar's file
-  watcher (:mod:`agentmux.core.git.radar_watch`); the host only hands out the store;
-- removal's checks and archive (:mod:`agentmux.core.sessions.removal`: work at risk, nested
-  repositories, the archive refs, processes in the worktree found and ended with psutil), the
-  worktree checks before a commit or a resume, a session's diff (``git diff-tree`` there), and
-  merges (plans read the worktrees' work in progress; ``merge --check`` makes its own worktree);
-  creating the worktree root and checking that a new worktree's path is free;
-- the transcript and rollout readers (:mod:`agentmux.core.metrics`), which read
-  ``~/.claude``/``~/.codex`` (or where ``host.environ()`` points) on this machine;
-- hook records: an agent's hooks run ``agentmux _hook`` on the host, which writes the state
-  store named by ``AGENTMUX_STATE_DB`` in the agent's environment;
-- ``agentmux doctor`` checks this machine's tmux through :mod:`agentmux.core.host.local`.
+By design some work runs *on* the host rather than across this boundary: the agents' hooks
+(``agentmux _hook``) write the host's state store, and the transcript readers read the host's
+files (see docs/architecture.md, "What runs on the host by design").
 """
 
+from agentmux.core.git.radar_watch import RadarWatcher
+from agentmux.core.git.safety import WorkAtRisk
+from agentmux.core.git.snapshots import Snapshot, SnapshotStore
 from agentmux.core.host.protocol import LOCAL, Host, PaneInfo
+from agentmux.core.tmux.control import Screen
+from agentmux.core.tmux.mirror import Mirror
 
-__all__ = ["LOCAL", "Host", "PaneInfo"]
+__all__ = [
+    "LOCAL",
+    "Host",
+    "Mirror",
+    "PaneInfo",
+    "RadarWatcher",
+    "Screen",
+    "Snapshot",
+    "SnapshotStore",
+    "WorkAtRisk",
+]

@@ -11,17 +11,31 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
+from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
+from agentmux.core.git.merge import (
+    own_worktree,
+    require_identity,
+    unmergeable_work,
+    work_in_progress,
+)
+from agentmux.core.git.radar_watch import RadarWatcher
+from agentmux.core.git.safety import WorkAtRisk, work_at_risk
 from agentmux.core.git.snapshots import SnapshotStore
+from agentmux.core.host import removal as worktree_removal
+from agentmux.core.host import worktrees
 from agentmux.core.host.protocol import LOCAL
 from agentmux.core.host.work_commit import add_and_commit
 from agentmux.core.paths import ensure_private_dir
 from agentmux.core.records import SessionRecord
 from agentmux.core.tmux import server as tmux
+from agentmux.core.tmux.control import Screen
 from agentmux.core.tmux.launch import pane_command, read_exit, write_env_file
+from agentmux.core.tmux.mirror import Mirror
 from agentmux.core.tmux.orphans import adopt_orphans
 from agentmux.core.tmux.server import (
     HIDDEN_PREFIX,
@@ -195,6 +209,12 @@ class LocalHost:
         if pane.pane_pid is not None:
             tmux.terminate_tree(pane.pane_pid, is_dead)
 
+    def mirror(
+        self, on_screen: Callable[[Screen], None], on_state: Callable[[str], None]
+    ) -> Mirror:
+        """See :class:`agentmux.core.tmux.mirror.Mirror`."""
+        return Mirror(self.socket, on_screen, on_state)
+
     def attach_argv(self, session_id: str) -> list[str]:
         """argv of a full-screen ``tmux attach`` to a session."""
         return self.server.attach_argv(session_id)
@@ -213,6 +233,12 @@ class LocalHost:
         """Whether ``path`` is a worktree of ``repo``."""
         return git.is_worktree_of(repo, path)
 
+    def radar_watcher(
+        self, radar: ConflictRadar, repo: git.Repo, on_report: Callable[[ConflictReport], object]
+    ) -> RadarWatcher:
+        """See :class:`agentmux.core.git.radar_watch.RadarWatcher`."""
+        return RadarWatcher(radar, repo.common_dir, on_report)
+
     def snapshots(self, repo: git.Repo) -> SnapshotStore:
         """The snapshot store in agentmux's directory (the conflict radar's and diffs')."""
         return SnapshotStore(repo, self._files / "snapshots")
@@ -221,6 +247,64 @@ class LocalHost:
         """``git add --all`` and ``git commit`` in ``worktree`` (see
         :mod:`agentmux.core.host.work_commit`)."""
         return add_and_commit(worktree, message)
+
+    def own_worktree(self, path: Path) -> Path | None:
+        """``path`` when it is the top of a git worktree of its own; else None."""
+        return own_worktree(path)
+
+    def work_in_progress(self, worktree: Path) -> list[str]:
+        """The worktree's changed and untracked (not ignored) paths, each once."""
+        return work_in_progress(worktree)
+
+    def ready_for_commit(self, record: SessionRecord) -> Path:
+        """See :func:`agentmux.core.host.worktrees.ready_for_commit`."""
+        return worktrees.ready_for_commit(record)
+
+    def checked_out_ref(self, worktree: Path) -> str | None:
+        """The ref checked out in ``worktree``; None for a detached HEAD (or no worktree)."""
+        return worktrees.checked_out_ref(worktree) if worktree.is_dir() else None
+
+    def path_exists(self, path: Path) -> bool:
+        """Whether anything is at ``path`` (a symbolic link counts)."""
+        return path.exists() or path.is_symlink()
+
+    def worktree_present(self, worktree: Path) -> bool:
+        """Whether a directory is at the worktree's path."""
+        return worktree.is_dir()
+
+    def check_identity(self, repo: git.Repo, worktree: Path, *, what: str, retry: str) -> None:
+        """See :func:`agentmux.core.git.merge.require_identity`."""
+        require_identity(repo, what=what, retry=retry, cwd=worktree)
+
+    def make_room(self, root: Path, worktree: Path) -> None:
+        """See :func:`agentmux.core.host.worktrees.make_room`."""
+        worktrees.make_room(root, worktree)
+
+    def unmergeable_work(self, record: SessionRecord, committing: bool) -> str | None:
+        """See :func:`agentmux.core.git.merge.unmergeable_work`."""
+        return unmergeable_work(record, committing)
+
+    def work_at_risk(self, repo: git.Repo, record: SessionRecord) -> WorkAtRisk:
+        """What removing the session's worktree and branch would lose."""
+        return work_at_risk(repo, record)
+
+    def removal(
+        self,
+        repo: git.Repo,
+        record: SessionRecord,
+        *,
+        force: bool,
+        delete_branch: bool,
+        merged: Callable[[WorkAtRisk], WorkAtRisk],
+    ) -> AbstractContextManager[worktree_removal.Removal]:
+        """See :func:`agentmux.core.host.removal.removal`."""
+        return worktree_removal.removal(
+            self, repo, record, force=force, delete_branch=delete_branch, merged=merged
+        )
+
+    def discard_new_worktree(self, repo: git.Repo, record: SessionRecord) -> str | None:
+        """See :func:`agentmux.core.host.removal.discard_new_worktree`."""
+        return worktree_removal.discard_new_worktree(self, repo, record)
 
     # --- files -----------------------------------------------------------------------------------
 

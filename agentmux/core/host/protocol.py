@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agentmux.core.git.repo import Repo
+from agentmux.core.git.safety import WorkAtRisk
 from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.records import LOCAL_HOST, SessionRecord
 from agentmux.core.tmux.server import PaneInfo
+
+if TYPE_CHECKING:
+    from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
+    from agentmux.core.git.radar_watch import RadarWatcher
+    from agentmux.core.host.removal import Removal
+    from agentmux.core.tmux.control import Screen
+    from agentmux.core.tmux.mirror import Mirror
 
 __all__ = ["LOCAL", "Host", "PaneInfo"]
 
@@ -120,6 +129,13 @@ class Host(Protocol):
         """End the agent process under a pane (SIGTERM, then SIGKILL) until ``is_dead``."""
         ...
 
+    def mirror(
+        self, on_screen: Callable[[Screen], None], on_state: Callable[[str], None]
+    ) -> Mirror:
+        """Live screens of this host's agent panes, over one control-mode connection (not yet
+        started), and the controls the TUI applies to them."""
+        ...
+
     def attach_argv(self, session_id: str) -> list[str]:
         """argv of a full-screen attach to a tmux session of this host."""
         ...
@@ -138,6 +154,13 @@ class Host(Protocol):
         """Whether ``path`` is a worktree of ``repo``."""
         ...
 
+    def radar_watcher(
+        self, radar: ConflictRadar, repo: Repo, on_report: Callable[[ConflictReport], object]
+    ) -> RadarWatcher:
+        """A watcher (not yet started) that rescans ``radar`` when a session's worktree, or the
+        repository, changes on this host."""
+        ...
+
     def snapshots(self, repo: Repo) -> SnapshotStore:
         """The store of snapshots of work in progress (the conflict radar's and diffs')."""
         ...
@@ -145,6 +168,66 @@ class Host(Protocol):
     def commit_work(self, worktree: Path, message: str) -> tuple[str | None, tuple[str, ...]]:
         """``git add --all`` and ``git commit`` in ``worktree``: the new commit (None when there
         was nothing to commit) and the nested repositories with no commit yet, left out."""
+        ...
+
+    def own_worktree(self, path: Path) -> Path | None:
+        """``path`` when it is the top of a git worktree of its own; else None."""
+        ...
+
+    def work_in_progress(self, worktree: Path) -> list[str]:
+        """The worktree's changed and untracked (not ignored) paths, each once."""
+        ...
+
+    def ready_for_commit(self, record: SessionRecord) -> Path:
+        """The session's worktree, ready for a commit; one sentence when it is missing, in the
+        middle of a merge or rebase, or has another branch checked out."""
+        ...
+
+    def checked_out_ref(self, worktree: Path) -> str | None:
+        """The ref checked out in ``worktree``; None for a detached HEAD (or no worktree)."""
+        ...
+
+    def path_exists(self, path: Path) -> bool:
+        """Whether anything is at ``path`` on this host (a symbolic link counts)."""
+        ...
+
+    def worktree_present(self, worktree: Path) -> bool:
+        """Whether a directory is at the worktree's path on this host."""
+        ...
+
+    def check_identity(self, repo: Repo, worktree: Path, *, what: str, retry: str) -> None:
+        """Refuse, with how to fix it, when git in ``worktree`` has no identity to commit with
+        (a worktree may have its own ``user.*`` configuration)."""
+        ...
+
+    def make_room(self, root: Path, worktree: Path) -> None:
+        """Check a new worktree's path is free and make its parent ``root``."""
+        ...
+
+    def unmergeable_work(self, record: SessionRecord, committing: bool) -> str | None:
+        """Why the session's worktree keeps it from being merged now (mid-merge or rebase,
+        uncommitted work unless ``committing``), or None."""
+        ...
+
+    def work_at_risk(self, repo: Repo, record: SessionRecord) -> WorkAtRisk:
+        """What removing the session's worktree and branch would lose."""
+        ...
+
+    def removal(
+        self,
+        repo: Repo,
+        record: SessionRecord,
+        *,
+        force: bool,
+        delete_branch: bool,
+        merged: Callable[[WorkAtRisk], WorkAtRisk],
+    ) -> AbstractContextManager[Removal]:
+        """A removal of the session's worktree (and branch) in an order that never loses work:
+        checks, then archive, then delete (see :mod:`agentmux.core.host.removal`)."""
+        ...
+
+    def discard_new_worktree(self, repo: Repo, record: SessionRecord) -> str | None:
+        """Remove the worktree and branch of a session created moments ago; why not, or None."""
         ...
 
     # --- files -----------------------------------------------------------------------------------

@@ -18,14 +18,7 @@ from typing import TYPE_CHECKING
 from agentmux.core.agents.first_prompt import first_prompt_line
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
-from agentmux.core.git.merge import (
-    MergeWork,
-    WorkCommitted,
-    own_worktree,
-    require_identity,
-    work_in_progress,
-)
-from agentmux.core.git.snapshots import operation_in_progress
+from agentmux.core.git.merge import MergeWork, WorkCommitted, require_identity
 from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord
 
@@ -52,38 +45,14 @@ class CommitResult:
     left_out: tuple[str, ...] = ()
 
 
-def session_worktree(record: SessionRecord) -> Path:
-    """The session's own git worktree, ready for a commit; one sentence when it is not there,
-    is in the middle of a merge or rebase, or has another branch than the session's checked
-    out."""
-    worktree = own_worktree(Path(record.worktree))
-    if worktree is None:
-        raise AgentmuxError(f"{record.name}'s worktree {record.worktree} is missing.")
-    git_dir = Path(git.git_out(["rev-parse", "--absolute-git-dir"], worktree))
-    busy = operation_in_progress(git_dir)
-    if busy is not None:
-        raise AgentmuxError(
-            f"{record.name}'s worktree is in the middle of {busy}; finish or abort it there first."
-        )
-    proc = git.run_git(["symbolic-ref", "--quiet", "HEAD"], worktree, check=False)
-    checked_out = proc.stdout.decode(errors="surrogateescape").strip()
-    if checked_out != f"refs/heads/{record.branch}":
-        what = checked_out.removeprefix("refs/heads/") or "a detached HEAD"
-        raise AgentmuxError(
-            f"{record.name}'s worktree has {what} checked out, not its branch {record.branch}; "
-            "switch back to it there first."
-        )
-    return worktree
-
-
 def uncommitted_files(manager: SessionManager, name: str) -> int:
     """How many files of the session's worktree differ from its last commit: changed, deleted
     and untracked ones, ignored ones excluded (one sentence when the worktree is missing)."""
     record = manager.get(name)
-    worktree = own_worktree(Path(record.worktree))
+    worktree = manager.host.own_worktree(Path(record.worktree))
     if worktree is None:
         raise AgentmuxError(f"{record.name}'s worktree {record.worktree} is missing.")
-    return len(work_in_progress(worktree))
+    return len(manager.host.work_in_progress(worktree))
 
 
 def default_message(manager: SessionManager, record: SessionRecord) -> str:
@@ -107,24 +76,24 @@ def commit_work(
     record = manager.get(name)
     if message is not None and not message.strip():
         raise AgentmuxError("the commit message is empty; give one with -m, or leave -m out.")
-    worktree = session_worktree(record)
+    worktree = manager.host.ready_for_commit(record)
     text = message if message is not None else default_message(manager, record)
-    if not work_in_progress(worktree):
+    if not manager.host.work_in_progress(worktree):
         return CommitResult(record.name, None, 0, text)
     if not force and manager.in_turn(record):
         raise AgentBusyError(
             f"{record.name}'s agent is in the middle of a turn: committing now would race its "
             "edits; wait until it is idle."
         )
-    require_identity(
-        manager.repo, what="the commit", retry=f"commit {record.name} again", cwd=worktree
+    manager.host.check_identity(
+        manager.repo, worktree, what="the commit", retry=f"commit {record.name} again"
     )
     with repo_lock(manager.home / "commit" / f"{record.id}.lock"):
         commit, left_out = manager.host.commit_work(worktree, text)
     if commit is None:
         return CommitResult(record.name, None, 0, text, left_out)
     listing = ["diff-tree", "--root", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id"]
-    files = git.git_out([*listing, commit], worktree)
+    files = git.git_out([*listing, commit], manager.repo.root)
     count = len([p for p in files.split("\0") if p])
     return CommitResult(record.name, commit, count, text, left_out)
 
@@ -142,13 +111,13 @@ def commit_for_merge(
     refused: dict[str, str] = {}
     tips: dict[str, str] = {}
     for record in records:
-        worktree = own_worktree(Path(record.worktree))
-        if worktree is None or not work_in_progress(worktree):
+        worktree = manager.host.own_worktree(Path(record.worktree))
+        if worktree is None or not manager.host.work_in_progress(worktree):
             continue  # nothing to commit (a missing worktree is the plan's to report)
         try:
             if dry_run:
                 tips[record.id] = _stand_in(manager, record)
-                files = len(work_in_progress(worktree))
+                files = len(manager.host.work_in_progress(worktree))
                 committed.append(WorkCommitted(record.name, files, None))
                 continue
             result = commit_work(manager, record.name)
@@ -170,7 +139,7 @@ def commit_for_merge(
 def _stand_in(manager: SessionManager, record: SessionRecord) -> str:
     """The commit :func:`commit_work` would make, as a snapshot copied into the repository (no
     ref, no worktree, index or branch touched); refuses as :func:`commit_work` would."""
-    worktree = session_worktree(record)
+    worktree = manager.host.ready_for_commit(record)
     if manager.in_turn(record):
         raise AgentBusyError(f"{record.name}'s agent is in the middle of a turn.")
     store = manager.host.snapshots(manager.repo)

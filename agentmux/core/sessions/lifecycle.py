@@ -19,14 +19,13 @@ from agentmux.core.agents.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.agents.profiles import AgentProfile, resolve_profile
 from agentmux.core.agents.prompts import sanitize_prompt
 from agentmux.core.config.settings import Config
+from agentmux.core.crash_points import pause_for_tests
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated, SessionLost, SessionQueued, SessionStarted
 from agentmux.core.git import repo as git
 from agentmux.core.paths import data_dir
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.names import next_free_name, validate_name
-from agentmux.core.sessions.removal import discard_new_worktree
-from agentmux.core.tmux.launch import pause_for_tests
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -105,12 +104,7 @@ class Lifecycle:
         if base_ref == "HEAD":
             base_ref = base_commit
         worktree = m.worktree_root / name
-        if worktree.exists():
-            raise AgentmuxError(f"{worktree} already exists; remove it or pick another name.")
-        try:
-            m.worktree_root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AgentmuxError(f"cannot create {m.worktree_root}: {exc.strerror}.") from exc
+        m.host.make_room(m.worktree_root, worktree)
         record = SessionRecord(
             id=str(uuid.uuid4()),
             name=name,
@@ -157,7 +151,7 @@ class Lifecycle:
             if pane is not None:
                 m.teardown.terminate(record)
                 m.host.kill_agent_session(pane)
-            problem = discard_new_worktree(m.host, m.repo, record)
+            problem = m.host.discard_new_worktree(m.repo, record)
         except Exception as exc:  # the original failure is the one to report
             problem = str(exc)
         if problem is None:

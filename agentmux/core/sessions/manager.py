@@ -22,8 +22,7 @@ from agentmux.core.events import EventSink, SessionEvent, ignore_events
 from agentmux.core.git import repo as git
 from agentmux.core.git.conflicts import ConflictRadar
 from agentmux.core.git.merge import MergePlan
-from agentmux.core.git.safety import WorkAtRisk
-from agentmux.core.host import Host, PaneInfo
+from agentmux.core.host import Host, PaneInfo, WorkAtRisk
 from agentmux.core.host.local import LocalHost, TmuxServer, require_tmux
 from agentmux.core.locking import repo_lock
 from agentmux.core.metrics.budgets import BudgetState

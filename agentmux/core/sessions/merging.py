@@ -25,7 +25,7 @@ from agentmux.core.git.merged import (
     record_merged,
     without_squash_merged,
 )
-from agentmux.core.git.safety import WorkAtRisk, work_at_risk
+from agentmux.core.host import WorkAtRisk
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.commit_work import commit_for_merge
 
@@ -69,7 +69,15 @@ class Merging:
         squashed = {r.id: s for r in records if (s := last_squash_merge(m.store, r.id))}
         target = into or default_into(records)
         work = commit_for_merge(m, records, dry_run=dry_run) if commit else None
-        plan = plan_merge(m.repo, records, target, squash=squash, squashed=squashed, work=work)
+        plan = plan_merge(
+            m.repo,
+            records,
+            target,
+            squash=squash,
+            squashed=squashed,
+            work=work,
+            worktree_problem=m.host.unmergeable_work,
+        )
         return replace(plan, notes=notes)
 
     def _before_merge(self) -> tuple[str, ...]:
@@ -94,5 +102,5 @@ class Merging:
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """See :meth:`SessionManager.work_at_risk`."""
         repo = self.manager.repo
-        risk = work_at_risk(repo, record)
+        risk = self.manager.host.work_at_risk(repo, record)
         return without_squash_merged(repo, risk, last_squash_merge(self.manager.store, record.id))

@@ -29,6 +29,7 @@ from agentmux.core.agents.events import AGENT_EVENT
 from agentmux.core.agents.profiles import AgentProfile, demo_transcript_root, resolve_profile
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
+from agentmux.core.host import Host
 from agentmux.core.metrics.claude_transcript_files import claude_config_dir, find_main_files
 from agentmux.core.metrics.codex_rollouts import codex_home, find_rollout, read_meta
 from agentmux.core.metrics.resumed_transcripts import last_conversation
@@ -233,7 +234,7 @@ def _find(manager: SessionManager, name: str) -> SessionRecord:
 def _worktree_gone(manager: SessionManager, record: SessionRecord) -> str:
     """The sentence refusing a session whose worktree is gone, naming where its work is."""
     path = Path(record.worktree)
-    what = "is no longer a git worktree" if path.exists() else "is gone"
+    what = "is no longer a git worktree" if manager.host.path_exists(path) else "is gone"
     if git.ref_exists(manager.repo, f"refs/heads/{record.branch}"):
         kept = f"its work is on branch {record.branch}"
     elif record.archive_ref:
@@ -243,13 +244,11 @@ def _worktree_gone(manager: SessionManager, record: SessionRecord) -> str:
     return f"{record.name} cannot be resumed: its worktree {path} {what} ({kept})."
 
 
-def _branch_note(record: SessionRecord) -> str:
+def _branch_note(host: Host, record: SessionRecord) -> str:
     """``; its worktree is on X, not agentmux/NAME`` when the agent (or you) checked out
     something else there: resume never changes a worktree's checkout, which could lose work."""
-    proc = git.run_git(
-        ["symbolic-ref", "--quiet", "--short", "HEAD"], Path(record.worktree), check=False
-    )
-    head = proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else None
+    ref = host.checked_out_ref(Path(record.worktree))
+    head = ref.removeprefix("refs/heads/") if ref else None
     if head == record.branch:
         return ""
     what = f"branch {head}" if head else "a detached HEAD"
@@ -275,7 +274,7 @@ def _outcome(manager: SessionManager, record: SessionRecord, plan: ResumePlan) -
     name = record.name
     now = manager.store.session(record.id)
     fresh = plan.mode == "fresh"
-    note = _branch_note(record)
+    note = _branch_note(manager.host, record)
     if now.status is Status.QUEUED:
         limit = manager.config.max_sessions
         then = f"; it starts fresh then: {plan.why_fresh}" if fresh else ""

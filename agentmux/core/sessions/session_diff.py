@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
-from agentmux.core.git.merge import own_worktree
-from agentmux.core.git.snapshots import Snapshot, SnapshotStore
+from agentmux.core.host import Snapshot, SnapshotStore
 from agentmux.core.records import SessionRecord
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ def session_diff(manager: SessionManager, name: str) -> SessionDiff:
     record = manager.get(name)
     repo = manager.repo
     head = _commit_of(repo, f"refs/heads/{record.branch}")
-    worktree = own_worktree(Path(record.worktree))
+    worktree = manager.host.own_worktree(Path(record.worktree))
     if worktree is None:
         fork = _fork_point(repo, record, head)
         why = f"{record.name}'s worktree {record.worktree} is missing, so there is no diff."
@@ -103,7 +102,7 @@ def session_diff(manager: SessionManager, name: str) -> SessionDiff:
         unreadable = snap.unavailable or "its worktree could not be read"
         why = f"{record.name}: {unreadable}, so there is no diff."
         return SessionDiff(record.name, fork, head, None, (), why, str(worktree))
-    files = _changed_files(store, worktree, fork, snap.commit, head)
+    files = _changed_files(store, repo.root, fork, snap.commit, head)
     return SessionDiff(record.name, fork, head, snap.commit, files, None, str(worktree))
 
 
@@ -122,11 +121,10 @@ def patch(manager: SessionManager, diff: SessionDiff, paths: list[str] | None = 
     if diff.snapshot is None:
         return b""
     store = manager.host.snapshots(manager.repo)
-    cwd = Path(diff.worktree) if diff.worktree else manager.repo.root
     args = ["diff-tree", "-p", *_DIFF_OPTIONS, "--no-color", diff.fork_point, diff.snapshot]
     if paths is not None:
         args = ["--literal-pathspecs", *args, "--", *paths]
-    return git.run_git(args, cwd, env=store.env).stdout
+    return git.run_git(args, manager.repo.root, env=store.env).stdout
 
 
 def _commit_of(repo: git.Repo, ref: str) -> str | None:
@@ -153,10 +151,13 @@ def _fork_point(repo: git.Repo, record: SessionRecord, tip: str | None) -> str:
 
 
 def _changed_files(
-    store: SnapshotStore, worktree: Path, fork: str, snapshot: str, head: str | None
+    store: SnapshotStore, root: Path, fork: str, snapshot: str, head: str | None
 ) -> tuple[ChangedFile, ...]:
+    """The files a snapshot changes from the fork point (git run in the repository: the
+    snapshot's objects are in ``store``, the repository's beside them)."""
+
     def run(*args: str) -> list[str]:
-        out = git.run_git(["diff-tree", *args], worktree, env=store.env).stdout
+        out = git.run_git(["diff-tree", *args], root, env=store.env).stdout
         return out.decode(errors="surrogateescape").split("\0")
 
     raw = run(*_DIFF_OPTIONS, "--raw", fork, snapshot)

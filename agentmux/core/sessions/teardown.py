@@ -1,5 +1,5 @@
 """Ending sessions: stop an agent (or take a queued session off the queue), and remove a session
-in the order :mod:`agentmux.core.sessions.removal` lays down, never losing work.
+in the order :mod:`agentmux.core.host.removal` lays down, never losing work.
 
 Both hold the repository lock and, once a slot is free, start what waits in the queue.
 """
@@ -14,7 +14,6 @@ from agentmux.core.events import SessionRemoved, SessionStopped
 from agentmux.core.git.merged import last_squash_merge, without_squash_merged
 from agentmux.core.host import PaneInfo
 from agentmux.core.records import SessionRecord, Status
-from agentmux.core.sessions.removal import removal
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -72,7 +71,7 @@ class Teardown:
 
         Without ``force`` it refuses a running agent, a process in the worktree and any work not
         in the base. With ``force`` everything that can fail is tried first (see
-        :mod:`agentmux.core.sessions.removal`); then the agent is stopped, then all its work
+        :mod:`agentmux.core.host.removal`); then the agent is stopped, then all its work
         recorded on ``refs/agentmux/archive/<name>/<time>-<id>`` (and refs beside it for nested
         repositories), and only then is anything removed.
         """
@@ -83,8 +82,7 @@ class Teardown:
             pane = m.panes_by_session().get(record.id)
             alive = pane is not None and not pane.dead
             squash = last_squash_merge(m.store, record.id)
-            with removal(
-                m.host,
+            with m.host.removal(
                 m.repo,
                 record,
                 force=force,

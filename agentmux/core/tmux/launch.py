@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -90,13 +88,3 @@ def read_exit(status_file: Path) -> tuple[int, int | None] | None:
     code = int(text)
     signal = code - 128 if 128 < code <= 128 + MAX_SIGNAL else None
     return code, signal
-
-
-def pause_for_tests(point: str) -> None:
-    """Stop here for good when ``AGENTMUX_TEST_PAUSE_AT`` names ``point``: a test kills the
-    process there to see what a crash at that instant leaves behind."""
-    if os.environ.get("AGENTMUX_TEST_PAUSE_AT") == point:
-        sys.stderr.write(f"agentmux: paused at {point}\n")
-        sys.stderr.flush()
-        while True:
-            time.sleep(3600)

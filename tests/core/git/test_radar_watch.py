@@ -5,8 +5,8 @@ from __future__ import annotations
 import queue
 from pathlib import Path
 
-from agentmux.core.git.conflicts import ConflictReport, Verdict
-from agentmux.core.git.radar_watch import RadarWatcher, new_conflicts
+from agentmux.core.git.conflicts import ConflictReport, Verdict, new_conflicts
+from agentmux.core.git.radar_watch import RadarWatcher
 from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import git
 

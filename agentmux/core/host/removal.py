@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
@@ -27,9 +28,11 @@ from agentmux.core.git.safety import (
     work_at_risk,
 )
 from agentmux.core.git.safety import worktree_state as state_of
-from agentmux.core.host import Host
 from agentmux.core.records import SessionRecord
 from agentmux.core.tmux.occupants import Occupant, describe, end_occupants, occupants
+
+if TYPE_CHECKING:
+    from agentmux.core.host.protocol import Host
 
 
 class Removal:
