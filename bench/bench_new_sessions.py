@@ -13,6 +13,10 @@ It runs on tmpfs (/dev/shm) by default: this machine's disk made the same baseli
 Prints medians, the ratio to the baseline of the same run, and every round's ratio.
 
     .venv/bin/python bench/bench_new_sessions.py [--files 10000] [--sessions 9] [--rounds 5]
+        [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_new_sessions.json`` (see
+``bench/record.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from isolation import clean_up, isolate, kill_servers, machine
+from isolation import clean_up, isolate, kill_servers, machine, settle
+from record import Baseline, Recorder, Target, add_option, figure, verdict
+
+BENCH = "bench_new_sessions"
+#: Creating a session may cost at most half again what checking out its worktree costs.
+TARGET = Target("<", 1.5)
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -103,7 +112,9 @@ def main() -> int:
         default="/dev/shm" if Path("/dev/shm").is_dir() else None,
         help="where to build the repositories (default: /dev/shm)",
     )
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
 
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-", dir=args.dir))
     sockets = isolate(scratch)
@@ -134,6 +145,7 @@ def main() -> int:
                 time.sleep(0.5)
                 times[kind].append(contenders[kind][1](repo))
                 kill_servers(sockets)
+                settle(sockets)
     finally:
         clean_up(scratch, sockets)
 
@@ -148,9 +160,17 @@ def main() -> int:
         value = statistics.median(times[kind])
         rounds = " ".join(f"{t / b:.2f}" for t, b in zip(times[kind], times["plain"], strict=True))
         print(f"{label:46} {value:8.3f} {value / base:6.2f}  {rounds}")
+    plain = Baseline(contenders["plain"][0].removeprefix("baseline: "), round(base, 3), "s")
+    recorder.detail("baseline_s", base)
     for kind in ("api", "count", "separate", "demo"):
-        ratio = statistics.median(times[kind]) / base
-        print(f"target under 1.5x: {contenders[kind][0]}: {'met' if ratio < 1.5 else 'NOT met'}")
+        value = statistics.median(times[kind])
+        recorder.detail(f"{kind}_s", value)
+        fig = recorder.add(
+            figure(contenders[kind][0], value / base, "x", baseline=plain, target=TARGET)
+        )
+        print(f"{contenders[kind][0]}: {verdict(fig)}")
+    if args.record:
+        recorder.write(args.record)
     return 0
 
 
