@@ -40,7 +40,7 @@ import time
 from itertools import combinations
 from pathlib import Path
 
-from isolation import IDENTITY, machine
+from isolation import IDENTITY, clean_up_on_sigterm, machine
 from record import Baseline, Recorder, Target, add_option, figure, verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -232,6 +232,7 @@ def main() -> None:
     args = parser.parse_args()
     recorder = Recorder(BENCH, args)
     os.environ.update(IDENTITY)
+    clean_up_on_sigterm()
     base_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-conflicts-", dir=base_dir))
     try:

@@ -34,9 +34,13 @@ def isolate(scratch: Path) -> Path:
     ):
         os.environ[var] = str(scratch / sub)
     os.environ["AGENTMUX_SOCKET_DIR"] = str(sockets)
-    # A bench stopped with SIGTERM (as SIGINT) still runs its clean-up in its ``finally``.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    clean_up_on_sigterm()
     return sockets
+
+
+def clean_up_on_sigterm() -> None:
+    """Make SIGTERM end this bench as SIGINT does: through its ``finally`` clean-up."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def kill_servers(sockets: Path) -> None:

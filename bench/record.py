@@ -48,8 +48,9 @@ class Target(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         }[self.op]
 
     def text(self, unit: str) -> str:
-        """The target as the summary shows it, e.g. ``< 50 ms`` or ``<= 2x``."""
-        return f"{self.op} {show(self.bound, unit)}"
+        """The target as the summary shows it, e.g. ``< 50 ms`` or ``<= 1.2x``."""
+        glue = "" if unit == "x" or unit.startswith("%") else " "
+        return f"{self.op} {self.bound:g}{glue}{unit}"
 
 
 class Baseline(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
