@@ -124,11 +124,23 @@ def main() -> int:
 
     n = args.sessions
     contenders: dict[str, tuple[str, Callable[[Path], float]]] = {
-        "plain": (f"baseline: git worktree add x{n}", lambda r: time_plain(r, n)),
-        "api": (f"API: SessionManager.create x{n} (cat)", lambda r: time_api(r, n, "cat")),
-        "count": (f"CLI: agentmux new --count {n} (cat)", lambda r: time_cli_count(r, n, "cat")),
-        "separate": (f"CLI: {n} separate agentmux new (cat)", lambda r: time_cli(r, n, "cat")),
-        "demo": (f"API: SessionManager.create x{n} (demo)", lambda r: time_api(r, n, "demo")),
+        "plain": (f"baseline: {n} x `git worktree add -b`", lambda r: time_plain(r, n)),
+        "api": (
+            f"{n} sessions via the API (`SessionManager.create`), agent `cat`",
+            lambda r: time_api(r, n, "cat"),
+        ),
+        "count": (
+            f"`agentmux new --count {n}`, agent `cat`",
+            lambda r: time_cli_count(r, n, "cat"),
+        ),
+        "separate": (
+            f"{n} separate `agentmux new` processes, agent `cat`",
+            lambda r: time_cli(r, n, "cat"),
+        ),
+        "demo": (
+            f"{n} sessions via the API, the demo agent",
+            lambda r: time_api(r, n, "demo"),
+        ),
     }
     times: dict[str, list[float]] = {kind: [] for kind in contenders}
     try:
@@ -155,16 +167,19 @@ def main() -> int:
         f"{args.rounds} rounds, medians"
     )
     base = statistics.median(times["plain"])
-    print(f"{'what':46} {'seconds':>8} {'ratio':>6}  per-round ratios")
+    print(f"{'what':62} {'seconds':>8} {'ratio':>6}  per-round ratios")
     for kind, (label, _) in contenders.items():
         value = statistics.median(times[kind])
         rounds = " ".join(f"{t / b:.2f}" for t, b in zip(times[kind], times["plain"], strict=True))
-        print(f"{label:46} {value:8.3f} {value / base:6.2f}  {rounds}")
+        print(f"{label:62} {value:8.3f} {value / base:6.2f}  {rounds}")
     plain = Baseline(contenders["plain"][0].removeprefix("baseline: "), round(base, 3), "s")
-    recorder.detail("baseline_s", base)
+    recorder.detail("baseline s", base)
     for kind in ("api", "count", "separate", "demo"):
         value = statistics.median(times[kind])
-        recorder.detail(f"{kind}_s", value)
+        ratios = [t / b for t, b in zip(times[kind], times["plain"], strict=True)]
+        recorder.detail(f"{kind} s", value)
+        recorder.detail(f"{kind} ratio, lowest round", min(ratios))
+        recorder.detail(f"{kind} ratio, highest round", max(ratios))
         fig = recorder.add(
             figure(contenders[kind][0], value / base, "x", baseline=plain, target=TARGET)
         )

@@ -108,8 +108,8 @@ def show(value: float, unit: str) -> str:
     if unit == "x":
         return f"{value:.2f}x"
     if unit in {"ms", "s"}:
-        text = f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
-        return f"{text} {unit}"
+        digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+        return f"{value:.{digits}f} {unit}"
     if unit.startswith("%"):
         return f"{value:.1f}{unit}"
     if value == int(value):
