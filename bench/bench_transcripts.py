@@ -376,6 +376,7 @@ def main() -> int:
 
     exe = npm_tool("ccusage")
     root, sessions = corpus(args.size_mb, args.dir)
+    os.sync()  # a corpus just made is still being written back: no timed read may share that
     size = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
     files = sum(1 for _ in root.rglob("*.jsonl"))
     read_all(root, sessions)  # warm the page cache and the fork server; untimed
