@@ -188,8 +188,7 @@ def render(records: dict[str, Record]) -> str:
             first = when = ""
             if fig.met is False and fig.target is not None:
                 missed.append(
-                    f"- `{bench}`: {fig.name}: {show(fig.value, fig.unit)}"
-                    f" (target {fig.target.text(fig.unit)})"
+                    f"- `{bench}`: {fig.name}: {result(fig)} (target {fig.target.text(fig.unit)})"
                 )
     lines.append("")
     if missed:
