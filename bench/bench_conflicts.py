@@ -19,7 +19,10 @@ Prints medians, the cold radar's ratios to the floor and to the baseline of the 
 update latency p50/p95.
 
     .venv/bin/python bench/bench_conflicts.py [--dirs 500] [--files-per-dir 100] [--rounds 3]
-        [--saves 30]
+        [--saves 30] [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_conflicts.json`` (see
+``bench/record.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ import time
 from itertools import combinations
 from pathlib import Path
 
-from isolation import IDENTITY, machine
+from isolation import IDENTITY, clean_up_on_sigterm, machine
+from record import Baseline, Recorder, Target, add_option, figure, verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,6 +51,11 @@ from agentmux.core.git.repo import discover_repo
 from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.records import SessionRecord, Status
 
+BENCH = "bench_conflicts"
+#: Cold full matrix over the floor, and over plain merges of branch tips; update after a save, ms.
+OVER_FLOOR = Target("<=", 1.2)
+OVER_BASELINE = Target("<=", 1.0)
+UPDATE = Target("<", 250)
 SESSIONS = 9
 CHANGED = 100
 BAND = 60  # session i edits directories i*BAND .. i*BAND+99: neighbours share 40
@@ -219,8 +228,11 @@ def main() -> None:
     parser.add_argument("--files-per-dir", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--saves", type=int, default=30)
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
     os.environ.update(IDENTITY)
+    clean_up_on_sigterm()
     base_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-conflicts-", dir=base_dir))
     try:
@@ -256,8 +268,33 @@ def main() -> None:
         )
         print(f"baseline, plain merge-tree x 36 pairs: median {b * 1000:.0f} ms")
         print(f"cold full matrix (9 snapshots + pairs + base): median {c * 1000:.0f} ms")
-        print(f"cold / floor: {c / f:.2f}x (target <= 1.2x)")
-        print(f"cold / baseline: {c / b:.2f}x (target <= 1.0x)")
+        floor_fig = recorder.add(
+            figure(
+                f"cold full matrix, {files:,} files, {SESSIONS} sessions",
+                c / f,
+                "x",
+                baseline=Baseline(
+                    f"the floor: `git status` x {SESSIONS} + `merge-tree` of the"
+                    f" {len(pairs)} pairs that interact",
+                    round(f * 1000),
+                    "ms",
+                ),
+                target=OVER_FLOOR,
+            )
+        )
+        base_fig = recorder.add(
+            figure(
+                f"cold full matrix, {files:,} files, {SESSIONS} sessions",
+                c / b,
+                "x",
+                baseline=Baseline(
+                    "plain `merge-tree` of the 36 pairs of branch tips", round(b * 1000), "ms"
+                ),
+                target=OVER_BASELINE,
+            )
+        )
+        print(f"cold / floor: {c / f:.2f}x ({verdict(floor_fig)})")
+        print(f"cold / baseline: {c / b:.2f}x ({verdict(base_fig)})")
         bc, cc = statistics.median(base_cpu), statistics.median(cold_cpu)
         fc = statistics.median(floor_cpu)
         print(
@@ -265,13 +302,37 @@ def main() -> None:
             f" {bc * 1000:.0f} ms, cold {cc * 1000:.0f} ms ({cc / fc:.2f}x floor,"
             f" {cc / bc:.2f}x baseline), load average {os.getloadavg()[0]:.1f}"
         )
+        for name, value in (
+            ("cold ms", c * 1000),
+            ("floor ms", f * 1000),
+            ("baseline ms", b * 1000),
+            ("cold CPU ms", cc * 1000),
+            ("floor CPU ms", fc * 1000),
+            ("baseline CPU ms", bc * 1000),
+            ("pairs", len(report.pairs)),
+            ("conflicting pairs", conflicts),
+            ("interacting pairs", len(pairs)),
+        ):
+            recorder.detail(name, value)
         lat = sorted(updates(root, records, scratch, args.saves, args.dirs))
         p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
+        update = recorder.add(
+            figure(
+                "update after one save, a radar watcher running, p95",
+                p95 * 1000,
+                "ms",
+                target=UPDATE,
+            )
+        )
+        recorder.detail("update p50 ms", statistics.median(lat) * 1000)
+        recorder.detail("saves", len(lat))
         print(
             f"update after one save ({len(lat)} saves): p50 {statistics.median(lat) * 1000:.0f} ms,"
-            f" p95 {p95 * 1000:.0f} ms (target p95 < 250 ms); "
+            f" p95 {p95 * 1000:.0f} ms ({verdict(update)}); "
             f"p95 / baseline {p95 / b:.2f}x"
         )
+        if args.record:
+            recorder.write(args.record)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

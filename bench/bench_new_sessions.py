@@ -13,6 +13,10 @@ It runs on tmpfs (/dev/shm) by default: this machine's disk made the same baseli
 Prints medians, the ratio to the baseline of the same run, and every round's ratio.
 
     .venv/bin/python bench/bench_new_sessions.py [--files 10000] [--sessions 9] [--rounds 5]
+        [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_new_sessions.json`` (see
+``bench/record.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from isolation import clean_up, isolate, kill_servers, machine
+from isolation import clean_up, isolate, kill_servers, machine, settle
+from record import Baseline, Recorder, Target, add_option, figure, verdict
+
+BENCH = "bench_new_sessions"
+#: Creating a session may cost at most half again what checking out its worktree costs.
+TARGET = Target("<", 1.5)
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -103,7 +112,9 @@ def main() -> int:
         default="/dev/shm" if Path("/dev/shm").is_dir() else None,
         help="where to build the repositories (default: /dev/shm)",
     )
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
 
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-", dir=args.dir))
     sockets = isolate(scratch)
@@ -113,11 +124,23 @@ def main() -> int:
 
     n = args.sessions
     contenders: dict[str, tuple[str, Callable[[Path], float]]] = {
-        "plain": (f"baseline: git worktree add x{n}", lambda r: time_plain(r, n)),
-        "api": (f"API: SessionManager.create x{n} (cat)", lambda r: time_api(r, n, "cat")),
-        "count": (f"CLI: agentmux new --count {n} (cat)", lambda r: time_cli_count(r, n, "cat")),
-        "separate": (f"CLI: {n} separate agentmux new (cat)", lambda r: time_cli(r, n, "cat")),
-        "demo": (f"API: SessionManager.create x{n} (demo)", lambda r: time_api(r, n, "demo")),
+        "plain": (f"baseline: {n} x `git worktree add -b`", lambda r: time_plain(r, n)),
+        "api": (
+            f"{n} sessions via the API (`SessionManager.create`), agent `cat`",
+            lambda r: time_api(r, n, "cat"),
+        ),
+        "count": (
+            f"`agentmux new --count {n}`, agent `cat`",
+            lambda r: time_cli_count(r, n, "cat"),
+        ),
+        "separate": (
+            f"{n} separate `agentmux new` processes, agent `cat`",
+            lambda r: time_cli(r, n, "cat"),
+        ),
+        "demo": (
+            f"{n} sessions via the API, the demo agent",
+            lambda r: time_api(r, n, "demo"),
+        ),
     }
     times: dict[str, list[float]] = {kind: [] for kind in contenders}
     try:
@@ -134,6 +157,7 @@ def main() -> int:
                 time.sleep(0.5)
                 times[kind].append(contenders[kind][1](repo))
                 kill_servers(sockets)
+                settle(sockets)
     finally:
         clean_up(scratch, sockets)
 
@@ -143,14 +167,25 @@ def main() -> int:
         f"{args.rounds} rounds, medians"
     )
     base = statistics.median(times["plain"])
-    print(f"{'what':46} {'seconds':>8} {'ratio':>6}  per-round ratios")
+    print(f"{'what':62} {'seconds':>8} {'ratio':>6}  per-round ratios")
     for kind, (label, _) in contenders.items():
         value = statistics.median(times[kind])
         rounds = " ".join(f"{t / b:.2f}" for t, b in zip(times[kind], times["plain"], strict=True))
-        print(f"{label:46} {value:8.3f} {value / base:6.2f}  {rounds}")
+        print(f"{label:62} {value:8.3f} {value / base:6.2f}  {rounds}")
+    plain = Baseline(contenders["plain"][0].removeprefix("baseline: "), round(base, 3), "s")
+    recorder.detail("baseline s", base)
     for kind in ("api", "count", "separate", "demo"):
-        ratio = statistics.median(times[kind]) / base
-        print(f"target under 1.5x: {contenders[kind][0]}: {'met' if ratio < 1.5 else 'NOT met'}")
+        value = statistics.median(times[kind])
+        ratios = [t / b for t, b in zip(times[kind], times["plain"], strict=True)]
+        recorder.detail(f"{kind} s", value)
+        recorder.detail(f"{kind} ratio, lowest round", min(ratios))
+        recorder.detail(f"{kind} ratio, highest round", max(ratios))
+        fig = recorder.add(
+            figure(contenders[kind][0], value / base, "x", baseline=plain, target=TARGET)
+        )
+        print(f"{contenders[kind][0]}: {verdict(fig)}")
+    if args.record:
+        recorder.write(args.record)
     return 0
 
 

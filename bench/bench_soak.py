@@ -10,7 +10,11 @@ file saves, conflicts and hook events never stop. Reported:
   the first frame that draws it, its p50/p99/max, and how many drawn lines lagged over a second;
 - state changes: prompts sent, turns started and finished as the agents' hooks reported them.
 
-    .venv/bin/python bench/bench_soak.py [--minutes 10] [--rate 60]
+    .venv/bin/python bench/bench_soak.py [--minutes 10] [--rate 60] [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_soak.json`` (see ``bench/record.py``).
+Memory counts as flat when the RSS at the end is within 10% of the RSS after the first minute
+(the warm-up, while scrollback, caches and the radar's state fill up).
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ from pathlib import Path
 import psutil
 from drawn_stamps import stamped_rows_drawn
 from isolation import clean_up, machine, scratch_repo
+from record import Baseline, Recorder, Target, add_option, figure, verdict
 
+BENCH = "bench_soak"
+#: RSS at the end over RSS after the first minute; the worst frame lag, ms.
+FLAT = Target("<=", 1.1)
+LAG = Target("<", 1000)
 COLS, ROWS = 160, 45
 SESSIONS = 9
 PERIOD = 30.0
@@ -105,7 +114,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=60.0, help="lines a second per agent")
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
     scratch = Path(tempfile.mkdtemp(prefix="amx-soak-", dir="/dev/shm"))
     repo, sockets = scratch_repo(scratch)
     try:
@@ -123,19 +134,56 @@ def main() -> int:
     print(
         f"RSS start {rss[0][1]:.0f} MiB, end {rss[-1][1]:.0f} MiB ({rss[-1][1] / rss[0][1]:.2f}x)"
     )
+    warm = [(t, m) for t, m in rss if t >= 60.0]
+    if len(warm) >= 2:  # a run shorter than two minutes has no memory figure after warm-up
+        flat = recorder.add(
+            figure(
+                "memory (RSS) at the end, after the first minute's warm-up",
+                warm[-1][1] / warm[0][1],
+                "x",
+                baseline=Baseline("RSS after the first minute", round(warm[0][1]), "MiB"),
+                target=FLAT,
+            )
+        )
+        print(f"RSS after warm-up {warm[0][1]:.0f} MiB, end {warm[-1][1]:.0f} MiB; {verdict(flat)}")
     lags = result["lags"]
     assert isinstance(lags, dict)
     drawn = sum(lags.values())
     over = sum(count for bucket, count in lags.items() if bucket >= 100)
+    worst = recorder.add(
+        figure(
+            "worst frame lag, line written -> drawn", quantile(lags, 1.0) * 1000, "ms", target=LAG
+        )
+    )
     print(
         f"frame lag over {drawn} drawn lines (10 ms buckets): p50 {quantile(lags, 0.5) * 1000:.0f}"
         f" ms, p99 {quantile(lags, 0.99) * 1000:.0f} ms, max {quantile(lags, 1.0) * 1000:.0f} ms;"
-        f" over 1 s: {over} (target: none)"
+        f" over 1 s: {over} ({verdict(worst)})"
     )
-    print(
-        f"state changes: {result['sent']} prompts sent, {result['started']} turns started, "
-        f"{result['finished']} finished (as the agents' hooks reported them)"
-    )
+    sent, started, finished = result["sent"], result["started"], result["finished"]
+    assert isinstance(sent, int)
+    assert isinstance(started, int)
+    assert isinstance(finished, int)
+    all_sent = Target("==", sent)
+    for what, count in (("started", started), ("finished", finished)):
+        fig = recorder.add(
+            figure(
+                f"turns {what}, as the agents' hooks reported them", count, "turns", target=all_sent
+            )
+        )
+        print(f"turns {what}: {count} of {sent} prompts sent; {verdict(fig)}")
+    for t, m in rss:
+        recorder.detail(f"RSS MiB at {t:.0f} s", m)
+    for name, value in (
+        ("drawn lines", drawn),
+        ("lag p50 ms", quantile(lags, 0.5) * 1000),
+        ("lag p99 ms", quantile(lags, 0.99) * 1000),
+        ("lines over 1 s", over),
+        ("prompts sent", sent),
+    ):
+        recorder.detail(name, value)
+    if args.record:
+        recorder.write(args.record)
     return 0
 
 

@@ -14,6 +14,10 @@ session's reader brought up to date and a snapshot taken; p50/p95 over the round
 under 50 ms).
 
     .venv/bin/python bench/bench_transcripts.py [--size-mb 1024] [--rounds 3] [--catchups 20]
+        [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_transcripts.json`` (see
+``bench/record.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from isolation import machine
+from record import Baseline, Recorder, Target, add_option, figure, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +46,10 @@ from agentmux.core.metrics.claude_history_read import read_sessions  # noqa: E40
 from agentmux.core.metrics.claude_transcript_reader import ClaudeSessionReader  # noqa: E402
 from tests.npm_tools import PINNED, npm_tool  # noqa: E402
 
+BENCH = "bench_transcripts"
+#: A cold read on every core against ccusage's; a catch-up after 1 MB, p95 in ms.
+COLD = Target("<=", 1.0)
+CATCH_UP = Target("<", 50)
 CORPUS_VERSION = 1
 SESSION_MB = 8
 MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "claude-haiku-4-5-20251001")
@@ -310,7 +319,8 @@ def run_ccusage(exe: Path, root: Path) -> tuple[float, float, dict[str, Any]]:
     return wall, cpu, json.loads(done.stdout)
 
 
-def agreement(readers: dict[str, ClaudeSessionReader], report: dict[str, Any]) -> str:
+def agreement(readers: dict[str, ClaudeSessionReader], report: dict[str, Any]) -> int:
+    """How many sessions' token totals agree with ccusage's report."""
     rows = {row["sessionId"]: row for row in report["sessions"]}
     differ = 0
     for session, reader in readers.items():
@@ -322,7 +332,7 @@ def agreement(readers: dict[str, ClaudeSessionReader], report: dict[str, Any]) -
             for k in ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
         )
         differ += mine != theirs
-    return f"{len(readers) - differ}/{len(readers)} sessions with identical token totals"
+    return len(readers) - differ
 
 
 def catch_ups(root: Path, readers: dict[str, ClaudeSessionReader], rounds: int) -> list[float]:
@@ -360,10 +370,13 @@ def main() -> int:
         help="where the corpus is cached (default: the temp dir)",
     )
     parser.add_argument("--clean", action="store_true", help="delete the cached corpus after")
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
 
     exe = npm_tool("ccusage")
     root, sessions = corpus(args.size_mb, args.dir)
+    os.sync()  # a corpus just made is still being written back: no timed read may share that
     size = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
     files = sum(1 for _ in root.rglob("*.jsonl"))
     read_all(root, sessions)  # warm the page cache and the fork server; untimed
@@ -431,14 +444,61 @@ def main() -> int:
         f"ratio agentmux / ccusage: {ours_s / theirs_s:.2f} (1 process), "
         f"{shared_s / theirs_s:.2f} (all cores)"
     )
-    print(f"token totals: {agreement(readers, report)}")
+    ccusage = Baseline(
+        f"ccusage {PINNED['ccusage'][1]}, same corpus, same run", round(theirs_s, 3), "s"
+    )
+    cold = recorder.add(
+        figure(
+            f"cold read of {size / 2**20:.0f} MB, `read_sessions` on every core (what `cost` does)",
+            shared_s / theirs_s,
+            "x",
+            baseline=ccusage,
+            target=COLD,
+        )
+    )
+    recorder.add(
+        figure(
+            f"cold read of {size / 2**20:.0f} MB, one reader in one process (what the TUI does)",
+            ours_s / theirs_s,
+            "x",
+            baseline=ccusage,
+        )
+    )
+    print(f"every core vs ccusage: {verdict(cold)}")
+    agree = agreement(readers, report)
+    same = recorder.add(
+        figure(
+            "sessions whose token totals equal ccusage's",
+            agree,
+            "sessions",
+            target=Target("==", len(readers)),
+        )
+    )
+    print(f"token totals: {agree}/{len(readers)} sessions identical; {verdict(same)}")
     catch_ms = sorted(t * 1000 for t in catch)
     p95 = catch_ms[min(len(catch_ms) - 1, round(0.95 * (len(catch_ms) - 1)))]
+    catch_fig = recorder.add(
+        figure("catch-up after 1 MB appended to one transcript, p95", p95, "ms", target=CATCH_UP)
+    )
     print(
         f"catch-up after appending 1 MB ({len(catch)} rounds): p50 "
         f"{statistics.median(catch_ms):.1f} ms, p95 {p95:.1f} ms, max {catch_ms[-1]:.1f} ms "
-        f"(target < 50 ms)"
+        f"({verdict(catch_fig)})"
     )
+    for name, value in (
+        ("corpus MB", size / 2**20),
+        ("corpus files", files),
+        ("sessions", len(sessions)),
+        ("agentmux 1 process s", ours_s),
+        ("agentmux every core s", shared_s),
+        ("ccusage s", theirs_s),
+        ("ccusage CPU s", statistics.median(cpu)),
+        ("catch-up p50 ms", statistics.median(catch_ms)),
+        ("catch-up max ms", catch_ms[-1]),
+    ):
+        recorder.detail(name, value)
+    if args.record:
+        recorder.write(args.record)
     if args.clean:
         shutil.rmtree(root, ignore_errors=True)
     return 0

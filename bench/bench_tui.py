@@ -10,7 +10,9 @@ plain `tmux attach` client, in the same kind of terminal, showing a window of ni
 the same demo agents with the same load, in the same run. Reported for the client process alone
 and with its tmux server, as % of one core.
 
-    .venv/bin/python bench/bench_tui.py [--seconds 10] [--rate 200]
+    .venv/bin/python bench/bench_tui.py [--seconds 10] [--rate 200] [--record [PATH]]
+
+``--record`` also writes the figures to ``bench/results/bench_tui.json`` (see ``bench/record.py``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,17 @@ from pathlib import Path
 import psutil
 from drawn_stamps import stamped_rows_drawn
 from isolation import clean_up, machine, scratch_repo
+from record import Baseline, Recorder, Target, add_option, figure, verdict
 
+BENCH = "bench_tui"
 COLS, ROWS = 160, 45
 SESSIONS = 9
+#: Latency targets, line written -> drawn, p95 in ms.
+FOCUSED = Target("<", 50)
+OTHERS = Target("<", 250)
+#: Idle CPU of the TUI, % of one core; busy CPU, agentmux over plain tmux, servers counted.
+IDLE = Target("<", 1)
+BUSY = Target("<=", 2)
 
 
 def setup(scratch: Path) -> Path:
@@ -215,7 +225,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
+    add_option(parser, BENCH)
     args = parser.parse_args()
+    recorder = Recorder(BENCH, args)
     scratch = Path(tempfile.mkdtemp(prefix="amx-bench-tui-"))
     sockets = setup(scratch)
     try:
@@ -231,18 +243,27 @@ def main() -> int:
     )
     focused = [float(v) for v in lat["focused"]]  # type: ignore[attr-defined]
     others = [float(v) for v in lat["others"]]  # type: ignore[attr-defined]
-    for label, values, target in (("focused pane", focused, 50), ("other panes", others, 250)):
+    for label, values, target in (
+        ("focused pane", focused, FOCUSED),
+        ("other panes", others, OTHERS),
+    ):
         if values:
             p50, p95 = statistics.median(values), percentile(values, 0.95)
-            verdict = "met" if p95 < target else "NOT met"
+            fig = recorder.add(
+                figure(f"latency, line written -> drawn, {label}, p95", p95, "ms", target=target)
+            )
+            recorder.detail(f"latency {label} p50 ms", p50)
+            recorder.detail(f"latency {label} lines", len(values))
             print(
                 f"latency {label:13} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-                f"(n={len(values)}; target p95 < {target} ms: {verdict})"
+                f"(n={len(values)}; {verdict(fig)})"
             )
     print(
         f"lines printed {lat['printed']}, drawn {lat['shown']} (the rest scrolled past "
         f"between frames); frames {lat['frames']}"
     )
+    recorder.detail("lines printed", float(lat["printed"]))  # type: ignore[arg-type]
+    recorder.detail("lines drawn", float(lat["shown"]))  # type: ignore[arg-type]
     print(f"in-process app while busy (latency run): {lat['app_cpu']:.1f}% of a core")
     print(f"{'CPU, % of one core':20} {'client':>8} {'server':>8} {'both':>8} {'drawn KiB/s':>12}")
     for key, values in cpu.items():
@@ -250,17 +271,32 @@ def main() -> int:
             f"{key:20} {values[0]:8.1f} {values[1]:8.1f} {values[0] + values[1]:8.1f} "
             f"{values[2]:12.1f}"
         )
+        recorder.detail(f"{key} client %", values[0])
+        recorder.detail(f"{key} server %", values[1])
+        recorder.detail(f"{key} drawn KiB/s", values[2])
     # A tmux client only relays what its server drew, so the client alone is no baseline: each
     # side is counted with its tmux server.
-    busy_all = sum(cpu["agentmux busy"][:2]) / max(sum(cpu["tmux busy"][:2]), 0.01)
+    plain_busy = sum(cpu["tmux busy"][:2])
+    busy_all = sum(cpu["agentmux busy"][:2]) / max(plain_busy, 0.01)
     idle = cpu["agentmux idle"][0]
-    print(
-        f"busy ratio agentmux/plain tmux, servers counted: {busy_all:.2f}x; "
-        f"target <= 2x: {'met' if busy_all <= 2 else 'NOT met'}"
+    busy = recorder.add(
+        figure(
+            "busy CPU, agentmux TUI with its tmux server",
+            busy_all,
+            "x",
+            baseline=Baseline(
+                "plain `tmux attach` with its tmux server", round(plain_busy, 1), "% of a core"
+            ),
+            target=BUSY,
+        )
     )
-    print(
-        f"idle agentmux CPU: {idle:.2f}% of a core; target < 1%: {'met' if idle < 1 else 'NOT met'}"
+    print(f"busy ratio agentmux/plain tmux, servers counted: {busy_all:.2f}x; {verdict(busy)}")
+    idle_fig = recorder.add(
+        figure("idle CPU of the agentmux TUI", idle, "% of a core", target=IDLE)
     )
+    print(f"idle agentmux CPU: {idle:.2f}% of a core; {verdict(idle_fig)}")
+    if args.record:
+        recorder.write(args.record)
     return 0
 
 
