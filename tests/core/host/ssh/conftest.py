@@ -22,7 +22,7 @@ from tests.core.host.ssh.sshd import Sshd, chown_tree, running_sshd
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     """This test process's sshd (one per xdist worker), up at the start of every test."""
-    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+    with running_sshd(tmp_path_factory.mktemp(f"amx-sshd-{os.getpid()}-")) as server:
         yield server
 
 

@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -307,12 +308,43 @@ Host *
         return self.process is not None and self.process.poll() is None
 
 
+def _dead(pid: int) -> bool:
+    return not psutil.pid_exists(pid)
+
+
+def _end_tree(proc: psutil.Process) -> None:
+    """Kill ``proc`` and everything under it (woken first: a test may have frozen them)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for each in [*proc.children(recursive=True), proc]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                each.send_signal(signal.SIGCONT)
+                each.kill()
+
+
+def sweep_stale(user: pwd.struct_passwd) -> None:
+    """End what test runs killed before their teardown left: their sshds (named after the test
+    process), the connections those served, and their remote directories."""
+    for proc in psutil.process_iter(["cmdline", "ppid"]):
+        cmdline = proc.info["cmdline"] or []
+        config = cmdline[cmdline.index("-f") + 1] if "-f" in cmdline[:-1] else ""
+        found = re.search(r"/amx-sshd-(\d+)-[^/]*/sshd_config$", config)
+        orphan = proc.info["ppid"] == 1 and " ".join(cmdline).startswith(f"sshd: {user.pw_name}")
+        if (found and _dead(int(found.group(1)))) or orphan:
+            _end_tree(proc)
+    for entry in Path(user.pw_dir).glob("amx-*-*"):
+        found = re.fullmatch(r"amx-(\d+)-[0-9a-f]{8}", entry.name)
+        if found and _dead(int(found.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def running_sshd(base: Path) -> Iterator[Sshd]:
-    """An sshd for this test process; stopped and its remote directory removed afterwards."""
+    """An sshd for this test process; stopped and its remote directory removed afterwards.
+    ``base`` is a new directory whose name holds ``amx-sshd-<this process's pid>-``."""
     require_root()
     find_sshd()
     user = ensure_remote_user()
+    sweep_stale(user)
     remote_dir = Path(user.pw_dir) / f"amx-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     server = Sshd(base, user, remote_dir)
     try:
