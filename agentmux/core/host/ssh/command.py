@@ -90,6 +90,11 @@ class SshCommand:
         }
         if master == "yes":
             options["ControlPersist"] = str(self.settings.persist_seconds)
+        else:
+            # A client whose master is gone would log in by itself (ssh falls back to a direct
+            # connection); this makes that login fail at once instead, so a command is only
+            # ever a channel on the master. A master is never reached through it.
+            options["ProxyCommand"] = "false"
         argv: list[str] = []
         for key, value in options.items():
             argv += ["-o", f"{key}={value}"]
@@ -108,8 +113,8 @@ class SshCommand:
         ]
 
     def remote(self, argv: Sequence[str]) -> list[str]:
-        """Run ``argv`` on the host through the master (``ControlMaster=no``: never a master of
-        its own), without a terminal."""
+        """Run ``argv`` on the host through the master, without a terminal: never a master of
+        its own (``ControlMaster=no``), never a login of its own (``ProxyCommand=false``)."""
         if not argv:
             raise ValueError("a remote command needs at least a program")
         return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -246,3 +247,18 @@ def test_user_ssh_options_cannot_take_the_control_socket(server: Sshd, connect: 
         assert server.logins() - before == 1
     finally:
         connection.close()
+
+
+def test_a_command_never_logs_in_by_itself(server: Sshd, connect: Connect) -> None:
+    """Were the master gone between the check and the command (a race), ssh would fall back to
+    a login of its own; agentmux's command line makes that fail instead."""
+    connection = connect()
+    before = server.logins()
+    proc = subprocess.run(
+        connection.command.remote(["echo", "direct"]), capture_output=True, timeout=20, check=False
+    )
+    assert (proc.returncode, proc.stdout) == (255, b"")
+    time.sleep(0.3)
+    assert server.logins() == before
+    assert connection.run(["echo", "channel"]).text == "channel"
+    assert server.logins() - before == 1
