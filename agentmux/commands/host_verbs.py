@@ -87,7 +87,9 @@ def cmd_host_check(args: argparse.Namespace) -> int:
 
 def register(verbs: Any) -> None:
     """Add the ``host`` verb and its actions."""
-    host = add_verb(verbs, "host", lambda _a: 0, "machines that run sessions over ssh")
+    host = add_verb(
+        verbs, "host", lambda _a: 0, "machines agentmux reaches over ssh: add, ls, rm, check"
+    )
     actions = host.add_subparsers(title="actions", metavar="ACTION", required=True)
 
     add = add_verb(actions, "add", cmd_host_add, "add a host (nothing is contacted)")

@@ -85,6 +85,12 @@ def _check_target(value: str) -> str:
 def _check_program(value: str) -> str:
     if not value.strip() or value.startswith("-") or _CONTROL.search(value):
         raise ValueError(f"{value!r} is not a program path")
+    if value.startswith("~"):
+        # Passed as an argument, never through a shell: nothing would expand it.
+        raise ValueError(
+            f"{value!r} starts with '~', which is not expanded: give an absolute path, or one "
+            "relative to the home directory there"
+        )
     return value
 
 

@@ -130,7 +130,13 @@ class SshConnection:
                 f"{self.settings.open_timeout:g} s.",
                 SshFault.TIMEOUT,
             ) from exc
-        if proc.returncode != 0 or not self.is_up():
+        if proc.returncode == 0 and not self.is_up():
+            raise SshError(
+                f"the ssh command of host {self.name} logged in but left no master connection "
+                f"at {self.control}: it must be OpenSSH's ssh, or pass its options on to it.",
+                SshFault.OTHER,
+            )
+        if proc.returncode != 0:
             error = explain(self.name, self.target, self.command.by_hand(), proc.stderr)
             if error.fault in (SshFault.NEEDS_PERSON, SshFault.HOST_KEY):
                 self._refused = error

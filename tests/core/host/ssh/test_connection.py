@@ -262,3 +262,20 @@ def test_a_command_never_logs_in_by_itself(server: Sshd, connect: Connect) -> No
     assert server.logins() == before
     assert connection.run(["echo", "channel"]).text == "channel"
     assert server.logins() - before == 1
+
+
+def test_an_ssh_command_that_is_not_ssh(connect: Connect, tmp_path: Path) -> None:
+    """A wrapper that drops agentmux's options logs in (here: does nothing) but makes no master:
+    one sentence, not a hang."""
+    from agentmux.core.host.ssh import SshConnection
+
+    wrapper = tmp_path / "not-ssh"
+    wrapper.write_text("#!/bin/sh\nexit 0\n")
+    wrapper.chmod(0o755)
+    connection = SshConnection("build1", "amx-sshd", [str(wrapper)])
+    with pytest.raises(SshError) as caught:
+        connection.run(["true"])
+    assert caught.value.message == (
+        "the ssh command of host build1 logged in but left no master connection at "
+        f"{connection.control}: it must be OpenSSH's ssh, or pass its options on to it."
+    )

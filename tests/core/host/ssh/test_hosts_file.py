@@ -127,6 +127,11 @@ def test_bad_targets(target: str) -> None:
         ),
         ({"agentmux": "-c"}, "--agentmux: '-c' is not a program path."),
         ({"agentmux": " "}, "--agentmux: ' ' is not a program path."),
+        (
+            {"agentmux": "~/bin/agentmux"},
+            "--agentmux: '~/bin/agentmux' starts with '~', which is not expanded: give an "
+            "absolute path, or one relative to the home directory there.",
+        ),
         ({"path": "a\x00b"}, "--path: 'a\\x00b' is not a directory path."),
     ],
 )
