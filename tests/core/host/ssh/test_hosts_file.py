@@ -211,7 +211,7 @@ _TEXT = st.text(
 
 
 @settings(max_examples=200, deadline=None)
-@given(path=_TEXT, agentmux=_TEXT.filter(lambda s: not s.startswith("-")))
+@given(path=_TEXT, agentmux=_TEXT.filter(lambda s: not s.startswith(("-", "~"))))
 def test_what_is_written_reads_back_exactly(path: str, agentmux: str) -> None:
     entry = HostEntry(target="me@b1", agentmux=agentmux, path=path, ssh_command="ssh -v")
     text = render_hosts({"b1": entry, "a": HostEntry(target="a")})
