@@ -124,6 +124,12 @@ class SshConnection:
                 "OpenSSH's client or fix the host's --ssh-command.",
                 SshFault.NO_SSH,
             ) from exc
+        except OSError as exc:
+            raise SshError(
+                f"the ssh program {argv[0]!r} of host {self.name} cannot run ({exc.strerror}); "
+                "fix the host's --ssh-command.",
+                SshFault.NO_SSH,
+            ) from exc
         except subprocess.TimeoutExpired as exc:
             raise SshError(
                 f"host {self.name} ({self.target}) did not finish logging in within "

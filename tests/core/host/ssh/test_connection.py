@@ -152,6 +152,7 @@ def test_host_going_away_under_a_master(server: Sshd, connect: Connect) -> None:
     assert connection.run(["echo", "again"]).text == "again"
 
 
+@pytest.mark.slow
 def test_frozen_host_is_detected_by_keepalive_and_timeout(server: Sshd, connect: Connect) -> None:
     settings = SshSettings(connect_timeout=2, alive_interval=1, alive_count=2, run_timeout=20)
     connection = connect(settings=settings)
@@ -231,6 +232,11 @@ def test_missing_ssh_program(connect: Connect, tmp_path: Path) -> None:
     assert "was not found; install OpenSSH's client or fix the host's --ssh-command." in str(
         caught.value
     )
+    (tmp_path / "no-ssh").write_text("not a program\n")  # there, but not executable
+    with pytest.raises(SshError) as caught:
+        connection.run(["true"])
+    assert caught.value.fault is SshFault.NO_SSH
+    assert "cannot run (Permission denied); fix the host's --ssh-command." in str(caught.value)
 
 
 def test_user_ssh_options_cannot_take_the_control_socket(server: Sshd, connect: Connect) -> None:
