@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import commit, conflicts, cost, diff, hook, merge, resume, trust
+from agentmux.commands import commit, conflicts, cost, diff, hook, host_verbs, merge, resume, trust
 from agentmux.commands.common import (
     add_verb,
     err,
@@ -395,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.register(verbs)
     resume.register(verbs)
     trust.register(verbs)
+    host_verbs.register(verbs)
     hook_verb = verb(
         "hook",
         cmd_hook,

@@ -1,0 +1,90 @@
+"""Fixtures of the ssh tests: a real sshd per test process, agentmux installed for its user.
+
+See :mod:`tests.core.host.ssh.sshd` (the server and the second user) and
+:mod:`tests.core.host.ssh.remote_install` (agentmux for that user).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from agentmux.core.host.ssh import SshConnection, SshPool, SshSettings
+from tests.core.host.ssh.remote_install import install_agentmux
+from tests.core.host.ssh.sshd import Sshd, chown_tree, running_sshd
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """This test process's sshd (one per xdist worker), up at the start of every test."""
+    with running_sshd(tmp_path_factory.mktemp(f"amx-sshd-{os.getpid()}-")) as server:
+        yield server
+
+
+@pytest.fixture
+def server(sshd: Sshd) -> Iterator[Sshd]:
+    """The sshd, running (a test that stopped or froze it gets it back afterwards), with an
+    empty :attr:`Sshd.bare_bin`."""
+    for entry in sshd.bare_bin.iterdir():
+        entry.unlink()
+    yield sshd
+    if not sshd.running():
+        sshd.start()
+    sshd.thaw()
+
+
+@pytest.fixture(scope="session")
+def remote_agentmux(sshd: Sshd) -> Path:
+    """``agentmux`` installed for the second user (a venv in its home): the program's path."""
+    program = install_agentmux(sshd.remote_dir / "venv", sshd.user)
+    chown_tree(sshd.remote_dir / "venv", sshd.user)
+    return program
+
+
+def link_into(directory: Path, *programs: str) -> None:
+    """Put ``programs`` (found on this PATH) into ``directory``, a bare host's PATH."""
+    for program in programs:
+        found = shutil.which(program)
+        assert found, f"{program} is not installed here"
+        os.symlink(found, directory / program)
+
+
+FAST = SshSettings(connect_timeout=3, alive_interval=1, alive_count=2, run_timeout=20)
+
+
+@pytest.fixture
+def pool() -> Iterator[SshPool]:
+    """A pool with short timeouts; its masters stopped after the test."""
+    with SshPool(FAST) as made:
+        yield made
+
+
+class Connect(Protocol):
+    """Makes a connection through the test sshd's client config."""
+
+    def __call__(
+        self, name: str = "build1", target: str = "amx-sshd", settings: SshSettings = ...
+    ) -> SshConnection: ...
+
+
+@pytest.fixture
+def connect(server: Sshd) -> Iterator[Connect]:
+    """``connect(name, target)``: a connection through the test sshd's client config (short
+    timeouts); every one made is closed after the test."""
+    made: list[SshConnection] = []
+
+    def make(
+        name: str = "build1", target: str = "amx-sshd", settings: SshSettings = FAST
+    ) -> SshConnection:
+        connection = SshConnection(name, target, server.ssh_argv(), settings=settings)
+        made.append(connection)
+        return connection
+
+    yield make
+    for connection in made:
+        connection.close()
