@@ -122,6 +122,10 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
 
 
+#: What a tmux client says when the server it reached exits under it.
+SERVER_GONE = b"server exited unexpectedly"
+
+
 class TmuxServer:
     """A private tmux server on ``socket_path``."""
 
@@ -194,30 +198,34 @@ class TmuxServer:
         tail += [";", "display-message", "-p", "-t", own, "#{pane_id}\t#{@agentmux_id}"]
         for event, hook in (hooks or {}).items():
             tail += [";", "set-hook", "-g", event, hook]
-        proc = subprocess.run(
-            [
-                "tmux",
-                *args,
-                "new-session",
-                "-d",
-                "-P",
-                "-F",
-                _FORMAT,
-                "-s",
-                name,
-                "-c",
-                str(cwd),
-                "-x",
-                str(size[0]),
-                "-y",
-                str(size[1]),
-                *command,
-                *tail,
-            ],
-            capture_output=True,
-            env=clean_env(),
-            check=False,
-        )
+        argv = [
+            "tmux",
+            *args,
+            "new-session",
+            "-d",
+            "-P",
+            "-F",
+            _FORMAT,
+            "-s",
+            name,
+            "-c",
+            str(cwd),
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            *command,
+            *tail,
+        ]
+        proc = subprocess.run(argv, capture_output=True, env=clean_env(), check=False)
+        if proc.returncode != 0 and SERVER_GONE in proc.stderr:
+            # The server this client reached was exiting (killed, or its last session closing)
+            # as it connected. If the session was made all the same, it is tagged: use it;
+            # else the next client starts a server of its own.
+            made = [p for p in self.panes() if p.agentmux_id == agentmux_id]
+            if made:
+                return made[0]
+            proc = subprocess.run(argv, capture_output=True, env=clean_env(), check=False)
         lines = proc.stdout.decode(errors="replace").splitlines()
         if proc.returncode != 0 and not lines:
             detail = proc.stderr.decode(errors="replace").strip()
