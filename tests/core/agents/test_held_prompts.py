@@ -18,7 +18,8 @@ from tests.core.agents.test_agent_events import hook_names
 def test_prompts_for_a_busy_agent_are_held_then_typed_in_order(
     repo: Path, manager: SessionManager
 ) -> None:
-    record = manager.create(agent="demo", name="busy", prompt=b"sleep 3")
+    # A turn long enough for two `send` processes to start and hold, even on a loaded machine.
+    record = manager.create(agent="demo", name="busy", prompt=b"sleep 8")
     worktree = Path(record.worktree)
     wait_for(lambda: "PreToolUse" in hook_names(manager, "busy"), what="the agent at work")
 
