@@ -27,10 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agentmux.core.config.settings import _line_of
-from agentmux.core.config.trust import show_key
+from agentmux.core.config.settings import config_error
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.locking import repo_lock
+from agentmux.core.naming import check_name
 from agentmux.core.paths import config_dir
 from agentmux.core.records import LOCAL_HOST
 
@@ -38,9 +38,6 @@ HOSTS_FILE = "hosts.toml"
 #: The program ``host check`` runs on a host when the entry names none.
 DEFAULT_AGENTMUX = "agentmux"
 MAX_HOST_NAME = 32
-# As session names: letters, digits, '-' and '_', a letter or digit first (never an option, no
-# '.' or ':' for tmux targets, no '/' for refs and directories, nothing a shell reads).
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # [user@]host, host being a name, an alias, an IPv4 or a bracketed/scoped IPv6 address. Nothing a
 # shell or an ssh_config token reads: a ProxyCommand of the user's may put the host into a shell
 # command line (%h), and older OpenSSH clients do not check it.
@@ -55,17 +52,7 @@ def hosts_path() -> Path:
 
 def validate_host_name(name: str) -> str:
     """Return ``name`` if it can name a host, else raise a one-sentence error."""
-    if not name:
-        raise AgentmuxError("a host name cannot be empty.")
-    if len(name) > MAX_HOST_NAME:
-        raise AgentmuxError(
-            f"host name {name[:40]!r}... is too long: at most {MAX_HOST_NAME} characters."
-        )
-    if not _NAME_RE.fullmatch(name):
-        raise AgentmuxError(
-            f"host name {name!r} is not allowed: use letters, digits, '-' and '_', "
-            "starting with a letter or digit."
-        )
+    check_name(name, "host", MAX_HOST_NAME)
     if name == LOCAL_HOST:
         raise AgentmuxError(
             f"host name {LOCAL_HOST!r} is taken: it names this machine; choose another name."
@@ -182,11 +169,7 @@ def _parse(path: Path, raw: bytes) -> dict[str, HostEntry]:
     try:
         return _HostsFile.model_validate(data).hosts
     except ValidationError as exc:
-        first = exc.errors()[0]
-        line = _line_of(text, tuple(first["loc"]))
-        where = f"{path}, line {line}" if line else str(path)
-        field = ".".join(show_key(str(part)) for part in first["loc"])
-        raise AgentmuxError(f"config error in {where}: {field}: {first['msg']}.") from exc
+        raise config_error(exc, text, path) from exc
 
 
 def load_hosts() -> dict[str, HostEntry]:

@@ -101,6 +101,16 @@ REPO_SAFE = frozenset(
 )
 
 
+def config_error(exc: ValidationError, text: str, path: Path) -> AgentmuxError:
+    """The one sentence for a TOML file ``text`` (at ``path``) that fails validation: the first
+    error, with the line of its key where it can be found."""
+    first = exc.errors()[0]
+    line = _line_of(text, tuple(first["loc"]))
+    where = f"{path}, line {line}" if line else str(path)
+    field = ".".join(show_key(str(part)) for part in first["loc"])
+    return AgentmuxError(f"config error in {where}: {field}: {first['msg']}.")
+
+
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """Best-effort line number (1-based) of the TOML key at ``loc`` in ``text``."""
     keys = [str(part) for part in loc if isinstance(part, str)]
@@ -144,11 +154,7 @@ def parse_config(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        line = _line_of(text, tuple(first["loc"]))
-        where = f"{path}, line {line}" if line else str(path)
-        field = ".".join(show_key(str(part)) for part in first["loc"])
-        raise AgentmuxError(f"config error in {where}: {field}: {first['msg']}.") from exc
+        raise config_error(exc, text, path) from exc
     return data
 
 

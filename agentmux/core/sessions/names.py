@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import re
 
-from agentmux.core.errors import AgentmuxError
+from agentmux.core.naming import check_name
 
 MAX_NAME_LENGTH = 32
-# Letters, digits, '-' and '_' only: no '.' or ':' (tmux target syntax), no '/' (directory and
-# ref escape), no whitespace or shell metacharacters; a letter or digit first, never an option.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid session name, else raise a one-sentence error."""
-    if not name:
-        raise AgentmuxError("a session name cannot be empty.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise AgentmuxError(
-            f"session name {name[:40]!r}... is too long: at most {MAX_NAME_LENGTH} characters."
-        )
-    if not _NAME_RE.fullmatch(name):
-        raise AgentmuxError(
-            f"session name {name!r} is not allowed: use letters, digits, '-' and '_', "
-            "starting with a letter or digit."
-        )
-    return name
+    return check_name(name, "session", MAX_NAME_LENGTH)
 
 
 def next_free_name(prefix: str, taken: set[str]) -> str:
