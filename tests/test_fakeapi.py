@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.fakeapi import anthropic as ant
 from tests.fakeapi import openai_responses as oai
 from tests.fakeapi.server import FakeServer, LoggedRequest
@@ -150,6 +151,8 @@ def test_anthropic_errors_repeat_then_the_script_goes_on() -> None:
     script: list[ant.Step] = [ant.overloaded(times=2), ant.Text("ok", ant.Usage(1, 1))]
     with ant.AnthropicFake(script) as fake:
         answers = [_post(fake, "/v1/messages", _messages_body()) for _ in range(3)]
+        # The client may read the last reply before its handler marks it complete.
+        wait_for(lambda: fake.requests[-1].completed, timeout=5, what="the last reply written")
         log = fake.requests
     (s1, h1, b1), (s2, _, _), (s3, _, _) = answers
     assert (s1, s2, s3) == (529, 529, 200)

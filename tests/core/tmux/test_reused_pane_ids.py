@@ -44,7 +44,12 @@ def identity(mgr: SessionManager, name: str) -> str:
 
 def wait_ready(mgr: SessionManager, *names: str) -> None:
     for name in names:
-        wait_for(lambda n=name: "demo ❯" in live_screen(mgr, n), what=f"{name} ready")  # type: ignore[misc]
+        # 30 s: right after a server restart, with a TUI reconnecting, on a loaded machine.
+        wait_for(
+            lambda n=name: "demo ❯" in live_screen(mgr, n),  # type: ignore[misc]
+            timeout=30,
+            what=f"{name} ready",
+        )
 
 
 def restart_with_new_sessions(mgr: SessionManager, old: list[str | None]) -> None:
