@@ -306,10 +306,12 @@ class ControlClient:
                 return  # sent before the pause took: the coming capture covers it
             state.paused = True
             state.dirty = True
-        # One notification says all there is to know (the pane changed), so the pane is paused
-        # until its capture: tmux then neither formats nor sends the rest of its output, which
-        # for a busy agent is most of the connection's traffic and of this thread's work.
-        self.send(f"refresh-client -A '{pane_id}:pause'")
+            # One notification says all there is to know (the pane changed), so the pane is
+            # paused until its capture: tmux then neither formats nor sends the rest of its
+            # output, which for a busy agent is most of the connection's traffic and of this
+            # thread's work. Sent under the lock: a capture slipping in between the flag and the
+            # command would continue the pane before this pause, leaving it paused for good.
+            self.send(f"refresh-client -A '{pane_id}:pause'")
         self._wake.set()
 
     def _notification(self, line: str) -> None:
@@ -415,10 +417,11 @@ class ControlClient:
             paused = state is not None and state.paused
             if state is not None:
                 state.paused = False
-        if paused:
-            # Continued before the capture, never after: output landing in between is then in
-            # the capture or notified afresh, so no change is ever missed.
-            self.send(f"refresh-client -A '{pane_id}:continue'")
+            if paused:
+                # Continued before the capture, never after: output landing in between is then
+                # in the capture or notified afresh, so no change is ever missed. Under the lock,
+                # so it always follows the pause it undoes.
+                self.send(f"refresh-client -A '{pane_id}:continue'")
         # The tag comes with the screen, over one connection: both are of the same pane.
         with self._write_lock:
             generation = self._generation

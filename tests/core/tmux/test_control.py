@@ -6,6 +6,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from agentmux.core.tmux.control import VIEW_SESSION, ControlClient, Screen
@@ -116,6 +118,54 @@ def test_the_last_line_of_a_burst_is_always_mirrored(home: object, tmp_path: Pat
                 time.sleep(0.02)
             else:
                 raise AssertionError(f"burst {burst}: the final line never reached the mirror")
+    finally:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
+        client.stop()
+
+
+class CaptureInsidePause(ControlClient):
+    """A control client whose scheduler captures a pane at the worst moment: while the reader
+    is pausing it, between marking it paused and sending tmux the pause."""
+
+    def __init__(self, socket_path: Path, on_screen: Callable[[Screen], None]) -> None:
+        super().__init__(socket_path, on_screen)
+        self.raced = threading.Event()
+
+    def send(self, command: str) -> Future[list[str]]:
+        if command.endswith(":pause'") and not self.raced.is_set():
+            self.raced.set()
+            pane_id = command.split("'")[1].rsplit(":", 1)[0]
+            capture = threading.Thread(target=self._capture, args=(pane_id,), daemon=True)
+            capture.start()
+            capture.join(0.5)  # done at once, unless the pause is sent under the pane's lock
+        return super().send(command)
+
+
+def test_a_capture_during_a_pause_never_freezes_the_pane(home: object, tmp_path: Path) -> None:
+    # Seen in CI: the agent answered, but its pane stayed frozen on the screen before. A capture
+    # had continued the pane just before the reader's pause reached tmux, so the pane stayed
+    # paused and no output of it was ever notified again.
+    socket = tmp_path / "race.sock"
+    _tmux(socket, "-f", "/dev/null", "new-session", "-d", "-s", "agent", "-x", "80", "-y", "20")
+    screens: dict[str, Screen] = {}
+    client = CaptureInsidePause(socket, lambda screen: screens.__setitem__(screen.pane_id, screen))
+    client.start()
+    try:
+        pane = _mirror_agent(socket, client)
+        script = (
+            "import time\nprint('FIRST', flush=True)\ntime.sleep(1.5)\n"
+            "print('SECOND', flush=True)\ntime.sleep(3600)"
+        )
+        _tmux(socket, "respawn-pane", "-k", "-t", pane, sys.executable, "-c", script)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            shown = screens.get(pane)
+            if shown is not None and any("SECOND" in row for row in shown.rows):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("output after the raced pause never reached the mirror")
+        assert client.raced.is_set()
     finally:
         subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
         client.stop()
