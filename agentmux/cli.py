@@ -17,26 +17,35 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
 
 from agentmux import __version__
-from agentmux.commands import commit, conflicts, cost, diff, hook, host_verbs, merge, resume, trust
+from agentmux.commands import (
+    commit,
+    conflicts,
+    cost,
+    diff,
+    hook,
+    host_verbs,
+    merge,
+    remote_verbs,
+    resume,
+    trust,
+)
 from agentmux.commands.common import (
     add_verb,
     err,
-    exit_text,
+    kick_deliveries,
     open_manager,
     out,
-    print_table,
     report,
     say_trust_notice,
 )
+from agentmux.commands.listing import cmd_ls, status_text
 from agentmux.core.agents.profiles import resolve_profile
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.metrics.budgets import parse_budget
 from agentmux.core.paths import state_dir
-from agentmux.core.records import SessionRecord, Status, iso
 from agentmux.core.sessions.manager import SessionManager
 
 EXIT_INTERNAL = 70
@@ -52,19 +61,6 @@ def _prompt_bytes(text: str | None) -> bytes | None:
     return os.fsencode(text)
 
 
-def _kick_deliveries(manager: SessionManager) -> None:
-    """Deliver prompts of sessions a drain just started, in a detached process (no waiting)."""
-    if manager.started_by_last_drain:
-        subprocess.Popen(
-            [sys.executable, "-m", "agentmux", "_tick"],
-            cwd=manager.repo.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
 # --- verbs -----------------------------------------------------------------------------------
 
 
@@ -72,9 +68,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     """Create one session, or ``--count`` of them (queued when every slot is busy)."""
     budget = parse_budget(args.budget) if args.budget else None
     manager = open_manager(quiet=args.json)
-    resolve_profile(manager.config, args.agent)  # an agent it cannot run: one sentence, first
+    if not args.host:
+        resolve_profile(manager.config, args.agent)  # an agent it cannot run: one sentence, first
     say_trust_notice(manager.config)
     prompt = _prompt_bytes(args.prompt)
+    if args.host:
+        return remote_verbs.new_on_host(manager, args, prompt, budget)
     if args.count == 1:
         records = [
             manager.create(
@@ -114,71 +113,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         out.print_json(json.dumps(rows[0] if args.count == 1 else rows))
     else:
         for record in records:
-            status = _status_text(record, None, None)
+            status = status_text(record, None, None)
             out.print(f"{record.name}: {status} on {record.branch} in {record.worktree}")
-    return 0
-
-
-def _status_text(record: SessionRecord, idle: float | None, position: int | None) -> str:
-    if record.status is Status.RUNNING:
-        return "running" if idle is None else f"running, quiet {_duration(idle)}"
-    if record.status is Status.QUEUED:
-        return f"queued #{position}" if position else "queued"
-    if record.status in (Status.EXITED, Status.STOPPED):
-        return f"{record.status} ({exit_text(record.exit_status, record.exit_signal)})"
-    return str(record.status)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def cmd_ls(args: argparse.Namespace) -> int:
-    """List sessions."""
-    manager = open_manager(quiet=True)
-    manager.reconcile()
-    _kick_deliveries(manager)
-    records = manager.sessions(include_removed=args.all)
-    panes = manager.panes_by_session()
-    queued = [r.id for r in records if r.status is Status.QUEUED]
-    if args.json:
-        rows = []
-        for record in records:
-            row = record.to_json()
-            row["idle_seconds"] = manager.idle_seconds(record, panes)
-            row["worktree_exists"] = manager.host.worktree_present(Path(record.worktree))
-            rows.append(row)
-        out.print_json(json.dumps(rows))
-        return 0
-    if not records:
-        out.print("no sessions yet: start one with `agentmux new [PROMPT]`")
-        return 0
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "AGENT", "STATUS", "BRANCH", "WORKTREE", "TMUX", "CREATED"):
-        table.add_column(column, no_wrap=column != "WORKTREE")
-    for record in records:
-        position = queued.index(record.id) + 1 if record.id in queued else None
-        status = _status_text(record, manager.idle_seconds(record, panes), position)
-        if record.prompt_pending and record.status is Status.RUNNING:
-            status += ", prompt pending"
-        present = manager.host.worktree_present(Path(record.worktree))
-        worktree = record.worktree + ("" if present else " (missing)")
-        tmux_ids = " ".join(x for x in (record.tmux_session_id, record.tmux_pane_id) if x) or "-"
-        table.add_row(
-            record.name,
-            record.agent,
-            status,
-            record.branch,
-            worktree,
-            tmux_ids,
-            (iso(record.created_at) or "").replace("T", " ").removesuffix("+00:00"),
-        )
-    print_table(table)
     return 0
 
 
@@ -187,6 +123,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     manager = open_manager(trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
+    if remote_verbs.is_remote(manager, args.name):
+        manager.remote.send(args.name, data, submit=not args.no_enter, hold=not args.now)
+        return 0
     manager.send(args.name, data, submit=not args.no_enter, hold=not args.now)
     return 0
 
@@ -196,7 +135,13 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     manager = open_manager(quiet=True, trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
-    reached = manager.broadcast(data, args.to)
+    reached = [
+        *manager.broadcast(data, args.to),
+        *remote_verbs.broadcast_remote(manager, data, args.to),
+    ]
+    if args.json:
+        out.print_json(json.dumps(reached))
+        return 0
     if not reached:
         raise AgentmuxError(f"no running session matched --to {args.to}; nothing was sent.")
     out.print(f"sent to {len(reached)}: {', '.join(reached)} (busy ones get it when idle)")
@@ -206,6 +151,8 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     """Attach full-screen to a session's tmux session."""
     manager = open_manager(quiet=True)
+    if remote_verbs.is_remote(manager, args.name):
+        return remote_verbs.attach_remote(manager, args.name)
     argv = manager.attach_argv(args.name)
     session_id = argv[-1]
     inside = os.environ.get("TMUX", "")
@@ -223,16 +170,23 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a session's agent."""
     manager = open_manager(trust_notice=True)
+    if remote_verbs.is_remote(manager, args.name):
+        manager.remote.stop(args.name)
+        return 0
     manager.stop(args.name)
-    _kick_deliveries(manager)
+    kick_deliveries(manager)
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     """Remove a session, keeping its work reachable."""
     manager = open_manager()
+    if remote_verbs.is_remote(manager, args.name):
+        kept = manager.remote.remove(args.name, force=args.force, delete_branch=args.delete_branch)
+        out.print(f"{args.name}: removed on its host; its work is kept here at {kept}")
+        return 0
     manager.remove(args.name, force=args.force, delete_branch=args.delete_branch)
-    _kick_deliveries(manager)
+    kick_deliveries(manager)
     return 0
 
 
@@ -310,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"agentmux {__version__}")
     parser.add_argument(
+        "-C", dest="chdir", metavar="PATH", help="run as if agentmux was started in PATH"
+    )
+    parser.add_argument(
         "--theme",
         help="TUI theme (agentmux-dark, agentmux-light, agentmux-high-contrast, or one of yours)",
     )
@@ -334,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start N sessions at once (1-9; names NAME-1..NAME-N when --name is given)",
     )
     new.add_argument("--json", action="store_true", help="print the new session(s) as JSON")
+    new.add_argument("--host", help="start it on this host (see `agentmux host add`)")
     new.add_argument(
         "--budget", metavar="USD", help="spending cap: warn at 80%%, stop prompting at 100%%"
     )
@@ -358,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast = verb("broadcast", cmd_broadcast, "type a prompt into several sessions")
     broadcast.add_argument("text", help="the prompt ('-': read stdin)")
     broadcast.add_argument("--to", default="all", help="all, idle, or NAME,NAME (default: all)")
+    broadcast.add_argument("--json", action="store_true", help="print the names reached as JSON")
 
     attach = verb("attach", cmd_attach, "attach full-screen to a session (detach: C-b d)")
     attach.add_argument("name")
@@ -396,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.register(verbs)
     trust.register(verbs)
     host_verbs.register(verbs)
+    remote_verbs.register(verbs)
     hook_verb = verb(
         "hook",
         cmd_hook,
@@ -419,12 +379,21 @@ def _log_crash() -> Path | None:
         return None
 
 
+def _chdir(path: str) -> None:
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise AgentmuxError(f"cannot work in {path}: {exc.strerror}.") from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (a verb may reserve its own status for errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     failed: int = getattr(args, "error_exit", 1)
     try:
+        if args.chdir:
+            _chdir(args.chdir)
         result: int = args.func(args)
         return result
     except AgentmuxError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,16 @@ def add_verb(
         sub = verbs.add_parser(name, help=text.replace("%", "%%"), description=text)
     sub.set_defaults(func=func)
     return sub
+
+
+def kick_deliveries(manager: SessionManager) -> None:
+    """Deliver prompts of sessions a drain just started, in a detached process (no waiting)."""
+    if manager.started_by_last_drain:
+        subprocess.Popen(
+            [sys.executable, "-m", "agentmux", "_tick"],
+            cwd=manager.repo.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )

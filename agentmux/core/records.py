@@ -21,6 +21,7 @@ class Status(StrEnum):
     STOPPED = "stopped"  # ended or dequeued by `agentmux stop`
     LOST = "lost"  # its tmux session or server vanished (reboot, kill-server)
     REMOVED = "removed"  # worktree removed; the record is kept for history
+    UNREACHABLE = "unreachable"  # on another host that cannot be reached now (not lost)
 
     @property
     def is_live(self) -> bool:
@@ -75,3 +76,47 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str | None) -> float | None:
+    """An ISO 8601 time (as :func:`iso` writes it) as a UNIX time, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def record_from_json(data: dict[str, Any], host: str) -> SessionRecord:
+    """The record of a session on ``host`` from that host's ``ls --json`` row (the inverse of
+    :meth:`SessionRecord.to_json`); a KeyError or ValueError when the row is not one."""
+    tmux = data.get("tmux") or {}
+    optional_int = {
+        key: (int(data[key]) if data.get(key) is not None else None)
+        for key in ("exit_status", "exit_signal")
+    }
+    return SessionRecord(
+        id=str(data["id"]),
+        name=str(data["name"]),
+        agent=str(data["agent"]),
+        agent_kind=str(data["agent_kind"]),
+        agent_session_id=str(data["agent_session_id"]),
+        branch=str(data["branch"]),
+        worktree=str(data["worktree"]),
+        base_ref=str(data["base_ref"]),
+        base_commit=str(data["base_commit"]),
+        status=Status(data["status"]),
+        created_at=parse_iso(data.get("created")) or 0.0,
+        queued_at=parse_iso(data.get("queued")),
+        started_at=parse_iso(data.get("started")),
+        ended_at=parse_iso(data.get("ended")),
+        removed_at=parse_iso(data.get("removed")),
+        tmux_session_id=tmux.get("session_id"),
+        tmux_window_id=tmux.get("window_id"),
+        tmux_pane_id=tmux.get("pane_id"),
+        archive_ref=data.get("archive_ref"),
+        prompt_pending=bool(data.get("prompt_pending", False)),
+        host=host,
+        **optional_int,
+    )

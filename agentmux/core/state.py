@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.locking import repo_lock
 from agentmux.core.records import SessionRecord, Status
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -66,7 +66,25 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _SCHEMA_V3 = """
 ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'local';
 """
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+# Sessions on other hosts: each host's agentmux owns them; here is what this one last heard
+# of them (the host's `ls --json` row), so they are listed, and shown unreachable, when the host
+# is down.
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS remote_sessions (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    clone TEXT NOT NULL,
+    row TEXT NOT NULL,
+    reachable INTEGER NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL,
+    checked_at REAL NOT NULL,
+    removed_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS remote_live_name ON remote_sessions(name)
+    WHERE removed_at IS NULL;
+"""
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 _RECORD_FIELDS = {f.name for f in fields(SessionRecord)}
 
 
@@ -282,6 +300,61 @@ class StateStore:
             raise AgentmuxError(f"no session with id {session_id}.")
         return _row_record(rows[0])
 
+    # --- sessions on other hosts -----------------------------------------------------------------
+
+    def insert_remote(self, host: str, clone: str, row: dict[str, Any]) -> None:
+        """Remember a session another host's agentmux just made (its ``new --json`` row)."""
+        now = time.time()
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO remote_sessions (id, host, name, clone, row, created_at, "
+                    "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row["id"], host, row["name"], clone, json.dumps(row), now, now),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AgentmuxError(f"a session named {row['name']!r} already exists.") from exc
+
+    def update_remote(
+        self,
+        session_id: str,
+        *,
+        row: dict[str, Any] | None = None,
+        reachable: bool | None = None,
+        removed_at: float | None = None,
+    ) -> None:
+        """Record what was heard of a session on another host (or that its host was not
+        reached)."""
+        sets = ["checked_at = ?"]
+        params: list[Any] = [time.time()]
+        if row is not None:
+            sets.append("row = ?")
+            params.append(json.dumps(row))
+        if reachable is not None:
+            sets.append("reachable = ?")
+            params.append(int(reachable))
+        if removed_at is not None:
+            sets.append("removed_at = ?")
+            params.append(removed_at)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE remote_sessions SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed column names
+                (*params, session_id),
+            )
+
+    def remote_sessions(self, include_removed: bool = False) -> list[RemoteRow]:
+        """Sessions on other hosts, in creation order."""
+        where = "" if include_removed else "WHERE removed_at IS NULL"
+        rows = self._query(f"SELECT * FROM remote_sessions {where} ORDER BY created_at, rowid")  # noqa: S608
+        return [_remote_row(row) for row in rows]
+
+    def remote_by_name(self, name: str) -> RemoteRow | None:
+        """The live session on another host called ``name``."""
+        rows = self._query(
+            "SELECT * FROM remote_sessions WHERE name = ? AND removed_at IS NULL", (name,)
+        )
+        return _remote_row(rows[0]) if rows else None
+
     def argv(self, session_id: str) -> list[str]:
         """The agent command line stored for a session."""
         rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))
@@ -319,6 +392,35 @@ class StateStore:
             {"id": r[0], "session_id": r[1], "ts": r[2], "kind": r[3], "data": json.loads(r[4])}
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class RemoteRow:
+    """A session on another host as last heard of: its host's ``ls --json`` row."""
+
+    id: str
+    host: str
+    name: str
+    clone: str
+    row: dict[str, Any]
+    reachable: bool
+    created_at: float
+    checked_at: float
+    removed_at: float | None
+
+
+def _remote_row(row: sqlite3.Row) -> RemoteRow:
+    return RemoteRow(
+        id=row["id"],
+        host=row["host"],
+        name=row["name"],
+        clone=row["clone"],
+        row=json.loads(row["row"]),
+        reachable=bool(row["reachable"]),
+        created_at=row["created_at"],
+        checked_at=row["checked_at"],
+        removed_at=row["removed_at"],
+    )
 
 
 def _insert_event(db: sqlite3.Connection, session_id: str, kind: str, data: dict[str, Any]) -> None:

@@ -90,7 +90,8 @@ class Lifecycle:
     ) -> SessionRecord:
         m = self.manager
         live = m.store.sessions()
-        taken = {r.name for r in live}
+        # One namespace across hosts: `send NAME` must find one session wherever it runs.
+        taken = {r.name for r in live} | {r.name for r in m.store.remote_sessions()}
         name = validate_name(name if name is not None else next_free_name(profile.name, taken))
         if name in taken:
             raise AgentmuxError(f"a session named {name!r} already exists.")

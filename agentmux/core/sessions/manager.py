@@ -36,6 +36,7 @@ from agentmux.core.sessions.lifecycle import Lifecycle, worktree_root
 from agentmux.core.sessions.merging import Merging
 from agentmux.core.sessions.names import validate_name
 from agentmux.core.sessions.reconcile import NO_TMUX_IDS, Reconciler
+from agentmux.core.sessions.remote_sessions import RemoteSessions
 from agentmux.core.sessions.teardown import Teardown
 from agentmux.core.sessions.turns import Turns
 from agentmux.core.state import StateStore
@@ -82,6 +83,8 @@ class SessionManager:
         self.turns = Turns(self)
         self.budgets = Budgets(self)
         self.merging = Merging(self)
+        #: Sessions on other hosts (see :mod:`agentmux.core.sessions.remote_sessions`).
+        self.remote = RemoteSessions(self)
 
     @classmethod
     def open(cls, cwd: Path, *, on_event: EventSink = ignore_events) -> SessionManager:

@@ -248,7 +248,7 @@ def test_an_old_database_gains_the_host_column_as_local(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         columns = {row[1]: row for row in conn.execute("PRAGMA table_info(sessions)")}
         assert columns["host"][2] == "TEXT" and columns["host"][3] == 1  # NOT NULL
     conn.close()

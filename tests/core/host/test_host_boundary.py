@@ -40,7 +40,7 @@ FILE_CALLS = {
 GIT_CALLS = {"run_git", "git_out"}
 #: Modules that start or end processes on a machine; cli and commands start agentmux itself.
 PROCESS_MODULES = {"psutil", "libtmux", "subprocess"}
-MAY_SPAWN_AGENTMUX = {"cli.py", "hook.py", "resume.py"}
+MAY_SPAWN_AGENTMUX = {"cli.py", "common.py", "hook.py", "resume.py"}
 
 
 def modules() -> list[Path]:

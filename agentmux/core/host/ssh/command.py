@@ -127,6 +127,27 @@ class SshCommand:
             shlex.join(argv),
         ]
 
+    def interactive(self, argv: Sequence[str]) -> list[str]:
+        """Run ``argv`` on the host through the master with a terminal (``-t``): a full-screen
+        attach the user types into."""
+        if not argv:
+            raise ValueError("a remote command needs at least a program")
+        return [
+            self.ssh_argv[0],
+            *self._options("no"),
+            *self.ssh_argv[1:],
+            "-t",
+            "--",
+            self.target,
+            shlex.join(argv),
+        ]
+
+    def for_git(self) -> str:
+        """``GIT_SSH_COMMAND`` for git to reach the host through the master: the ssh program,
+        the channel options and the user's options, each quoted (git runs it with a shell; git
+        itself appends the target and its ``git-upload-pack``/``git-receive-pack`` command)."""
+        return shlex.join([self.ssh_argv[0], *self._options("no"), *self.ssh_argv[1:]])
+
     def control_request(self, request: str) -> list[str]:
         """Ask the master something (``check``, ``exit``): ssh's ``-O``."""
         return [

@@ -1,0 +1,121 @@
+"""The verbs' side for sessions on other hosts: ``new --host``, the host rows of ``ls``, and the
+routing of ``send``/``stop``/``rm``/``attach``/``broadcast`` to the host a session runs on; and
+``_host-clone``, the verb a host's agentmux runs for the agentmux that drives it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal
+from typing import Any
+
+from agentmux import __version__
+from agentmux.commands.common import add_verb, err, out
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.host.remote.clone import clone_path, ensure_clone
+from agentmux.core.records import SessionRecord
+from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.remote_sessions import remote_record
+
+
+def new_on_host(
+    manager: SessionManager, args: argparse.Namespace, prompt: bytes | None, budget: Decimal | None
+) -> int:
+    """``new --host NAME``: one session on another host."""
+    if args.count != 1:
+        raise AgentmuxError("--count with --host is not supported yet; start them one by one.")
+    record = manager.remote.create(
+        args.host, agent=args.agent, name=args.name, base=args.base, prompt=prompt, budget=budget
+    )
+    if args.json:
+        out.print_json(json.dumps(record.to_json()))
+    else:
+        out.print(
+            f"{record.name}: {record.status} on host {record.host}, on {record.branch} in "
+            f"{record.worktree}"
+        )
+    return 0
+
+
+def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str, Any]]:
+    """``ls --json`` rows of the sessions on other hosts, after asking each host."""
+    if not manager.remote.rows(include_removed):
+        return []
+    manager.remote.refresh()
+    say_problems(manager)
+    rows = []
+    for stored in manager.remote.rows(include_removed):
+        record = remote_record(stored)
+        if record is None:
+            continue
+        row = record.to_json()
+        row["idle_seconds"] = stored.row.get("idle_seconds") if stored.reachable else None
+        row["worktree_exists"] = stored.row.get("worktree_exists") if stored.reachable else None
+        rows.append(row)
+    return rows
+
+
+def remote_records(manager: SessionManager, include_removed: bool) -> list[SessionRecord]:
+    """The sessions on other hosts, after asking each host (none asked when there are none)."""
+    if not manager.remote.rows(include_removed):
+        return []
+    manager.remote.refresh()
+    say_problems(manager)
+    return manager.remote.records(include_removed)
+
+
+def say_problems(manager: SessionManager) -> None:
+    """One line on stderr per host that could not be reached."""
+    for host, problem in sorted(manager.remote.problems.items()):
+        err.print(f"agentmux: host {host} not reached: {problem}")
+
+
+def is_remote(manager: SessionManager, name: str) -> bool:
+    """Whether ``name`` is a live session on another host."""
+    return manager.remote.find(name) is not None
+
+
+def broadcast_remote(manager: SessionManager, data: bytes, to: str) -> list[str]:
+    """Send to the sessions on other hosts that ``to`` names: each host once, by its own
+    ``broadcast`` (which holds the prompt while an agent is busy). The names reached."""
+    rows = manager.remote.rows()
+    wanted = None if to in ("all", "idle") else {n.strip() for n in to.split(",") if n.strip()}
+    reached: list[str] = []
+    by_clone: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        if wanted is None or row.name in wanted:
+            by_clone.setdefault((row.host, row.clone), []).append(row.name)
+    for (host, clone), names in by_clone.items():
+        spec = to if wanted is None else ",".join(names)
+        try:
+            sent = manager.remote.host(host).json(
+                clone, "broadcast", "-", "--to", spec, "--json", input=data
+            )
+        except AgentmuxError as exc:
+            err.print(f"agentmux: {exc.message}")
+            continue
+        reached += [str(name) for name in sent]
+    return reached
+
+
+def attach_remote(manager: SessionManager, name: str) -> int:
+    """``attach`` to a session on another host: an interactive ssh through the master."""
+    return manager.remote.attach(name)
+
+
+# --- the host's side ---------------------------------------------------------------------------
+
+
+def cmd_host_clone(args: argparse.Namespace) -> int:
+    """Make (once) this host's clone of a repository another agentmux drives; print its path."""
+    clone = clone_path(args.key, args.path)
+    fresh = ensure_clone(clone)
+    out.print_json(json.dumps({"clone": str(clone), "fresh": fresh, "version": __version__}))
+    return 0
+
+
+def register(verbs: Any) -> None:
+    """Add the hidden ``_host-clone`` verb."""
+    clone = add_verb(verbs, "_host-clone", cmd_host_clone, None)
+    clone.add_argument("--key", help="the driving repository's clone key")
+    clone.add_argument("--path", help="where the clone is (default: in agentmux's data dir)")

@@ -1,0 +1,231 @@
+"""Sessions on other hosts, beside the local ones: made, listed, typed into, stopped and removed
+through each host's own agentmux (:class:`~agentmux.core.host.remote.agentmux.RemoteAgentmux`).
+
+The host owns its sessions; this repository's state store keeps what was last heard of each (its
+``ls --json`` row), so a session whose host is down is listed as ``unreachable``: never lost,
+never forgotten. Names are one namespace across hosts: ``send NAME`` finds the session wherever
+it runs. Each session's branch is fetched into ``refs/agentmux/hosts/<host>/heads/...`` when it is
+made, listed or removed, so its commits are reachable here even when the host goes away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from agentmux.core.agents.profiles import resolve_profile
+from agentmux.core.config.hosts import get_host
+from agentmux.core.errors import AgentmuxError
+from agentmux.core.events import SessionCreated
+from agentmux.core.git import repo as git
+from agentmux.core.host.remote.agentmux import RemoteAgentmux, host_ref
+from agentmux.core.host.ssh import SshPool
+from agentmux.core.records import SessionRecord, Status, record_from_json
+from agentmux.core.sessions.names import next_free_name, validate_name
+from agentmux.core.state import RemoteRow
+
+if TYPE_CHECKING:
+    from agentmux.core.sessions.manager import SessionManager
+
+
+def clone_key(manager: SessionManager) -> str:
+    """What names this repository's clone on a host: the repository's directory name and a hash
+    of this machine's name and the repository's path (two laptops never share a clone)."""
+    place = f"{socket.gethostname()}:{manager.repo.common_dir}".encode()
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in manager.repo.root.name)
+    return f"{stem[:40] or 'repo'}-{hashlib.sha256(place).hexdigest()[:12]}"
+
+
+def remote_record(row: RemoteRow) -> SessionRecord | None:
+    """The session as last heard of (``unreachable`` while its host is not reached); None when
+    the stored row cannot be read."""
+    try:
+        record = record_from_json(row.row, row.host)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if row.removed_at is not None:
+        return record.__class__(**{**record.__dict__, "status": Status.REMOVED})
+    if not row.reachable and record.status is not Status.REMOVED:
+        return record.__class__(**{**record.__dict__, "status": Status.UNREACHABLE})
+    return record
+
+
+class RemoteSessions:
+    """The sessions of one :class:`SessionManager`'s repository that run on other hosts."""
+
+    def __init__(self, manager: SessionManager, pool: SshPool | None = None) -> None:
+        self.manager = manager
+        self.pool = pool or SshPool()
+        self._hosts: dict[str, RemoteAgentmux] = {}
+        #: Why each host that was not reached in the last refresh was not (one sentence each).
+        self.problems: dict[str, str] = {}
+
+    def host(self, name: str) -> RemoteAgentmux:
+        """Host ``name``'s agentmux (from the user's hosts; one sentence when unknown)."""
+        found = self._hosts.get(name)
+        if found is None:
+            entry = get_host(name)
+            found = RemoteAgentmux(name, entry, self.pool.connection(name, entry))
+            self._hosts[name] = found
+        return found
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def rows(self, include_removed: bool = False) -> list[RemoteRow]:
+        """What was last heard of each session on another host."""
+        return self.manager.store.remote_sessions(include_removed)
+
+    def records(self, include_removed: bool = False) -> list[SessionRecord]:
+        """Those sessions as records (``unreachable`` when their host was not reached)."""
+        found = (remote_record(row) for row in self.rows(include_removed))
+        return [record for record in found if record is not None]
+
+    def find(self, name: str) -> RemoteRow | None:
+        """The live session on another host called ``name``, if there is one."""
+        return self.manager.store.remote_by_name(name)
+
+    def taken_names(self) -> set[str]:
+        """Names live sessions on other hosts hold (a local session may not take them)."""
+        return {row.name for row in self.rows()}
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def create(
+        self,
+        host: str,
+        *,
+        agent: str | None = None,
+        name: str | None = None,
+        base: str | None = None,
+        prompt: bytes | None = None,
+        budget: Decimal | None = None,
+    ) -> SessionRecord:
+        """Start a session on ``host``: push the base commit into the host's clone, have the
+        host's agentmux make the session, remember it, and fetch its branch."""
+        m = self.manager
+        if not git.has_commits(m.repo):
+            raise AgentmuxError(
+                "the repository has no commits yet; make a first commit, then retry."
+            )
+        remote = self.host(host)
+        with m.locked():
+            taken = {r.name for r in m.store.sessions()} | self.taken_names()
+            prefix = agent or resolve_profile(m.config, None).name
+            name = validate_name(name if name is not None else next_free_name(prefix, taken))
+            if name in taken:
+                raise AgentmuxError(f"a session named {name!r} already exists.")
+            base_ref = base if base is not None else git.current_branch(m.repo) or "HEAD"
+            base_commit = git.resolve_commit(m.repo, base_ref)
+            clone = remote.prepare_clone(clone_key(m))
+            remote.push_base(m.repo, clone, base_commit)
+            args = ["new", "--json", "--name", name, "--base", base_commit]
+            if agent is not None:
+                args += ["--agent", agent]
+            if budget is not None:
+                args += ["--budget", str(budget)]
+            if prompt is not None:
+                args.append("-")
+            row: dict[str, Any] = remote.json(clone, *args, input=prompt)
+            m.store.insert_remote(host, clone, row)
+        record = record_from_json(row, host)
+        m.emit(SessionCreated(record.name, record.id, record.branch, record.worktree))
+        self._fetch_quietly(remote, clone, [f"refs/heads/{record.branch}"])
+        return record
+
+    def refresh(self) -> list[SessionRecord]:
+        """Ask every host with live sessions here how they are (one ``ls`` each, side by side);
+        a host not reached marks its sessions unreachable. Returns the live records."""
+        groups: dict[tuple[str, str], list[RemoteRow]] = {}
+        for row in self.rows():
+            groups.setdefault((row.host, row.clone), []).append(row)
+        if groups:
+            with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
+                list(pool.map(lambda item: self._refresh_one(*item), groups.items()))
+        return self.records()
+
+    def _refresh_one(self, key: tuple[str, str], rows: Sequence[RemoteRow]) -> None:
+        host, clone = key
+        store = self.manager.store
+        try:
+            listed: list[dict[str, Any]] = self.host(host).json(clone, "ls", "--json", "--all")
+        except AgentmuxError as exc:
+            self.problems[host] = exc.message
+            for row in rows:
+                store.update_remote(row.id, reachable=False)
+            return
+        self.problems.pop(host, None)
+        by_id = {str(item.get("id")): item for item in listed}
+        for row in rows:
+            found = by_id.get(row.id)
+            if found is None:
+                # The host's agentmux has no record of it (its state was reset): it is not
+                # running there, and its branch may still be; keep it, as lost.
+                store.update_remote(row.id, row={**row.row, "status": "lost"}, reachable=True)
+                continue
+            removed = found.get("status") == Status.REMOVED
+            store.update_remote(
+                row.id, row=found, reachable=True, removed_at=time.time() if removed else None
+            )
+        branches = [f"refs/heads/{r.row['branch']}" for r in rows if r.row.get("branch")]
+        self._fetch_quietly(self.host(host), clone, branches)
+
+    def _fetch_quietly(self, remote: RemoteAgentmux, clone: str, refs: list[str]) -> None:
+        try:
+            remote.fetch(self.manager.repo, clone, refs)
+        except AgentmuxError as exc:
+            self.problems[remote.name] = exc.message
+
+    def require(self, name: str) -> tuple[RemoteRow, RemoteAgentmux]:
+        """The session on another host called ``name`` and its host (one sentence when none)."""
+        row = self.find(name)
+        if row is None:
+            raise AgentmuxError(f"there is no session named {name!r} (see `agentmux ls`).")
+        return row, self.host(row.host)
+
+    def send(self, name: str, text: bytes, *, submit: bool = True, hold: bool = True) -> None:
+        """Type ``text`` into the session's agent, by its host's ``send`` (held while busy)."""
+        row, remote = self.require(name)
+        args = ["send", name, "-"]
+        if not submit:
+            args.append("--no-enter")
+        if not hold:
+            args.append("--now")
+        remote.run(row.clone, *args, input=text)
+
+    def stop(self, name: str) -> None:
+        """End the session's agent on its host."""
+        row, remote = self.require(name)
+        remote.run(row.clone, "stop", name)
+        self._refresh_one((row.host, row.clone), [row])
+
+    def remove(self, name: str, *, force: bool = False, delete_branch: bool = False) -> str:
+        """Remove the session on its host (the host's safety rules; its archive ref made there),
+        then fetch its branch or archive here. Returns the local ref holding its work."""
+        row, remote = self.require(name)
+        branch = f"refs/heads/{row.row['branch']}"
+        # Its work is fetched first: whatever the host does next, its commits are here too.
+        remote.fetch(self.manager.repo, row.clone, [branch])
+        args = ["rm", name, *(["--force"] if force else []), *(["--delete-branch"] * delete_branch)]
+        remote.run(row.clone, *args)
+        listed: list[dict[str, Any]] = remote.json(row.clone, "ls", "--json", "--all")
+        found = next((item for item in listed if item.get("id") == row.id), row.row)
+        archive = found.get("archive_ref")
+        kept = [archive] if archive else []
+        if not delete_branch:
+            kept.append(branch)
+        remote.fetch(self.manager.repo, row.clone, kept)
+        self.manager.store.update_remote(row.id, row=found, reachable=True, removed_at=time.time())
+        return host_ref(row.host, kept[0]) if kept else host_ref(row.host, branch)
+
+    def attach(self, name: str) -> int:
+        """Attach full-screen (``ssh -t``) to the session on its host; the exit status."""
+        row, remote = self.require(name)
+        return remote.attach(row.clone, name)
+
+    def close(self) -> None:
+        """Nothing to release: the masters persist for the next command (``ControlPersist``)."""

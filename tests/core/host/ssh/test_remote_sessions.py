@@ -1,0 +1,214 @@
+"""Sessions on another host: the real CLI here, a real sshd, agentmux installed for a second user
+there (its own tmux server, state and worktrees), code moving with git over the ssh master.
+
+What the remote did is read independently: files in its worktrees as root, its git refs with
+``git`` run as the second user (``runuser``), never through agentmux.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmux.core.sessions.manager import SessionManager
+from tests.conftest import CliResult, git, run_cli, wait_for
+from tests.core.host.ssh.sshd import REMOTE_USER, Sshd
+
+pytestmark = pytest.mark.slow
+
+
+def as_remote_user(*argv: str) -> str:
+    """What ``argv`` prints run directly as the second user: an independent look."""
+    return subprocess.run(
+        ["runuser", "-u", REMOTE_USER, "--", *argv], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def build1(repo: Path, server: Sshd, remote_agentmux: Path) -> Iterator[str]:
+    """Host ``build1``: the test sshd, its agentmux running demo agents at full speed. Every
+    session made on it is removed afterwards, and its clone deleted."""
+    fast = remote_agentmux.with_name("agentmux-fast")
+    if not fast.exists():
+        fast.write_text(
+            f'#!/bin/sh\nAGENTMUX_DEMO_FAST=1 exec {shlex.quote(str(remote_agentmux))} "$@"\n'
+        )
+        fast.chmod(0o755)
+    added = run_cli(
+        repo,
+        "host",
+        "add",
+        "build1",
+        "amx-sshd",
+        "--ssh-command",
+        server.ssh_command,
+        "--agentmux",
+        str(fast),
+    )
+    assert added.code == 0, added.err
+    yield "build1"
+    manager = SessionManager.open(repo)
+    rows = manager.store.remote_sessions(include_removed=True)
+    manager.close()
+    for clone in {row.clone for row in rows}:
+        for row in rows:
+            subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    REMOTE_USER,
+                    "--",
+                    str(fast),
+                    "-C",
+                    clone,
+                    "rm",
+                    row.name,
+                    "--force",
+                ],
+                capture_output=True,
+                check=False,
+            )
+        subprocess.run(["rm", "-rf", clone], check=False)
+
+
+def ls(repo: Path) -> dict[str, dict[str, Any]]:
+    done = run_cli(repo, "ls", "--json")
+    assert done.code == 0, done.err
+    return {row["name"]: row for row in json.loads(done.out)}
+
+
+def ok(done: CliResult) -> CliResult:
+    assert done.code == 0, done.err
+    return done
+
+
+def test_a_session_on_another_host_from_start_to_removal(repo: Path, build1: str) -> None:
+    made = ok(
+        run_cli(
+            repo,
+            "new",
+            "--host",
+            build1,
+            "--agent",
+            "demo",
+            "--name",
+            "r1",
+            "write remote.txt hello",
+        )
+    )
+    assert made.out.startswith("r1: ")
+    assert "on host build1" in made.out
+    row = ls(repo)["r1"]
+    assert row["host"] == "build1"
+    worktree = Path(row["worktree"])
+    # The worktree is the second user's, in its own home: not this user's files.
+    assert worktree.is_relative_to(Path(as_remote_user("sh", "-c", "echo $HOME")))
+    wait_for(lambda: (worktree / "remote.txt").exists(), timeout=30, what="the prompt's work")
+    assert (worktree / "remote.txt").read_text() == "hello"
+    assert ls(repo)["r1"]["status"] == "running"
+
+    # Its branch came back by git: the local ref is the host's branch tip.
+    clone = as_remote_user(
+        "git", "-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir"
+    )
+    there = as_remote_user("git", "-C", clone, "rev-parse", "refs/heads/agentmux/r1")
+    here = git(repo, "rev-parse", "refs/agentmux/hosts/build1/heads/agentmux/r1").strip()
+    assert here == there == git(repo, "rev-parse", "main").strip()
+
+    # One namespace: a local session cannot take its name.
+    taken = run_cli(repo, "new", "--agent", "demo", "--name", "r1")
+    assert taken.code != 0
+    assert "a session named 'r1' already exists" in taken.err
+
+    ok(run_cli(repo, "send", "r1", "commit remote work"))
+    wait_for(
+        lambda: as_remote_user("git", "-C", clone, "rev-parse", "refs/heads/agentmux/r1") != here,
+        timeout=30,
+        what="the agent's commit on the host",
+    )
+    ok(run_cli(repo, "send", "r1", "write wip.txt unsaved"))
+    wait_for(lambda: (worktree / "wip.txt").exists(), timeout=30, what="more work")
+    committed = as_remote_user("git", "-C", clone, "rev-parse", "refs/heads/agentmux/r1")
+    ls(repo)  # every listing fetches the branches back
+    fetched = git(repo, "rev-parse", "refs/agentmux/hosts/build1/heads/agentmux/r1").strip()
+    assert fetched == committed
+    assert git(repo, "show", f"{fetched}:remote.txt") == "hello"
+
+    ok(run_cli(repo, "stop", "r1"))
+    assert ls(repo)["r1"]["status"] in ("stopped", "exited")
+
+    # The host's safety rules hold: uncommitted work keeps the session.
+    refused = run_cli(repo, "rm", "r1")
+    assert refused.code != 0
+    assert refused.err.startswith("agentmux: on host build1: ")
+    assert len(refused.err.strip().splitlines()) == 1
+    assert worktree.exists()
+    removed = ok(run_cli(repo, "rm", "r1", "--force"))
+    kept = removed.out.strip().rsplit(" ", 1)[-1]
+    assert kept.startswith("refs/agentmux/hosts/build1/")
+    assert git(repo, "show", f"{kept}:wip.txt") == "unsaved"
+    assert not worktree.exists()
+    assert "r1" not in ls(repo)
+    assert ls_all(repo)["r1"]["status"] == "removed"
+
+
+def ls_all(repo: Path) -> dict[str, dict[str, Any]]:
+    done = ok(run_cli(repo, "ls", "--json", "--all"))
+    return {row["name"]: row for row in json.loads(done.out)}
+
+
+def test_a_host_that_goes_away_leaves_its_sessions_unreachable(
+    repo: Path, build1: str, server: Sshd
+) -> None:
+    ok(run_cli(repo, "new", "--host", build1, "--agent", "demo", "--name", "far"))
+    ok(run_cli(repo, "new", "--agent", "demo", "--name", "near"))
+    assert ls(repo)["far"]["status"] == "running"
+    server.stop()
+    try:
+        done = run_cli(repo, "ls", "--json")
+        assert done.code == 0, done.err
+        rows = {row["name"]: row for row in json.loads(done.out)}
+        assert rows["far"]["status"] == "unreachable"
+        assert rows["near"]["status"] == "running"  # local sessions go on as before
+        assert done.err.startswith("agentmux: host build1 not reached: ")
+        assert len(done.err.strip().splitlines()) == 1
+        sent = run_cli(repo, "send", "far", "hello")
+        assert sent.code != 0
+        assert len(sent.err.strip().splitlines()) == 1
+        table = run_cli(repo, "ls")
+        assert "unreachable" in table.out
+    finally:
+        server.start()
+    assert ls(repo)["far"]["status"] == "running"
+
+
+def test_unknown_host_and_host_without_agentmux(repo: Path, server: Sshd) -> None:
+    done = run_cli(repo, "new", "--host", "nope", "--agent", "demo")
+    assert done.code != 0
+    assert done.err.strip() == (
+        "agentmux: there is no host named 'nope': add it with `agentmux host add nope TARGET`."
+    )
+    ok(
+        run_cli(
+            repo,
+            "host",
+            "add",
+            "bare",
+            "amx-sshd",
+            "--ssh-command",
+            server.ssh_command,
+            "--agentmux",
+            "/usr/local/bin/no-agentmux-here",
+        )
+    )
+    done = run_cli(repo, "new", "--host", "bare", "--agent", "demo")
+    assert done.code != 0
+    assert done.err.startswith("agentmux: host bare has no agentmux")
+    assert len(done.err.strip().splitlines()) == 1
+    assert json.loads(ok(run_cli(repo, "ls", "--json")).out) == []
