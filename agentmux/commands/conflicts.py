@@ -123,6 +123,8 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     manager = open_manager(quiet=True)
     try:
         records = manager.reconcile(drain=False)
+        given = manager.remote.exported_work() if manager.remote.rows() else {}
+        records += [r for r in manager.remote.records() if r.id in given]
         if not records:
             if args.stats:
                 _print_stats(manager, args.json)
@@ -133,7 +135,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
                 out.print("No sessions: no conflicts.")
             return 0
         radar = manager.conflict_radar()
-        report = radar.scan(records)
+        report = radar.scan(records, given=given)
         _record(manager, report)
         if args.stats:
             _print_stats(manager, args.json)

@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from agentmux import __version__
-from agentmux.commands.common import add_verb, err, out
+from agentmux.commands.common import add_verb, err, open_manager, out
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.host.remote.clone import clone_path, ensure_clone
 from agentmux.core.records import SessionRecord
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.sessions.remote_sessions import remote_record
+from agentmux.core.sessions.work_export import export_work
 
 
 def new_on_host(
@@ -114,8 +115,20 @@ def cmd_host_clone(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_work(args: argparse.Namespace) -> int:
+    """Snapshot sessions' work in progress into refs another agentmux fetches; print JSON."""
+    manager = open_manager(quiet=True)
+    try:
+        out.print_json(json.dumps([export_work(manager, name) for name in args.names]))
+    finally:
+        manager.close()
+    return 0
+
+
 def register(verbs: Any) -> None:
-    """Add the hidden ``_host-clone`` verb."""
+    """Add the hidden verbs a host's agentmux runs for the agentmux driving it."""
     clone = add_verb(verbs, "_host-clone", cmd_host_clone, None)
     clone.add_argument("--key", help="the driving repository's clone key")
     clone.add_argument("--path", help="where the clone is (default: in agentmux's data dir)")
+    export = add_verb(verbs, "_export-work", cmd_export_work, None)
+    export.add_argument("names", nargs="+")

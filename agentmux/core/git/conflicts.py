@@ -213,19 +213,22 @@ class ConflictRadar:
         self,
         records: Iterable[SessionRecord],
         changed: Mapping[str, Sequence[Path]] | None = None,
+        given: Mapping[str, Snapshot] | None = None,
     ) -> ConflictReport:
         """Snapshot the sessions and compare them all.
 
         ``changed`` maps session ids to the paths a watcher saw change; sessions it does not name
-        keep their last snapshot. Without it every worktree is scanned in full.
+        keep their last snapshot. Without it every worktree is scanned in full. ``given`` holds
+        snapshots already taken (of sessions on other hosts, fetched here), used as they are.
         """
+        fixed = dict(given or {})
         live = [r for r in records if r.status is not Status.REMOVED]
         live.sort(key=lambda r: r.created_at)
         with self._lock, ThreadPoolExecutor(self._workers) as pool:
             snapshots = dict(
                 zip(
                     [r.id for r in live],
-                    pool.map(lambda r: self._snapshot(r, changed), live),
+                    pool.map(lambda r: fixed.get(r.id) or self._snapshot(r, changed), live),
                     strict=True,
                 )
             )

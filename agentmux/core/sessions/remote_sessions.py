@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from agentmux.core.config.hosts import get_host
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated
 from agentmux.core.git import repo as git
+from agentmux.core.git.snapshots import Snapshot
 from agentmux.core.host.remote.agentmux import RemoteAgentmux, host_ref
 from agentmux.core.host.ssh import SshPool
 from agentmux.core.records import SessionRecord, Status, record_from_json
@@ -31,6 +33,9 @@ from agentmux.core.state import RemoteRow
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
+
+#: The key of a stored row that holds the base branch here (the host only knows a commit).
+LOCAL_BASE_REF = "local_base_ref"
 
 
 def clone_key(manager: SessionManager) -> str:
@@ -48,10 +53,14 @@ def remote_record(row: RemoteRow) -> SessionRecord | None:
         record = record_from_json(row.row, row.host)
     except (KeyError, ValueError, TypeError):
         return None
+    # The host made it from a pushed commit; here it belongs to the base branch it came from.
+    base_ref = row.row.get(LOCAL_BASE_REF)
+    if isinstance(base_ref, str) and base_ref:
+        record = replace(record, base_ref=base_ref)
     if row.removed_at is not None:
-        return record.__class__(**{**record.__dict__, "status": Status.REMOVED})
+        return replace(record, status=Status.REMOVED)
     if not row.reachable and record.status is not Status.REMOVED:
-        return record.__class__(**{**record.__dict__, "status": Status.UNREACHABLE})
+        return replace(record, status=Status.UNREACHABLE)
     return record
 
 
@@ -131,6 +140,7 @@ class RemoteSessions:
             if prompt is not None:
                 args.append("-")
             row: dict[str, Any] = remote.json(clone, *args, input=prompt)
+            row[LOCAL_BASE_REF] = base_ref
             m.store.insert_remote(host, clone, row)
         record = record_from_json(row, host)
         m.emit(SessionCreated(record.name, record.id, record.branch, record.worktree))
@@ -168,6 +178,7 @@ class RemoteSessions:
                 store.update_remote(row.id, row={**row.row, "status": "lost"}, reachable=True)
                 continue
             removed = found.get("status") == Status.REMOVED
+            found = {**found, LOCAL_BASE_REF: row.row.get(LOCAL_BASE_REF)}
             store.update_remote(
                 row.id, row=found, reachable=True, removed_at=time.time() if removed else None
             )
@@ -179,6 +190,36 @@ class RemoteSessions:
             remote.fetch(self.manager.repo, clone, refs)
         except AgentmuxError as exc:
             self.problems[remote.name] = exc.message
+
+    def exported_work(self) -> dict[str, Snapshot]:
+        """Each live session on another host as a snapshot here: its host exports its work in
+        progress (``_export-work``), and its branch and that snapshot are fetched. A host not
+        reached, or a worktree it cannot read, gives a snapshot that says why."""
+        groups: dict[tuple[str, str], list[RemoteRow]] = {}
+        for row in self.rows():
+            groups.setdefault((row.host, row.clone), []).append(row)
+        found: dict[str, Snapshot] = {}
+        for (host, clone), rows in groups.items():
+            try:
+                remote = self.host(host)
+                exported: list[dict[str, Any]] = remote.json(
+                    clone, "_export-work", *(r.name for r in rows)
+                )
+                refs = [e["wip_ref"] for e in exported if e.get("wip_ref")]
+                refs += [f"refs/heads/{r.row['branch']}" for r in rows]
+                remote.fetch(self.manager.repo, clone, refs)
+            except AgentmuxError as exc:
+                for row in rows:
+                    found[row.id] = Snapshot(row.id, unavailable=f"host {host}: {exc.message}")
+                continue
+            for item in exported:
+                sid = str(item["id"])
+                if item.get("unavailable") or not item.get("wip"):
+                    why = item.get("unavailable") or "no snapshot"
+                    found[sid] = Snapshot(sid, unavailable=f"on host {host}: {why}")
+                else:
+                    found[sid] = Snapshot(sid, item["wip"], item["tree"], item.get("head"))
+        return found
 
     def require(self, name: str) -> tuple[RemoteRow, RemoteAgentmux]:
         """The session on another host called ``name`` and its host (one sentence when none)."""
@@ -214,6 +255,7 @@ class RemoteSessions:
         remote.run(row.clone, *args)
         listed: list[dict[str, Any]] = remote.json(row.clone, "ls", "--json", "--all")
         found = next((item for item in listed if item.get("id") == row.id), row.row)
+        found = {**found, LOCAL_BASE_REF: row.row.get(LOCAL_BASE_REF)}
         archive = found.get("archive_ref")
         kept = [archive] if archive else []
         if not delete_branch:

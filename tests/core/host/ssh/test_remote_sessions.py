@@ -212,3 +212,41 @@ def test_unknown_host_and_host_without_agentmux(repo: Path, server: Sshd) -> Non
     assert done.err.startswith("agentmux: host bare has no agentmux")
     assert len(done.err.strip().splitlines()) == 1
     assert json.loads(ok(run_cli(repo, "ls", "--json")).out) == []
+
+
+def test_a_remote_and_a_local_session_conflict_to_the_hunk(repo: Path, build1: str) -> None:
+    ok(run_cli(repo, "new", "--agent", "demo", "--name", "near", "write README.md near"))
+    ok(
+        run_cli(
+            repo,
+            "new",
+            "--host",
+            build1,
+            "--agent",
+            "demo",
+            "--name",
+            "far",
+            "write README.md far",
+        )
+    )
+    near = Path(ls(repo)["near"]["worktree"])
+    far = Path(ls(repo)["far"]["worktree"])
+    wait_for(lambda: (near / "README.md").read_text() == "near", timeout=30, what="near's edit")
+    wait_for(lambda: (far / "README.md").read_text() == "far", timeout=30, what="far's edit")
+    done = run_cli(repo, "conflicts", "--json")
+    assert done.code == 1, done.err
+    report = json.loads(done.out)
+    assert [s["name"] for s in report["sessions"]] == ["near", "far"]
+    (pair,) = report["pairs"]
+    assert (pair["a"], pair["b"], pair["verdict"]) == ("near", "far", "conflict")
+    (conflict,) = pair["conflicts"]
+    assert conflict["path"] == "README.md"
+    assert conflict["hunks"] == [{"line": 1, "a": ["near"], "b": ["far"]}]
+    # The host's uncommitted work came here by git, untouched there.
+    (wip,) = [
+        line
+        for line in git(repo, "for-each-ref", "--format=%(refname)").split()
+        if line.startswith("refs/agentmux/hosts/build1/agentmux/wip/")
+    ]
+    assert git(repo, "show", f"{wip}:README.md") == "far"
+    assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == "M README.md"
