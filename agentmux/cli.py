@@ -394,6 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.chdir:
             _chdir(args.chdir)
+        if getattr(args, "forward_remote", False):
+            forwarded = remote_verbs.forward(args, sys.argv[1:] if argv is None else argv)
+            if forwarded is not None:
+                return forwarded
         result: int = args.func(args)
         return result
     except AgentmuxError as exc:

@@ -73,6 +73,7 @@ def register(verbs: Any) -> None:
     )
     sub = add_verb(verbs, "commit", cmd_commit, text)
     sub.add_argument("name", metavar="NAME")
+    sub.set_defaults(forward_remote=True)  # a session on another host: its host runs it
     sub.add_argument(
         "-m",
         "--message",

@@ -75,6 +75,7 @@ def register(verbs: Any) -> None:
     )
     sub = add_verb(verbs, "diff", cmd_diff, text)
     sub.add_argument("name", metavar="NAME")
+    sub.set_defaults(forward_remote=True)  # a session on another host: its host runs it
     shape = sub.add_mutually_exclusive_group()
     shape.add_argument("--stat", action="store_true", help="a per-file summary")
     shape.add_argument("--json", action="store_true", help="the changed files as JSON")

@@ -65,6 +65,17 @@ def _offer_removal(manager: SessionManager, plan: MergePlan, remove: bool | None
         return
     for name in names:
         try:
+            if (row := manager.remote.find(name)) is not None:
+                if row.row.get("status") in ("running", "starting"):
+                    raise AgentmuxError(
+                        f"its agent is still running on host {row.host}; stop it first "
+                        f"(agentmux stop {name}), then agentmux rm {name}"
+                    )
+                # Its commits are in the base branch here now, which its host cannot see (so it
+                # would call them unmerged): they are safe, and the host archives what it
+                # removes anyway.
+                manager.remote.remove(name, force=True)
+                continue
             manager.remove(name)
         except AgentmuxError as exc:  # the core's safety rules still apply
             err.print(f"kept {name}: {exc.message}", markup=False)

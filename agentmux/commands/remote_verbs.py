@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +104,38 @@ def broadcast_remote(manager: SessionManager, data: bytes, to: str) -> list[str]
 def attach_remote(manager: SessionManager, name: str) -> int:
     """``attach`` to a session on another host: an interactive ssh through the master."""
     return manager.remote.attach(name)
+
+
+def forward(args: argparse.Namespace, argv: Sequence[str]) -> int | None:
+    """Run a verb about one session on the host it runs on, when it runs on another host (its
+    output and exit status passed on as they are); None for a session on this machine."""
+    name = getattr(args, "name", None)
+    if not isinstance(name, str):
+        return None
+    manager = open_manager(quiet=True)
+    try:
+        row = manager.remote.find(name)
+        if row is None:
+            return None
+        rest = list(argv)
+        if args.chdir:  # the host runs it in its clone, not in a directory of this machine
+            at = rest.index("-C") if "-C" in rest else -1
+            del rest[at : at + 2]
+        result = manager.remote.host(row.host).run_raw(row.clone, rest, input=_stdin_for(rest))
+    finally:
+        manager.close()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(result.stdout)
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(
+        result.stderr.replace(b"agentmux: ", f"agentmux: on host {row.host}: ".encode(), 1)
+    )
+    sys.stderr.buffer.flush()
+    return result.returncode
+
+
+def _stdin_for(argv: Sequence[str]) -> bytes | None:
+    return sys.stdin.buffer.read() if "-" in argv else None
 
 
 # --- the host's side ---------------------------------------------------------------------------

@@ -120,3 +120,20 @@ def record_from_json(data: dict[str, Any], host: str) -> SessionRecord:
         host=host,
         **optional_int,
     )
+
+
+#: Where the refs of sessions on host ``<host>`` are kept in the local repository.
+HOSTS_REFS = "refs/agentmux/hosts"
+
+
+def host_ref(host: str, ref: str) -> str:
+    """The local ref that holds host ``host``'s ``ref`` (``refs/heads/x`` ->
+    ``refs/agentmux/hosts/<host>/heads/x``)."""
+    return f"{HOSTS_REFS}/{host}/{ref.removeprefix('refs/')}"
+
+
+def branch_ref(record: SessionRecord) -> str:
+    """The local ref of the session's branch: ``refs/heads/<branch>`` for a session on this
+    machine, the copy fetched from its host for one on another."""
+    ref = f"refs/heads/{record.branch}"
+    return ref if record.host == LOCAL_HOST else host_ref(record.host, ref)

@@ -355,6 +355,11 @@ class StateStore:
         )
         return _remote_row(rows[0]) if rows else None
 
+    def remote_by_id(self, session_id: str) -> RemoteRow | None:
+        """The session on another host with this id (removed or not)."""
+        rows = self._query("SELECT * FROM remote_sessions WHERE id = ?", (session_id,))
+        return _remote_row(rows[0]) if rows else None
+
     def argv(self, session_id: str) -> list[str]:
         """The agent command line stored for a session."""
         rows = self._query("SELECT argv FROM sessions WHERE id = ?", (session_id,))

@@ -19,7 +19,7 @@ from agentmux.core.git.merge_tree import MergeResult, merge_args, parse_merge_tr
 from agentmux.core.git.merged import SquashMerge, squash_merged_into
 from agentmux.core.git.reachability import commits_not_in
 from agentmux.core.git.snapshots import operation_in_progress
-from agentmux.core.records import SessionRecord
+from agentmux.core.records import SessionRecord, branch_ref
 
 
 @dataclass(frozen=True)
@@ -323,10 +323,10 @@ def _readiness(
 ) -> tuple[str | None, str | None]:
     """Why a session cannot be merged now (or None), and its branch tip (or ``stand_in``, a
     dry run's stand-in for the commit of its work in progress)."""
-    branch_ref = f"refs/heads/{record.branch}"
-    if not git.ref_exists(repo, branch_ref):
+    ref = branch_ref(record)
+    if not git.ref_exists(repo, ref):
         return f"its branch {record.branch} no longer exists", None
-    tip = git.resolve_commit(repo, branch_ref)
+    tip = git.resolve_commit(repo, ref)
     problem = worktree_problem(record, stand_in is not None)
     if problem is not None:
         return problem, tip

@@ -28,6 +28,8 @@ from agentmux.core.git.merged import (
 from agentmux.core.host import WorkAtRisk
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.commit_work import commit_for_merge
+from agentmux.core.sessions.remote_merge import prepare_remote
+from agentmux.core.sessions.remote_sessions import remote_record
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -62,21 +64,37 @@ class Merging:
         m = self.manager
         notes = self._before_merge()
         records = [r for r in m.reconcile(drain=False) if r.status is not Status.QUEUED]
+        elsewhere = m.remote.records() if names is None else []
         if names is not None:
-            records = [m.get(name) for name in dict.fromkeys(names)]
-        if not records:
+            records = []
+            for name in dict.fromkeys(names):
+                if (row := m.remote.find(name)) is not None and (
+                    found := remote_record(row)
+                ) is not None:
+                    elsewhere.append(found)
+                else:
+                    records.append(m.get(name))
+        if not records and not elsewhere:
             raise AgentmuxError("there are no sessions to merge.")
-        squashed = {r.id: s for r in records if (s := last_squash_merge(m.store, r.id))}
-        target = into or default_into(records)
-        work = commit_for_merge(m, records, dry_run=dry_run) if commit else None
+        problems = prepare_remote(m, elsewhere, commit=commit, dry_run=dry_run)
+        everything = sorted([*records, *elsewhere], key=lambda r: r.created_at)
+        squashed = {r.id: s for r in everything if (s := last_squash_merge(m.store, r.id))}
+        target = into or default_into(everything)
+        work = commit_for_merge(m, records, dry_run=dry_run) if commit and records else None
+
+        def worktree_problem(record: SessionRecord, committing: bool) -> str | None:
+            if record.id in problems:
+                return problems[record.id]
+            return m.host.unmergeable_work(record, committing)
+
         plan = plan_merge(
             m.repo,
-            records,
+            everything,
             target,
             squash=squash,
             squashed=squashed,
             work=work,
-            worktree_problem=m.host.unmergeable_work,
+            worktree_problem=worktree_problem,
         )
         return replace(plan, notes=notes)
 
@@ -90,6 +108,8 @@ class Merging:
         )
 
     def _record_merged(self, plan: MergePlan, step: MergeStep) -> None:
+        if self.manager.store.remote_by_id(step.session_id) is not None:
+            return  # its history is its host's (events here belong to this machine's sessions)
         data = merged_event_data(plan.into, step.tip, plan.result, plan.squash)
         record_merged(self.manager.store, step.session_id, data)
 

@@ -25,9 +25,9 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated
 from agentmux.core.git import repo as git
 from agentmux.core.git.snapshots import Snapshot
-from agentmux.core.host.remote.agentmux import RemoteAgentmux, host_ref
+from agentmux.core.host.remote.agentmux import RemoteAgentmux
 from agentmux.core.host.ssh import SshPool
-from agentmux.core.records import SessionRecord, Status, record_from_json
+from agentmux.core.records import SessionRecord, Status, host_ref, record_from_json
 from agentmux.core.sessions.names import next_free_name, validate_name
 from agentmux.core.state import RemoteRow
 

@@ -23,15 +23,7 @@ from agentmux.core.git.repo import Repo
 from agentmux.core.host.remote.clone import CLONE_BRANCH
 from agentmux.core.host.ssh.check import check_agentmux
 from agentmux.core.host.ssh.connection import RunResult, SshConnection
-
-#: Where sessions' refs from host ``<host>`` are kept in the local repository.
-HOSTS_REFS = "refs/agentmux/hosts"
-
-
-def host_ref(host: str, ref: str) -> str:
-    """The local ref that holds host ``host``'s ``ref`` (``refs/heads/x`` ->
-    ``refs/agentmux/hosts/<host>/heads/x``)."""
-    return f"{HOSTS_REFS}/{host}/{ref.removeprefix('refs/')}"
+from agentmux.core.records import host_ref
 
 
 def said(result: RunResult) -> str:
@@ -83,6 +75,11 @@ class RemoteAgentmux:
         if not result.ok:
             raise AgentmuxError(f"on host {self.name}: {said(result)}")
         return result
+
+    def run_raw(self, clone: str, args: Sequence[str], *, input: bytes | None = None) -> RunResult:
+        """Run ``agentmux -C clone args`` on the host and return how it ended, failed or not
+        (a verb whose output and exit status are passed on as they are)."""
+        return self.connection.run([self.entry.agentmux, "-C", clone, *args], input=input)
 
     def json(self, clone: str | None, *args: str, input: bytes | None = None) -> Any:
         """A verb's JSON output (``--json`` is the caller's to pass)."""

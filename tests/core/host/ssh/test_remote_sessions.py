@@ -250,3 +250,43 @@ def test_a_remote_and_a_local_session_conflict_to_the_hunk(repo: Path, build1: s
     ]
     assert git(repo, "show", f"{wip}:README.md") == "far"
     assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == "M README.md"
+
+
+def test_a_remote_sessions_work_is_reviewed_committed_and_merged_here(
+    repo: Path, build1: str
+) -> None:
+    ok(
+        run_cli(
+            repo,
+            "new",
+            "--host",
+            build1,
+            "--agent",
+            "demo",
+            "--name",
+            "far",
+            "write feature.txt from afar",
+        )
+    )
+    far = Path(ls(repo)["far"]["worktree"])
+    wait_for(lambda: (far / "feature.txt").exists(), timeout=30, what="the remote edit")
+    # diff runs on the host, its output passed on as it is.
+    diff = ok(run_cli(repo, "diff", "far", "--stat"))
+    assert diff.out.splitlines()[0].split() == ["A", "feature.txt", "+1", "-0", "(uncommitted)"]
+    # Uncommitted work on the host keeps it out of a merge, as it would a local session.
+    refused = run_cli(repo, "merge", "far", "--keep")
+    assert refused.code == 1
+    assert "it has uncommitted work on host build1" in refused.out
+    assert git(repo, "rev-parse", "main").strip() == ls(repo)["far"]["base_commit"]
+    # merge --commit has the host commit it (as the host's git identity says), fetches it, and
+    # lands it on main here.
+    as_remote_user("git", "-C", str(far), "config", "user.name", "Far Away")
+    as_remote_user("git", "-C", str(far), "config", "user.email", "far@example.com")
+    done = ok(run_cli(repo, "merge", "far", "--commit", "--keep"))
+    assert "merged far into main" in done.out
+    assert git(repo, "show", "main:feature.txt") == "from afar"
+    there = as_remote_user("git", "-C", str(far), "rev-parse", "HEAD")
+    assert git(repo, "merge-base", "--is-ancestor", there, "main") == ""
+    assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == ""
+    missing = run_cli(repo, "diff", "nope")
+    assert missing.code != 0
