@@ -26,8 +26,11 @@ from agentmux.core.metrics.collector import SessionMetrics
 from agentmux.core.metrics.cost_report import (
     COLUMNS,
     row,
+    row_from_json,
     total_row,
+    total_row_of_rows,
     totals,
+    totals_of_rows,
 )
 from agentmux.core.metrics.prices import price_source
 
@@ -55,8 +58,9 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 def collect(
     since: float | None = None,
-) -> tuple[list[SessionMetrics], list[str]]:
-    """Every session's metrics (removed ones too), and the names a budget just stopped."""
+) -> tuple[list[SessionMetrics], list[str], list[dict[str, Any]]]:
+    """Every session's metrics (removed ones too), the names a budget just stopped, and the
+    ``cost --json`` rows of sessions on other hosts (their hosts measure them)."""
     manager = open_manager(quiet=True, trust_notice=True)
     try:
         manager.reconcile(drain=False)
@@ -65,38 +69,52 @@ def collect(
             records = [r for r in records if r.created_at >= since]
         metrics = manager.metrics(records)
         stopped = manager.enforce_budgets(metrics)
-        return metrics, stopped
+        remote = manager.remote.cost_rows() if manager.remote.rows(True) else []
+        if since is not None:
+            made = {r.id: r.created_at for r in manager.remote.records(include_removed=True)}
+            remote = [r for r in remote if made.get(str(r["id"]), 0.0) >= since]
+        for host, problem in sorted(manager.remote.problems.items()):
+            err.print(
+                f"agentmux: host {host} not reached (its sessions' figures are unknown): {problem}"
+            )
+        return metrics, stopped, remote
     finally:
         manager.close()
 
 
-def metrics_json(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
-    """The documented JSON of ``agentmux cost --json`` (docs/metrics.md)."""
+def metrics_json(
+    metrics: Sequence[SessionMetrics], remote: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The documented JSON of ``agentmux cost --json`` (docs/metrics.md); sessions on other
+    hosts come as their hosts reported them, each with its ``"host"``."""
+    rows = [{**m.to_json(), "host": m.record.host} for m in metrics]
     return {
         "schema": SCHEMA_VERSION,
         "generated": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "prices": price_source(),
-        "sessions": [m.to_json() for m in metrics],
-        "totals": totals(metrics),
+        "sessions": [*rows, *remote],
+        "totals": totals_of_rows([*rows, *remote]) if remote else totals(metrics),
     }
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
     """Print the cost table (or JSON, or CSV)."""
     since = parse_since(args.since) if args.since else None
-    metrics, stopped = collect(since)
+    metrics, stopped, remote = collect(since)
     for name in stopped:
         err.print(f"{name} reached its budget: interrupted, and no more prompts are sent to it")
     if args.json:
-        print(json.dumps(metrics_json(metrics), indent=2))
+        print(json.dumps(metrics_json(metrics, remote), indent=2))
         return 0
     if args.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow([c.replace(" ", "_").replace("/", "_") for c in COLUMNS])
         for m in metrics:
             writer.writerow(row(m))
+        for r in remote:
+            writer.writerow(row_from_json(r))
         return 0
-    if not metrics:
+    if not metrics and not remote:
         out.print("No sessions yet.")
         return 0
     table = Table(title=f"spend per session (prices: {price_source()})", title_justify="left")
@@ -104,7 +122,13 @@ def cmd_cost(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column in COLUMNS[:3] else "right")
     for m in metrics:
         table.add_row(*row(m))
-    first, *rest = total_row(metrics)
+    for r in remote:
+        table.add_row(*row_from_json(r))
+    first, *rest = (
+        total_row_of_rows([*(m.to_json() for m in metrics), *remote])
+        if remote
+        else total_row(metrics)
+    )
     table.add_row(Text(first, "bold"), *rest)
     print_table(table)
     return 0
@@ -133,4 +157,5 @@ def register(verbs: Any) -> None:
     text = "set or raise a session's spending cap in USD (80%: warning, 100%: stopped)"
     budget = add_verb(verbs, "budget", cmd_budget, text)
     budget.add_argument("name")
+    budget.set_defaults(forward_remote=True)  # a session on another host: its host keeps it
     budget.add_argument("usd", metavar="USD")

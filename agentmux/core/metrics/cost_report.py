@@ -155,3 +155,96 @@ def total_row(metrics: Sequence[SessionMetrics]) -> list[str]:
         "",
         "",
     ]
+
+
+# --- sessions on other hosts, as their hosts reported them (``cost --json`` rows) -------------
+
+
+def _dec(text: object) -> Decimal | None:
+    return None if text is None else Decimal(str(text))
+
+
+def totals_of_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`totals` over ``cost --json`` session rows (this machine's and other hosts')."""
+    tokens: dict[str, int] | None = None
+    if rows and all(r.get("tokens") is not None for r in rows):
+        tokens = {}
+        for r in rows:
+            for key, value in r["tokens"].items():
+                tokens[key] = tokens.get(key, 0) + int(value)
+    costs = [_dec(r.get("cost_usd")) for r in rows]
+    cost = sum((c for c in costs if c is not None), Decimal(0))
+    turns = [r.get("turns") for r in rows]
+    failed = [r.get("failed_turns") for r in rows]
+    return {
+        "sessions": len(rows),
+        "tokens": tokens,
+        "cost_usd": (
+            format(cost.normalize(), "f") if costs and all(c is not None for c in costs) else None
+        ),
+        "cost_usd_known": (
+            format(cost.normalize(), "f") if any(c is not None for c in costs) else None
+        ),
+        "turns": sum(int(t) for t in turns if t is not None)
+        if all(t is not None for t in turns)
+        else None,
+        "failed_turns": (
+            sum(int(f) for f in failed if f is not None)
+            if all(f is not None for f in failed)
+            else None
+        ),
+    }
+
+
+def row_from_json(r: dict[str, Any]) -> list[str]:
+    """A session's table row from its ``cost --json`` row (a session on another host)."""
+    tokens = r.get("tokens")
+    failed, rate = r.get("failed_turns"), r.get("failure_rate")
+    failures = (
+        UNKNOWN if failed is None else f"{failed} ({rate:.0%})" if rate is not None else str(failed)
+    )
+    budget = f" / ${r['budget_usd']}" if r.get("budget_usd") is not None else ""
+    wait = r.get("queue_wait_seconds") or {}
+    waiting = r.get("waiting_on_you_seconds")
+    if waiting is None:
+        waiting_cell = UNKNOWN
+    else:
+        waiting_cell = seconds_text(waiting.get("total") or 0.0)
+        if waiting.get("current"):
+            waiting_cell += f" (now {seconds_text(waiting['current'])})"
+    return [
+        f"{r['name']} @{r['host']}",
+        str(r.get("agent") or "-"),
+        ", ".join(r.get("models") or []) or "-",
+        count_text(tokens["input"] if tokens else None),
+        count_text(tokens["output"] if tokens else None),
+        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"] if tokens else None),
+        count_text(tokens["cache_read"] if tokens else None),
+        usd_text(_dec(r.get("cost_usd"))) + budget,
+        count_text(r.get("turns")),
+        failures,
+        f"{seconds_text(wait.get('mean'))}/{seconds_text(wait.get('p95'))}",
+        waiting_cell,
+        seconds_text(r.get("wall_seconds")),
+    ]
+
+
+def total_row_of_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The total row of the cost table over ``cost --json`` rows."""
+    total = totals_of_rows(rows)
+    tokens = total["tokens"]
+    return [
+        "total",
+        "",
+        "",
+        count_text(tokens["input"]) if tokens else UNKNOWN,
+        count_text(tokens["output"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
+        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
+        total_cost_text(total),
+        count_text(total["turns"]),
+        count_text(total["failed_turns"]),
+        "",
+        "",
+        "",
+    ]

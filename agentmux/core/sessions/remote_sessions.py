@@ -221,6 +221,25 @@ class RemoteSessions:
                     found[sid] = Snapshot(sid, item["wip"], item["tree"], item.get("head"))
         return found
 
+    def cost_rows(self, include_removed: bool = True) -> list[dict[str, Any]]:
+        """Each session on another host as its host's ``cost --json`` reports it, with
+        ``"host"``; a host not reached gives rows whose figures are all unknown (None)."""
+        groups: dict[tuple[str, str], list[RemoteRow]] = {}
+        for row in self.rows(include_removed):
+            groups.setdefault((row.host, row.clone), []).append(row)
+        found: list[dict[str, Any]] = []
+        for (host, clone), rows in groups.items():
+            try:
+                report: dict[str, Any] = self.host(host).json(clone, "cost", "--json")
+                by_id = {str(s.get("id")): s for s in report.get("sessions", [])}
+            except AgentmuxError as exc:
+                self.problems[host] = exc.message
+                by_id = {}
+            for row in rows:
+                item = by_id.get(row.id) or unknown_cost(row)
+                found.append({**item, "host": host})
+        return found
+
     def require(self, name: str) -> tuple[RemoteRow, RemoteAgentmux]:
         """The session on another host called ``name`` and its host (one sentence when none)."""
         row = self.find(name)
@@ -271,3 +290,31 @@ class RemoteSessions:
 
     def close(self) -> None:
         """Nothing to release: the masters persist for the next command (``ControlPersist``)."""
+
+
+def unknown_cost(row: RemoteRow) -> dict[str, Any]:
+    """A ``cost --json`` row for a session whose host did not report it: every figure unknown."""
+    record = remote_record(row)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "agent": record.agent if record else None,
+        "status": str(Status.UNREACHABLE),
+        "transcript": None,
+        "models": [],
+        "tokens": None,
+        "tokens_by_model": None,
+        "cost_usd": None,
+        "cost_by_model_usd": None,
+        "unpriced_models": [],
+        "turns": None,
+        "failed_turns": None,
+        "failure_rate": None,
+        "failures": [],
+        "queue_wait_seconds": {"count": 0, "mean": None, "p95": None, "current": None},
+        "waiting_on_you_seconds": None,
+        "wall_seconds": None,
+        "resumes": None,
+        "budget_usd": None,
+        "malformed_lines": None,
+    }

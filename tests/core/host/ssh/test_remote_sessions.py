@@ -11,6 +11,7 @@ import json
 import shlex
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,67 @@ def test_a_remote_sessions_work_is_reviewed_committed_and_merged_here(
     assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == ""
     missing = run_cli(repo, "diff", "nope")
     assert missing.code != 0
+
+
+def test_spend_on_a_host_is_counted_here_and_unknown_while_it_is_away(
+    repo: Path, build1: str, server: Sshd, remote_agentmux: Path
+) -> None:
+    ok(run_cli(repo, "new", "--agent", "demo", "--name", "near", "write a.txt 1"))
+    ok(run_cli(repo, "new", "--host", build1, "--agent", "demo", "--name", "far", "write b.txt 2"))
+    far = Path(ls(repo)["far"]["worktree"])
+    wait_for(lambda: (far / "b.txt").exists(), timeout=30, what="the remote turn")
+
+    def report() -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(ok(run_cli(repo, "cost", "--json")).out)
+        return found
+
+    wait_for(
+        lambda: all(s["turns"] for s in report()["sessions"]), timeout=30, what="both turns counted"
+    )
+    here = {s["name"]: s for s in report()["sessions"]}
+    assert (here["near"]["host"], here["far"]["host"]) == ("local", "build1")
+    # The host's own report, read as its user with no ssh and no agentmux here in between.
+    clone = as_remote_user(
+        "git", "-C", str(far), "rev-parse", "--path-format=absolute", "--show-toplevel"
+    )
+    common = as_remote_user(
+        "git", "-C", clone, "rev-parse", "--path-format=absolute", "--git-common-dir"
+    )
+    home = as_remote_user("sh", "-c", "echo $HOME")
+    there = json.loads(
+        as_remote_user(
+            "env",
+            "-i",
+            f"HOME={home}",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            str(remote_agentmux),
+            "-C",
+            str(Path(common).parent),
+            "cost",
+            "--json",
+        )
+    )
+    (theirs,) = [s for s in there["sessions"] if s["name"] == "far"]
+    for key in ("tokens", "cost_usd", "turns", "failed_turns", "models"):
+        assert here["far"][key] == theirs[key], key
+    assert theirs["cost_usd"] is not None
+    total = report()["totals"]
+    assert Decimal(total["cost_usd"]) == Decimal(here["near"]["cost_usd"]) + Decimal(
+        theirs["cost_usd"]
+    )
+    assert total["turns"] == here["near"]["turns"] + theirs["turns"]
+    table = ok(run_cli(repo, "cost")).out
+    assert "far @build1" in table
+
+    server.stop()
+    try:
+        done = run_cli(repo, "cost", "--json")
+        assert done.code == 0, done.err
+        away = json.loads(done.out)
+        far_row = next(s for s in away["sessions"] if s["name"] == "far")
+        assert (far_row["cost_usd"], far_row["tokens"], far_row["turns"]) == (None, None, None)
+        assert away["totals"]["cost_usd"] is None  # unknown, never the local part alone
+        assert away["totals"]["cost_usd_known"] == here["near"]["cost_usd"]
+        assert "not reached" in done.err
+    finally:
+        server.start()
