@@ -25,14 +25,32 @@ def new_on_host(
     manager: SessionManager, args: argparse.Namespace, prompt: bytes | None, budget: Decimal | None
 ) -> int:
     """``new --host NAME``: one session on another host."""
-    if args.count != 1:
-        raise AgentmuxError("--count with --host is not supported yet; start them one by one.")
-    record = manager.remote.create(
-        args.host, agent=args.agent, name=args.name, base=args.base, prompt=prompt, budget=budget
-    )
+    records = []
+    for n in range(1, args.count + 1):
+        name = f"{args.name}-{n}" if args.name and args.count > 1 else args.name
+        try:
+            records.append(
+                manager.remote.create(
+                    args.host,
+                    agent=args.agent,
+                    name=name,
+                    base=args.base,
+                    prompt=prompt,
+                    budget=budget,
+                )
+            )
+        except AgentmuxError as exc:
+            if args.count == 1:
+                raise
+            made = ", ".join(r.name for r in records) or "none"
+            raise AgentmuxError(
+                f"{exc.message.rstrip('.')} (session {n} of {args.count}; created: {made})."
+            ) from exc
     if args.json:
-        out.print_json(json.dumps(record.to_json()))
-    else:
+        rows = [r.to_json() for r in records]
+        out.print_json(json.dumps(rows[0] if args.count == 1 else rows))
+        return 0
+    for record in records:
         out.print(
             f"{record.name}: {record.status} on host {record.host}, on {record.branch} in "
             f"{record.worktree}"

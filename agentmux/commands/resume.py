@@ -21,10 +21,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise AgentmuxError("name the sessions to resume, or give --all (not both).")
     manager = open_manager(quiet=True, trust_notice=True)
     try:
-        outcomes = resume_sessions(manager, None if args.all else args.names)
+        elsewhere = [n for n in args.names if manager.remote.find(n) is not None]
+        here = [n for n in args.names if n not in elsewhere]
+        outcomes = resume_sessions(manager, None if args.all else here) if args.all or here else []
         _kick_ticks(manager)
+        remote = resume_remote(manager, elsewhere, every=args.all)
         if args.json:
-            rows = []
+            rows = list(remote)
             for outcome in outcomes:
                 row: dict[str, Any] = {
                     "name": outcome.name,
@@ -37,16 +40,40 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 row["status"] = str(record.status) if record is not None else None
                 rows.append(row)
             out.print_json(json.dumps(rows))
-        elif not outcomes:
+        elif not outcomes and not remote:
             out.print("nothing to resume: no session is lost, exited or stopped")
-        for outcome in outcomes:
-            if outcome.outcome == "refused":
-                err.print(f"agentmux: {outcome.message}")  # with --json too: stdout stays JSON
+        said: list[tuple[str, str]] = [(str(o.outcome), o.message) for o in outcomes]
+        said += [(str(r["outcome"]), f"{r['message']} (on host {r['host']})") for r in remote]
+        for kind, message in said:
+            if kind == "refused":
+                err.print(f"agentmux: {message}")  # with --json too: stdout stays JSON
             elif not args.json:
-                out.print(outcome.message)
+                out.print(message)
     finally:
         manager.close()
-    return 1 if any(o.outcome == "refused" for o in outcomes) else 0
+    return 1 if any(kind == "refused" for kind, _ in said) else 0
+
+
+def resume_remote(
+    manager: SessionManager, names: list[str], *, every: bool
+) -> list[dict[str, Any]]:
+    """Resume sessions on other hosts, each host by its own ``resume --json`` (every resumable
+    one of this repository's with ``every``): its rows, each with its ``"host"``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in manager.remote.rows():
+        if every or row.name in names:
+            groups.setdefault((row.host, row.clone), []).append(row.name)
+    found: list[dict[str, Any]] = []
+    for (host, clone), wanted in groups.items():
+        args = ["resume", "--json", *(["--all"] if every else wanted)]
+        try:
+            result = manager.remote.host(host).run_raw(clone, args)
+            rows = json.loads(result.stdout) if result.stdout.strip() else []
+        except (AgentmuxError, ValueError) as exc:
+            why = exc.message if isinstance(exc, AgentmuxError) else "it did not answer in JSON"
+            rows = [{"name": n, "outcome": "refused", "message": why} for n in wanted]
+        found += [{**row, "host": host} for row in rows]
+    return found
 
 
 def _kick_ticks(manager: SessionManager) -> None:

@@ -143,6 +143,10 @@ def test_a_session_on_another_host_from_start_to_removal(repo: Path, build1: str
 
     ok(run_cli(repo, "stop", "r1"))
     assert ls(repo)["r1"]["status"] in ("stopped", "exited")
+    resumed = json.loads(ok(run_cli(repo, "resume", "r1", "--json")).out)
+    assert [(r["name"], r["host"], r["outcome"]) for r in resumed] == [("r1", "build1", "resumed")]
+    assert ls(repo)["r1"]["status"] == "running"
+    ok(run_cli(repo, "stop", "r1"))
 
     # The host's safety rules hold: uncommitted work keeps the session.
     refused = run_cli(repo, "rm", "r1")
