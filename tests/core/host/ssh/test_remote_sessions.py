@@ -173,7 +173,14 @@ def test_a_host_that_goes_away_leaves_its_sessions_unreachable(
 ) -> None:
     ok(run_cli(repo, "new", "--host", build1, "--agent", "demo", "--name", "far"))
     ok(run_cli(repo, "new", "--agent", "demo", "--name", "near"))
-    assert ls(repo)["far"]["status"] == "running"
+    rows = ls(repo)
+    assert rows["far"]["status"] == "running"
+    # One broadcast reaches both, each agent in its own worktree on its own machine.
+    sent = json.loads(ok(run_cli(repo, "broadcast", "write all.txt both", "--json")).out)
+    assert sorted(sent) == ["far", "near"]
+    for name in ("far", "near"):
+        path = Path(rows[name]["worktree"]) / "all.txt"
+        wait_for(path.exists, timeout=30, what=f"the broadcast reaching {name}")
     server.stop()
     try:
         done = run_cli(repo, "ls", "--json")
