@@ -103,7 +103,7 @@ def register(verbs: Any) -> None:
         metavar="CMD",
         help="ssh program and options, e.g. 'ssh -F /path/to/config' (like git's core.sshCommand)",
     )
-    add.add_argument("--path", metavar="DIR", help="where the host keeps its clone")
+    add.add_argument("--path", metavar="DIR", help="where the host keeps its clones")
 
     ls = add_verb(actions, "ls", cmd_host_ls, "list hosts")
     ls.add_argument("--json", action="store_true", help="machine-readable output")

@@ -180,7 +180,7 @@ def cmd_export_work(args: argparse.Namespace) -> int:
 def register(verbs: Any) -> None:
     """Add the hidden verbs a host's agentmux runs for the agentmux driving it."""
     clone = add_verb(verbs, "_host-clone", cmd_host_clone, None)
-    clone.add_argument("--key", help="the driving repository's clone key")
-    clone.add_argument("--path", help="where the clone is (default: in agentmux's data dir)")
+    clone.add_argument("--key", required=True, help="the driving repository's clone key")
+    clone.add_argument("--path", help="where clones are kept (default: agentmux's data dir)")
     export = add_verb(verbs, "_export-work", cmd_export_work, None)
     export.add_argument("names", nargs="+")

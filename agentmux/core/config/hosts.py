@@ -12,7 +12,7 @@ One table per host::
     target = "me@build1.example.com"   # what ssh connects to: [user@]host or a ~/.ssh/config alias
     agentmux = "agentmux"              # the agentmux program on that host
     ssh_command = "ssh -F /home/me/.ssh/work"   # optional: like git's core.sshCommand
-    path = "/srv/clones/project"       # optional: where the host keeps its clone
+    path = "/srv/clones"               # optional: where the host keeps its clones
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class HostEntry(BaseModel):
     ssh_command: str | None = Field(
         default=None, description="the ssh program and its options, split like a shell would"
     )
-    path: str | None = Field(default=None, description="where the host keeps its clone")
+    path: str | None = Field(default=None, description="where the host keeps its clones")
 
     @field_validator("target")
     @classmethod

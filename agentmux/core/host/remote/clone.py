@@ -18,13 +18,14 @@ from agentmux.core.paths import data_dir, ensure_private_dir
 CLONE_BRANCH = "agentmux-base"
 
 
-def clone_path(key: str | None, path: str | None) -> Path:
-    """Where the clone named ``key`` is: ``path`` when given, else in agentmux's data dir."""
-    if path:
-        return Path(path).expanduser().absolute()
+def clone_path(key: str, path: str | None) -> Path:
+    """Where the clone named ``key`` is: in the directory ``path`` when given (a host's
+    ``--path``: one directory for the clones of every repository driven from elsewhere), else in
+    agentmux's data dir."""
     if not key or "/" in key or key.startswith(".") or len(key) > 80:
-        raise AgentmuxError(f"bad clone key {key!r}: a clone needs a key or a --path.")
-    return (data_dir() / "clones" / key).absolute()
+        raise AgentmuxError(f"bad clone key {key!r}.")
+    parent = Path(path).expanduser() if path else data_dir() / "clones"
+    return (parent / key).absolute()
 
 
 def ensure_clone(clone: Path) -> bool:
