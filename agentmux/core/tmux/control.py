@@ -157,7 +157,7 @@ class ControlClient:
 
     def _attempt(self) -> subprocess.Popen[bytes]:
         self.endpoint.ready()
-        proc = spawn_view_client(self.endpoint, self.view)
+        proc = spawn_view_client(self.endpoint, self.view, f"pause-after={PAUSE_AFTER_SECONDS}")
         if proc is None:
             raise UnreachableError("disconnected")
         return proc
@@ -183,7 +183,6 @@ class ControlClient:
             with self._write_lock:
                 self._proc, self._replies = proc, queue.SimpleQueue()
                 self._verified, self._generation = {}, self._generation + 1
-            self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
             self.connected.set()
             self.on_state("connected")
             with self._lock:

@@ -68,9 +68,11 @@ def local_endpoint(socket_path: Path) -> TmuxEndpoint:
     return TmuxEndpoint(argv, ready, ("-f", conf))
 
 
-def spawn_view_client(endpoint: TmuxEndpoint, view: str) -> subprocess.Popen[bytes] | None:
-    """Attach a control client to the ``view`` session (made first if missing); None when it
-    cannot be made."""
+def spawn_view_client(
+    endpoint: TmuxEndpoint, view: str, flags: str
+) -> subprocess.Popen[bytes] | None:
+    """Attach a control client with client ``flags`` to the ``view`` session (made first if
+    missing); None when it cannot be made."""
     exists = subprocess.run(
         endpoint.argv(["has-session", "-t", f"={view}"]),
         capture_output=True,
@@ -102,7 +104,9 @@ def spawn_view_client(endpoint: TmuxEndpoint, view: str) -> subprocess.Popen[byt
         if made.returncode != 0:
             return None
     return subprocess.Popen(
-        endpoint.argv(["-C", "attach-session", "-t", f"={view}"]),
+        # The flags are set by the attach itself: a refresh-client sent right after it can reach
+        # tmux before the client is attached, and fail ("no current client").
+        endpoint.argv(["-C", "attach-session", "-f", flags, "-t", f"={view}"]),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
