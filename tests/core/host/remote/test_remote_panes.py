@@ -272,3 +272,23 @@ def test_attach_is_checked_by_the_hosts_tmux(
         if attached.poll() is None:
             attached.kill()
     assert pane_b
+
+
+def test_screens_resume_after_the_host_stops_answering_for_a_while(
+    server: Sshd, host: RemoteTmux, mirror: RemoteMirror, screens: Screens
+) -> None:
+    # sshd and its connections frozen (a dead network, a laptop asleep): nothing is closed, so
+    # only the master's keepalive (1 s x 2 here) tells; thawed, the mirror comes back by itself.
+    pane = host.new_agent("a", A)
+    mirror.start()
+    _connected(mirror)
+    assert mirror.refresh_panes() is not None
+    mirror.focus(record(A))
+    server.freeze()
+    try:
+        wait_for(lambda: "disconnected" in screens.states, timeout=15, what="the drop reported")
+    finally:
+        server.thaw()
+    wait_for(lambda: mirror.client.connected.is_set(), timeout=20, what="a reconnect")
+    host.type(pane, "echo THAWED-$((3*3))")
+    screens.wait(A, "THAWED-9")
