@@ -169,7 +169,7 @@ def local_side(run: Run, sockets: Path, seconds: float, rate: float) -> None:
     from agentmux.core.tmux.mirror import Mirror  # noqa: PLC0415 - after the env is set
     from agentmux.core.tmux.server import TmuxServer  # noqa: PLC0415
 
-    socket = sockets / "local.sock"
+    socket = sockets / f"local{run.round}.sock"  # a fresh server each round
 
     def tmux(*args: str) -> str:
         done = subprocess.run(
@@ -203,7 +203,7 @@ def remote_side(run: Run, sshd: Sshd, seconds: float, rate: float) -> None:
     from agentmux.core.host.ssh import SshConnection, SshSettings  # noqa: PLC0415
 
     connection = SshConnection("bench", "amx-sshd", sshd.ssh_argv(), settings=SshSettings())
-    socket = str(sshd.remote_dir / "b.sock")
+    socket = str(sshd.remote_dir / f"b{run.round}.sock")  # a fresh server each round
 
     def tmux(*args: str) -> str:
         done = connection.run(["tmux", "-S", socket, *args])
@@ -299,10 +299,14 @@ def main() -> int:
     with scratch_home() as (scratch, sockets):
         base = Path(tempfile.mkdtemp(prefix=f"amx-sshd-{os.getpid()}-", dir=scratch))
         with running_sshd(base) as sshd:
-            # Alternated, so that whatever else the machine does falls on both sides alike.
-            for _round in range(args.rounds):
+            # Alternated, each side first in every other round, so that whatever else the
+            # machine does (and whatever a first or second run costs) falls on both alike.
+            for n in range(args.rounds):
+                if n % 2:
+                    remote_side(remote, sshd, args.seconds, args.rate)
                 local_side(local, sockets, args.seconds, args.rate)
-                remote_side(remote, sshd, args.seconds, args.rate)
+                if not n % 2:
+                    remote_side(remote, sshd, args.seconds, args.rate)
 
     print(machine())
     print(
