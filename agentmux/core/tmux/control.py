@@ -133,6 +133,7 @@ class ControlClient:
     def start(self) -> None:
         """Connect (creating the view session if needed) and start the background threads."""
         self._stop.clear()
+        self._retry.clear()  # set by a stop(): a held attempt must wait for a retry() again
         for target in (self._run_connection, self._run_scheduler):
             thread = threading.Thread(
                 target=target, name=f"agentmux-{target.__name__}", daemon=True
