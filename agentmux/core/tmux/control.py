@@ -104,8 +104,8 @@ class ControlClient:
     ) -> None:
         self.socket_path = socket_path
         if endpoint is None:
-            # Only a local socket can be looked at (or be a Path) here.
-            assert isinstance(socket_path, Path)
+            if not isinstance(socket_path, Path):
+                raise TypeError("a socket on another machine needs an endpoint to reach it")
             endpoint = local_endpoint(socket_path)
         self.endpoint = endpoint
         self.view = view
