@@ -32,6 +32,7 @@ BENCHES = (
     "bench_conflicts",
     "bench_transcripts",
     "bench_soak",
+    "remote_panes",
 )
 
 

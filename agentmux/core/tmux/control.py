@@ -23,6 +23,12 @@ tag is not the one expected is dropped: a restarted tmux server hands out the sa
 again, so an id alone never says whose screen it is. A pane whose tag this connection has read
 takes keys over it (one server never reuses an id); any other must be checked by tmux itself.
 
+The server may be on another machine: the client reaches it through a
+:class:`~agentmux.core.tmux.control_endpoint.TmuxEndpoint` (by default the local socket), so the
+same reader, scheduler and flow control serve a host's panes over one ssh channel. Besides the
+screens, the connection carries the few commands a viewer sends (:meth:`ControlClient.request`,
+:meth:`ControlClient.run_tagged`): nothing needs a process, or an ssh channel, per command.
+
 Everything here runs on two background threads (reader and scheduler); results reach the caller
 through the ``on_screen`` and ``on_state`` callbacks, from those threads.
 """
@@ -35,13 +41,20 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 
-from agentmux.core.tmux.server import clean_env, tmux_string
+from agentmux.core.tmux.control_endpoint import (
+    TmuxEndpoint,
+    UnreachableError,
+    close_client,
+    local_endpoint,
+    spawn_keeper,
+    spawn_view_client,
+)
+from agentmux.core.tmux.server import tmux_string
 
 VIEW_SESSION = "_agentmux_view"
 PAUSE_AFTER_SECONDS = 1
@@ -72,18 +85,30 @@ class _PaneState:
 
 
 class ControlClient:
-    """Mirror the screens of panes on a private tmux server through one control connection."""
+    """Mirror the screens of panes on a private tmux server through one control connection.
+
+    ``socket_path`` is the server's socket: on this machine unless an ``endpoint`` says how to
+    reach it elsewhere. ``view`` is the hidden session the agents' windows are linked into.
+    """
 
     def __init__(
         self,
-        socket_path: Path,
+        socket_path: PurePath,
         on_screen: Callable[[Screen], None],
         on_state: Callable[[str], None] = lambda _state: None,
         *,
         focus_fps: float = 30.0,
         background_fps: float = 4.0,
+        endpoint: TmuxEndpoint | None = None,
+        view: str = VIEW_SESSION,
     ) -> None:
         self.socket_path = socket_path
+        if endpoint is None:
+            if not isinstance(socket_path, Path):
+                raise TypeError("a socket on another machine needs an endpoint to reach it")
+            endpoint = local_endpoint(socket_path)
+        self.endpoint = endpoint
+        self.view = view
         self.on_screen = on_screen
         self.on_state = on_state
         self.focus_interval = 1.0 / focus_fps
@@ -101,12 +126,14 @@ class ControlClient:
         self._generation = 0
         self._threads: list[threading.Thread] = []
         self.connected = threading.Event()
+        self._retry = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect (creating the view session if needed) and start the background threads."""
         self._stop.clear()
+        self._retry.clear()  # set by a stop(): a held attempt must wait for a retry() again
         for target in (self._run_connection, self._run_scheduler):
             thread = threading.Thread(
                 target=target, name=f"agentmux-{target.__name__}", daemon=True
@@ -118,91 +145,45 @@ class ControlClient:
         """Disconnect; the agents and their windows are untouched."""
         self._stop.set()
         self._wake.set()
+        self._retry.set()
         if self._proc is not None:
-            _close(self._proc)
+            close_client(self._proc)
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
 
-    def _spawn(self) -> subprocess.Popen[bytes] | None:
-        tmux = ["tmux", "-S", str(self.socket_path)]
-        exists = subprocess.run(
-            [*tmux, "has-session", "-t", f"={VIEW_SESSION}"],
-            capture_output=True,
-            check=False,
-            env=clean_env(),
-        )
-        if exists.returncode != 0:
-            # With agentmux's config, in case this starts the server (after a crash, say).
-            conf = str(resources.files("agentmux.core.tmux").joinpath("tmux.conf"))
-            made = subprocess.run(
-                [
-                    "tmux",
-                    "-f",
-                    conf,
-                    "-S",
-                    str(self.socket_path),
-                    "new-session",
-                    "-d",
-                    "-s",
-                    VIEW_SESSION,
-                    "-x",
-                    "200",
-                    "-y",
-                    "50",
-                    "sh",
-                    "-c",
-                    "while :; do sleep 3600; done",
-                ],
-                capture_output=True,
-                check=False,
-                env=clean_env(),
-            )
-            if made.returncode != 0:
-                return None
-        return subprocess.Popen(
-            [*tmux, "-C", "attach-session", "-t", f"={VIEW_SESSION}"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=clean_env(),
-        )
+    def retry(self) -> None:
+        """Try to connect again now, after an endpoint said to wait (a login was fixed)."""
+        self._retry.set()
 
-    def _spawn_keeper(self) -> subprocess.Popen[bytes]:
-        # Its stdin is a pipe this process holds open: the keeper lives exactly as long as
-        # agentmux (tmux reads a control client's stdin itself, so even a stopped keeper works).
-        return subprocess.Popen(
-            [
-                "tmux",
-                "-S",
-                str(self.socket_path),
-                "-C",
-                "attach-session",
-                "-f",
-                "no-output,ignore-size,read-only",
-                "-t",
-                f"={VIEW_SESSION}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=clean_env(),
-        )
+    def _attempt(self) -> subprocess.Popen[bytes]:
+        self.endpoint.ready()
+        proc = spawn_view_client(self.endpoint, self.view, f"pause-after={PAUSE_AFTER_SECONDS}")
+        if proc is None:
+            raise UnreachableError("disconnected")
+        return proc
 
     def _run_connection(self) -> None:
         backoff = 0.2
         while not self._stop.is_set():
-            proc = self._spawn() if self.socket_path.exists() else None
-            if proc is None:
-                self.on_state("disconnected")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+            try:
+                proc = self._attempt()
+            except UnreachableError as exc:
+                self.on_state(exc.state)
+                if exc.hold:
+                    # Trying again would fail the same way (or lock the user out): wait to be
+                    # told, however long.
+                    self._retry.wait()
+                    self._retry.clear()
+                    backoff = 0.2
+                else:
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 2.0)
                 continue
-            keeper = self._spawn_keeper()
+            keeper = spawn_keeper(self.endpoint, self.view)
             with self._write_lock:
                 self._proc, self._replies = proc, queue.SimpleQueue()
                 self._verified, self._generation = {}, self._generation + 1
-            self.send(f"refresh-client -f pause-after={PAUSE_AFTER_SECONDS}")
             self.connected.set()
             self.on_state("connected")
             with self._lock:
@@ -220,7 +201,7 @@ class ControlClient:
             finally:
                 self.connected.clear()
                 self._fail_pending()
-                _close(keeper)
+                close_client(keeper)
             if not self._stop.is_set():
                 self.on_state("disconnected")
                 self._stop.wait(backoff)
@@ -354,6 +335,58 @@ class ControlClient:
             sent = self._write(f"send-keys -t {pane_id} {words}")
         return not sent.done() or sent.exception() is None
 
+    def request(self, args: Sequence[str], timeout: float = 5.0) -> list[str] | None:
+        """Run one tmux command (an argument list) over this connection and wait for its output
+        lines; None when it failed or the connection is down."""
+        command = " ".join(tmux_string(arg) for arg in args)
+        try:
+            return self.send(command).result(timeout)
+        except Exception:  # an error reply, a lost connection or no answer: no output
+            return None
+
+    def verify(self, pane_id: str, tag: str, timeout: float = 5.0) -> bool:
+        """Whether ``pane_id`` is the pane tagged ``tag`` on this connection's server (read over
+        it now, unless it has been already)."""
+        with self._write_lock:
+            if not tag or self._verified.get(pane_id) == tag:
+                return bool(tag)
+            generation = self._generation
+            said = self._write(f"display-message -p -t {tmux_string(pane_id)} '#{{@agentmux_id}}'")
+        try:
+            lines = said.result(timeout)
+        except Exception:  # no such pane, a lost connection, no answer
+            return False
+        with self._write_lock:
+            if lines != [tag] or generation != self._generation:
+                return False
+            self._verified[pane_id] = tag
+        return True
+
+    def run_tagged(
+        self, pane_id: str, tag: str, commands: Sequence[Sequence[str]], timeout: float = 5.0
+    ) -> bool:
+        """Run tmux ``commands`` (argument lists) over this connection only if ``pane_id`` is the
+        pane tagged ``tag``; whether they ran and all succeeded.
+
+        The tag is read over the same connection the commands take, and one connection only ever
+        reaches one server (it ends with it), which never hands a pane id out twice: so a pane id
+        a restarted server gave another agent is never acted on. (tmux's ``if-shell`` would check
+        inside the server too, but the commands it runs answer a control client with replies of
+        their own, which no reader can match to what it sent.)
+        """
+        if not self.verify(pane_id, tag, timeout):
+            return False
+        with self._write_lock:
+            if self._verified.get(pane_id) != tag:
+                return False  # reconnected meanwhile: another server, read again
+            sent = [self._write(" ".join(tmux_string(a) for a in cmd)) for cmd in commands]
+        try:
+            for future in sent:
+                future.result(timeout)
+        except Exception:  # an error reply, a lost connection or no answer
+            return False
+        return True
+
     def last_output(self, pane_id: str) -> float | None:
         """``time.monotonic()`` of the pane's last output seen on this connection, if any."""
         with self._lock:
@@ -456,17 +489,3 @@ class ControlClient:
         now = time.monotonic()
         self.on_screen(Screen(pane_id, tuple(lines), cursor, *size, now, state.tag))
         self._wake.set()
-
-
-def _close(proc: subprocess.Popen[bytes]) -> None:
-    """End a control client: closing its stdin detaches it; kill it if it lingers."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(OSError):
-        assert proc.stdin is not None
-        proc.stdin.close()
-    try:
-        proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

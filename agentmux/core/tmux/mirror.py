@@ -1,8 +1,10 @@
 """What the TUI needs from tmux, behind one object: live screens, sizes, keys, full-screen attach.
 
-The UI layer never calls tmux; it drives a :class:`Mirror`. Calls that talk to tmux block for a few
-milliseconds and belong on a worker thread; screens arrive through the ``on_screen`` callback from
-the mirror's own threads.
+The UI layer never calls tmux; it drives a :class:`PaneMirror`: a :class:`Mirror` of this
+machine's agents, or a host's (:class:`agentmux.core.host.remote.panes.RemoteMirror`). Calls that
+talk to tmux block for a few milliseconds (over ssh, a round trip more) and belong on a worker
+thread, except :meth:`PaneMirror.send_key`, which only queues the key once the pane's tag has
+been read; screens arrive through the ``on_screen`` callback from the mirror's own threads.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from agentmux.core.records import SessionRecord
 from agentmux.core.tmux.control import VIEW_SESSION, ControlClient, Screen
@@ -50,6 +53,49 @@ def tmux_key(key: str) -> str | None:
         return None
     prefix = "".join({"ctrl": "C-", "alt": "M-", "shift": "S-"}.get(m, "") for m in mods)
     return prefix + name
+
+
+def key_args(key: str, character: str | None) -> list[str] | None:
+    """The ``send-keys`` arguments that type one Textual key (a printable character literally);
+    None for a key tmux has no name for."""
+    name = tmux_key(key)
+    literal = bool(character and len(character) == 1 and character.isprintable())
+    if literal and "+" not in key:
+        return ["-l", character or ""]
+    if name is not None:
+        return [name]
+    return None
+
+
+class PaneMirror(Protocol):
+    """What the TUI drives to show and type into agents' panes, wherever they run."""
+
+    def start(self) -> None:
+        """Connect and start mirroring."""
+
+    def stop(self) -> None:
+        """Disconnect; agents keep running."""
+
+    def show(self, panes: Mapping[str, PaneInfo]) -> None:
+        """Know these sessions' panes (session id -> its pane) and mirror the live ones."""
+
+    def has_pane(self, record: SessionRecord) -> bool:
+        """Whether the session had a pane tagged with its id when last shown."""
+
+    def last_output(self, record: SessionRecord) -> float | None:
+        """``time.monotonic()`` when the session's agent last printed, as seen live."""
+
+    def focus(self, record: SessionRecord | None) -> None:
+        """Refresh this session's pane at the fast rate."""
+
+    def resize(self, record: SessionRecord, width: int, height: int) -> None:
+        """Keep the agent's window exactly at its cell's size."""
+
+    def send_key(self, record: SessionRecord, key: str, character: str | None) -> bool:
+        """Type one key into the session's agent; False when nothing was typed."""
+
+    def attach(self, record: SessionRecord) -> int | None:
+        """Attach full-screen until the user detaches; the exit status, or None."""
 
 
 class Mirror:
@@ -142,13 +188,8 @@ class Mirror:
         pane = self._pane(record)
         if pane is None:
             return False
-        name = tmux_key(key)
-        literal = bool(character and len(character) == 1 and character.isprintable())
-        if literal and "+" not in key:
-            args = ["-l", character or ""]
-        elif name is not None:
-            args = [name]
-        else:
+        args = key_args(key, character)
+        if args is None:
             return True  # a key tmux has no name for: nothing to type
         if self.client.connected.is_set() and self.client.send_keys(pane.pane_id, record.id, args):
             return True

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -54,7 +54,8 @@ HIDDEN_PREFIX = "_agentmux"
 # tmux can mark a pane dead (its pty closed) a moment before it has reaped the process and knows
 # the exit status; a pane dead for less than this long without a status is still settling.
 STATUS_SETTLE_SECONDS = 5.0
-_FORMAT = "\t".join(f"#{{{name}}}" for name in _FIELDS)
+#: The ``list-panes -F`` format whose lines :func:`parse_panes` reads.
+PANE_FORMAT = "\t".join(f"#{{{name}}}" for name in _FIELDS)
 # What a check of a pane's tag prints when the pane is not the agent's (see tagged_command).
 NOT_TAGGED = "agentmux-not-tagged"
 GONE_TEXT = "agentmux: that session is not running any more"
@@ -205,7 +206,7 @@ class TmuxServer:
             "-d",
             "-P",
             "-F",
-            _FORMAT,
+            PANE_FORMAT,
             "-s",
             name,
             "-c",
@@ -243,17 +244,10 @@ class TmuxServer:
         """Every pane on the server (empty when the server is not running)."""
         if not self.socket_path.exists():
             return []
-        proc = self._raw(["list-panes", "-a", "-F", _FORMAT], check=False)
+        proc = self._raw(["list-panes", "-a", "-F", PANE_FORMAT], check=False)
         if proc.returncode != 0:
             return []
-        # A window linked into agentmux's hidden view session is listed once per session: keep
-        # the entry of the agent's own session, or the view's when it is the only one left.
-        by_pane: dict[str, PaneInfo] = {}
-        for line in proc.stdout.decode(errors="replace").splitlines():
-            pane = _parse_pane(line)
-            if pane.pane_id not in by_pane or not pane.session_name.startswith(HIDDEN_PREFIX):
-                by_pane[pane.pane_id] = pane
-        return list(by_pane.values())
+        return parse_panes(proc.stdout.decode(errors="replace").splitlines())
 
     def link_window(self, pane_id: str, agentmux_id: str, session: str) -> bool:
         """Show the window of the pane tagged ``agentmux_id`` in another session too (the TUI's
@@ -429,6 +423,18 @@ def tagged_command(
 def tmux_quote(text: str) -> str:
     """``text`` as one word for a tmux command that expands formats (``#`` stays literal)."""
     return tmux_string(text.replace("#", "##"))
+
+
+def parse_panes(lines: Iterable[str]) -> list[PaneInfo]:
+    """The panes of a ``list-panes -a -F PANE_FORMAT``, each once."""
+    # A window linked into agentmux's hidden view session is listed once per session: keep
+    # the entry of the agent's own session, or the view's when it is the only one left.
+    by_pane: dict[str, PaneInfo] = {}
+    for line in lines:
+        pane = _parse_pane(line)
+        if pane.pane_id not in by_pane or not pane.session_name.startswith(HIDDEN_PREFIX):
+            by_pane[pane.pane_id] = pane
+    return list(by_pane.values())
 
 
 def _parse_pane(line: str) -> PaneInfo:
