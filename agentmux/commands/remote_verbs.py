@@ -177,10 +177,21 @@ def cmd_export_work(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_socket(_args: argparse.Namespace) -> int:
+    """Print where this repository's tmux server listens, for a viewer on another machine."""
+    manager = open_manager(quiet=True)
+    try:
+        out.print_json(json.dumps({"socket": str(manager.host.socket)}))
+    finally:
+        manager.close()
+    return 0
+
+
 def register(verbs: Any) -> None:
     """Add the hidden verbs a host's agentmux runs for the agentmux driving it."""
     clone = add_verb(verbs, "_host-clone", cmd_host_clone, None)
     clone.add_argument("--key", required=True, help="the driving repository's clone key")
     clone.add_argument("--path", help="where clones are kept (default: agentmux's data dir)")
+    add_verb(verbs, "_socket", cmd_socket, None)
     export = add_verb(verbs, "_export-work", cmd_export_work, None)
     export.add_argument("names", nargs="+")

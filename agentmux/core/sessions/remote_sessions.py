@@ -71,6 +71,7 @@ class RemoteSessions:
         self.manager = manager
         self.pool = pool or SshPool()
         self._hosts: dict[str, RemoteAgentmux] = {}
+        self._sockets: dict[tuple[str, str], str] = {}
         #: Why each host that was not reached in the last refresh was not (one sentence each).
         self.problems: dict[str, str] = {}
 
@@ -238,6 +239,22 @@ class RemoteSessions:
             for row in rows:
                 item = by_id.get(row.id) or unknown_cost(row)
                 found.append({**item, "host": host})
+        return found
+
+    def sockets(self) -> dict[str, str]:
+        """Each host with live sessions here -> the path, on that host, of the tmux server its
+        agentmux runs them on (asked once per host and clone; hosts not reached are left out)."""
+        found: dict[str, str] = {}
+        for host, clone in dict.fromkeys((row.host, row.clone) for row in self.rows()):
+            if host in found:
+                continue
+            key = (host, clone)
+            if key not in self._sockets:
+                try:
+                    self._sockets[key] = str(self.host(host).json(clone, "_socket")["socket"])
+                except (AgentmuxError, KeyError, TypeError):
+                    continue
+            found[host] = self._sockets[key]
         return found
 
     def require(self, name: str) -> tuple[RemoteRow, RemoteAgentmux]:
