@@ -123,9 +123,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     manager = open_manager(trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
-    if remote_verbs.is_remote(manager, args.name):
-        manager.remote.send(args.name, data, submit=not args.no_enter, hold=not args.now)
-        return 0
     manager.send(args.name, data, submit=not args.no_enter, hold=not args.now)
     return 0
 
@@ -135,10 +132,9 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     manager = open_manager(quiet=True, trust_notice=True)
     data = _prompt_bytes(args.text)
     assert data is not None
-    reached = [
-        *manager.broadcast(data, args.to),
-        *remote_verbs.broadcast_remote(manager, data, args.to),
-    ]
+    reached = manager.broadcast(data, args.to)
+    remote_verbs.say_problems(manager)
+
     if args.json:
         out.print_json(json.dumps(reached))
         return 0
@@ -170,9 +166,6 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a session's agent."""
     manager = open_manager(trust_notice=True)
-    if remote_verbs.is_remote(manager, args.name):
-        manager.remote.stop(args.name)
-        return 0
     manager.stop(args.name)
     kick_deliveries(manager)
     return 0

@@ -96,29 +96,6 @@ def is_remote(manager: SessionManager, name: str) -> bool:
     return manager.remote.find(name) is not None
 
 
-def broadcast_remote(manager: SessionManager, data: bytes, to: str) -> list[str]:
-    """Send to the sessions on other hosts that ``to`` names: each host once, by its own
-    ``broadcast`` (which holds the prompt while an agent is busy). The names reached."""
-    rows = manager.remote.rows()
-    wanted = None if to in ("all", "idle") else {n.strip() for n in to.split(",") if n.strip()}
-    reached: list[str] = []
-    by_clone: dict[tuple[str, str], list[str]] = {}
-    for row in rows:
-        if wanted is None or row.name in wanted:
-            by_clone.setdefault((row.host, row.clone), []).append(row.name)
-    for (host, clone), names in by_clone.items():
-        spec = to if wanted is None else ",".join(names)
-        try:
-            sent = manager.remote.host(host).json(
-                clone, "broadcast", "-", "--to", spec, "--json", input=data
-            )
-        except AgentmuxError as exc:
-            err.print(f"agentmux: {exc.message}")
-            continue
-        reached += [str(name) for name in sent]
-    return reached
-
-
 def attach_remote(manager: SessionManager, name: str) -> int:
     """``attach`` to a session on another host: an interactive ssh through the master."""
     return manager.remote.attach(name)

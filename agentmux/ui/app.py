@@ -191,7 +191,7 @@ class AgentmuxApp(App[None]):
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         """The tmux connection went up or down."""
-        self.grid.connection_changed(message.state)
+        self.grid.connection_changed(message.state, message.host)
 
     def on_state_changed(self, _message: StateChanged) -> None:
         """Another process (or an agent's wrapper) changed the state: reconcile now."""

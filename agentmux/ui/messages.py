@@ -38,11 +38,12 @@ class SessionsRefreshed(Message):
 
 
 class ConnectionChanged(Message):
-    """The tmux control connection went up or down."""
+    """A tmux control connection (this machine's, or a host's) went up or down."""
 
-    def __init__(self, state: str) -> None:
+    def __init__(self, state: str, host: str = "local") -> None:
         super().__init__()
         self.state = state
+        self.host = host
 
 
 class StateChanged(Message):

@@ -24,9 +24,10 @@ from textual.widgets import Static
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.host import Screen as PaneScreen
-from agentmux.core.records import SessionRecord, Status
+from agentmux.core.records import LOCAL_HOST, SessionRecord, Status
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
+from agentmux.ui.host_links import HostLinks
 from agentmux.ui.layout import MAX_VISIBLE, grid_shape
 from agentmux.ui.main_screen import LEAVE_INSERT, LEAVE_INSERT_LABEL, MainScreen, top_screen
 from agentmux.ui.messages import (
@@ -38,6 +39,9 @@ from agentmux.ui.messages import (
 )
 from agentmux.ui.messages import SessionView as View
 from agentmux.ui.pane_view import PaneView
+
+#: How often the grid asks other hosts how their sessions are (their panes are live regardless).
+REMOTE_EVERY_SECONDS = 5.0
 
 
 class PaneGrid:
@@ -79,7 +83,8 @@ class PaneGrid:
         # so they reach the agent after the paste: an Enter must not overtake the text it submits.
         self._pastes = 0
         self._after_paste: list[tuple[PaneView, str, str | None]] = []
-        self.mirror = manager.host.mirror(self._on_screen, self._on_state) if mirror else None
+        self.mirror = manager.cockpit_mirror(self._on_screen, self._on_state) if mirror else None
+        self.hosts = HostLinks(app, self._host_problem, refresh)
 
     def start(self) -> None:
         """Start mirroring the agents' screens (nothing without a mirror)."""
@@ -107,8 +112,11 @@ class PaneGrid:
         if first:
             self.app.post_message(OutputUpdated(screen))
 
-    def _on_state(self, state: str) -> None:
-        self.app.post_message(ConnectionChanged(state))
+    def _on_state(self, host: str, state: str) -> None:
+        self.app.post_message(ConnectionChanged(state, host))
+
+    def _host_problem(self, host: str) -> str | None:
+        return self.mirror.problem(host) if self.mirror is not None else None
 
     # --- workers (no widgets touched here) ---------------------------------------------------
 
@@ -116,7 +124,7 @@ class PaneGrid:
         """In a worker thread: reconcile with tmux; post what is true now. ``records_seen`` gets
         the records first (the conflict radar follows them)."""
         try:
-            records = self.manager.reconcile()
+            records = self.manager.reconcile() + self.manager.remote.recent(REMOTE_EVERY_SECONDS)
             panes = self.manager.last_panes
             now = time.monotonic()
             for record in records:
@@ -312,8 +320,11 @@ class PaneGrid:
             pane.update_view(view, number, self.manager.config.idle_seconds)
             self.views[record.id] = view
 
-    def connection_changed(self, state: str) -> None:
-        """The tmux connection went up or down."""
+    def connection_changed(self, state: str, host: str = LOCAL_HOST) -> None:
+        """A tmux connection (this machine's, or a host's) went up or down."""
+        if host != LOCAL_HOST:
+            self.hosts.changed(host, state)
+            return
         if state == "disconnected" and self.connection == "connected":
             self.app.notify("lost the connection to tmux; reconnecting…", severity="error")
         elif state == "connected" and self.connection == "disconnected":

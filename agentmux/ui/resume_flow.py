@@ -15,7 +15,7 @@ from textual.app import App
 from textual.message import Message
 from textual.notifications import SeverityLevel
 
-from agentmux.core.records import Status
+from agentmux.core.records import LOCAL_HOST, Status
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.sessions.resume import ResumeOutcome, resume_sessions
 from agentmux.ui.messages import CoreFailed, SessionView, StateChanged
@@ -38,8 +38,12 @@ class SessionsResumed(Message):
 
 
 def lost_names(sessions: Sequence[SessionView]) -> list[str]:
-    """The sessions whose tmux session is gone."""
-    return [v.record.name for v in sessions if v.record.status is Status.LOST]
+    """The sessions on this machine whose tmux session is gone (a host offers its own)."""
+    return [
+        v.record.name
+        for v in sessions
+        if v.record.status is Status.LOST and v.record.host == LOCAL_HOST
+    ]
 
 
 def offer_text(names: Sequence[str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,13 +22,15 @@ from agentmux.core.events import EventSink, SessionEvent, ignore_events
 from agentmux.core.git import repo as git
 from agentmux.core.git.conflicts import ConflictRadar
 from agentmux.core.git.merge import MergePlan
-from agentmux.core.host import Host, PaneInfo, WorkAtRisk
+from agentmux.core.host import Host, PaneInfo, Screen, WorkAtRisk
+from agentmux.core.host.cockpit import CockpitMirror
 from agentmux.core.host.local import LocalHost, TmuxServer, require_tmux
+from agentmux.core.host.ssh import SshConnection
 from agentmux.core.locking import repo_lock
 from agentmux.core.metrics.budgets import BudgetState
 from agentmux.core.metrics.collector import MetricsCollector, SessionMetrics
 from agentmux.core.paths import ensure_private_dir, repo_key
-from agentmux.core.records import SessionRecord, Status
+from agentmux.core.records import LOCAL_HOST, SessionRecord, Status
 from agentmux.core.sessions.budgets import Budgets
 from agentmux.core.sessions.delivery import Delivery
 from agentmux.core.sessions.held import HeldPrompts
@@ -36,7 +38,7 @@ from agentmux.core.sessions.lifecycle import Lifecycle, worktree_root
 from agentmux.core.sessions.merging import Merging
 from agentmux.core.sessions.names import validate_name
 from agentmux.core.sessions.reconcile import NO_TMUX_IDS, Reconciler
-from agentmux.core.sessions.remote_sessions import RemoteSessions
+from agentmux.core.sessions.remote_sessions import RemoteSessions, remote_record
 from agentmux.core.sessions.teardown import Teardown
 from agentmux.core.sessions.turns import Turns
 from agentmux.core.state import StateStore
@@ -209,13 +211,26 @@ class SessionManager:
         return started
 
     def stop(self, name: str) -> SessionRecord:
-        """End a session's agent (SIGTERM, then SIGKILL), or take a queued one off the queue."""
+        """End a session's agent (SIGTERM, then SIGKILL), or take a queued one off the queue
+        (its host does, for a session on another host)."""
+        if self.remote.find(name) is not None:
+            self.remote.stop(name)
+            return self._remote_record(name)
         return self.teardown.stop(name)
 
     def remove(
         self, name: str, *, force: bool = False, delete_branch: bool = False
     ) -> SessionRecord:
-        """Remove a session's worktree (and tmux session), never losing work."""
+        """Remove a session's worktree (and tmux session), never losing work (by its host's
+        rules, its work fetched here first, for a session on another host)."""
+        row = self.remote.find(name)
+        if row is not None:
+            self.remote.remove(name, force=force, delete_branch=delete_branch)
+            gone = self.store.remote_by_id(row.id)
+            record = remote_record(gone) if gone is not None else None
+            if record is None:
+                raise AgentmuxError(f"session {name!r} was removed, but its record is unreadable.")
+            return record
         return self.teardown.remove(name, force=force, delete_branch=delete_branch)
 
     # --- prompts ---------------------------------------------------------------------------------
@@ -231,12 +246,46 @@ class SessionManager:
     def send(
         self, name: str, text: bytes, *, submit: bool = True, hold: bool = True
     ) -> SessionRecord:
-        """Type ``text`` into a running session's agent, as a bracketed paste, then Enter."""
+        """Type ``text`` into a running session's agent, as a bracketed paste, then Enter (on
+        the session's host when it runs on another)."""
+        if self.remote.find(name) is not None:
+            self.remote.send(name, text, submit=submit, hold=hold)
+            return self._remote_record(name)
         return self.delivery.send(name, text, submit=submit, hold=hold)
 
     def broadcast(self, text: bytes, to: str = "all") -> list[str]:
-        """Send ``text`` to several running sessions; return the names it reached."""
-        return self.delivery.broadcast(text, to)
+        """Send ``text`` to several running sessions, here and on other hosts; return the names
+        it reached."""
+        if not self.remote.rows():
+            return self.delivery.broadcast(text, to)
+        if to in ("all", "idle"):
+            reached = self.delivery.broadcast(text, to)
+            return reached + self.remote.broadcast(text, to)
+        names = [n.strip() for n in to.split(",") if n.strip()]
+        elsewhere = [n for n in names if self.remote.find(n) is not None]
+        here = [n for n in names if n not in elsewhere]
+        reached = self.delivery.broadcast(text, ",".join(here)) if here else []
+        return reached + (self.remote.broadcast(text, elsewhere) if elsewhere else [])
+
+    def cockpit_mirror(
+        self, on_screen: Callable[[Screen], None], on_state: Callable[[str, str], None]
+    ) -> CockpitMirror:
+        """Live panes of every session, here and on other hosts (not yet started):
+        ``on_state(host, state)`` for each connection."""
+        local = self.host.mirror(on_screen, lambda state: on_state(LOCAL_HOST, state))
+
+        def hosts() -> dict[str, tuple[SshConnection, str]]:
+            found = self.remote.sockets()
+            return {h: (self.remote.host(h).connection, socket) for h, socket in found.items()}
+
+        return CockpitMirror(local, hosts, on_screen, on_state)
+
+    def _remote_record(self, name: str) -> SessionRecord:
+        row = self.remote.find(name)
+        record = remote_record(row) if row is not None else None
+        if record is None:
+            raise AgentmuxError(f"there is no session named {name!r} (see `agentmux ls`).")
+        return record
 
     def deliver_held(self, session_id: str, *, wait: bool = False) -> bool:
         """Type the oldest held prompt if the agent is idle now; True when one was typed."""

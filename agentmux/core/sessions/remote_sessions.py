@@ -24,7 +24,7 @@ from agentmux.core.config.hosts import get_host
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated
 from agentmux.core.git import repo as git
-from agentmux.core.git.snapshots import Snapshot
+from agentmux.core.host import Snapshot
 from agentmux.core.host.remote.agentmux import RemoteAgentmux
 from agentmux.core.host.ssh import SshPool
 from agentmux.core.records import SessionRecord, Status, host_ref, record_from_json
@@ -72,6 +72,7 @@ class RemoteSessions:
         self.pool = pool or SshPool()
         self._hosts: dict[str, RemoteAgentmux] = {}
         self._sockets: dict[tuple[str, str], str] = {}
+        self._asked = float("-inf")
         #: Why each host that was not reached in the last refresh was not (one sentence each).
         self.problems: dict[str, str] = {}
 
@@ -148,18 +149,31 @@ class RemoteSessions:
         self._fetch_quietly(remote, clone, [f"refs/heads/{record.branch}"])
         return record
 
-    def refresh(self) -> list[SessionRecord]:
-        """Ask every host with live sessions here how they are (one ``ls`` each, side by side);
-        a host not reached marks its sessions unreachable. Returns the live records."""
+    def refresh(self, *, fetch: bool = True) -> list[SessionRecord]:
+        """Ask every host with live sessions here how they are (one ``ls`` each, side by side),
+        and fetch their branches (unless not ``fetch``: the TUI's frequent look); a host not
+        reached marks its sessions unreachable. Returns the live records."""
         groups: dict[tuple[str, str], list[RemoteRow]] = {}
         for row in self.rows():
             groups.setdefault((row.host, row.clone), []).append(row)
         if groups:
             with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
-                list(pool.map(lambda item: self._refresh_one(*item), groups.items()))
+                list(pool.map(lambda item: self._refresh_one(*item, fetch=fetch), groups.items()))
         return self.records()
 
-    def _refresh_one(self, key: tuple[str, str], rows: Sequence[RemoteRow]) -> None:
+    def recent(self, max_age: float) -> list[SessionRecord]:
+        """The live sessions on other hosts, asked of their hosts (without fetching) when the
+        last look is older than ``max_age`` seconds, else as last heard of: the TUI's look."""
+        if not self.rows():
+            return []
+        if time.monotonic() - self._asked >= max_age:
+            self._asked = time.monotonic()
+            return self.refresh(fetch=False)
+        return self.records()
+
+    def _refresh_one(
+        self, key: tuple[str, str], rows: Sequence[RemoteRow], *, fetch: bool = True
+    ) -> None:
         host, clone = key
         store = self.manager.store
         try:
@@ -183,8 +197,9 @@ class RemoteSessions:
             store.update_remote(
                 row.id, row=found, reachable=True, removed_at=time.time() if removed else None
             )
-        branches = [f"refs/heads/{r.row['branch']}" for r in rows if r.row.get("branch")]
-        self._fetch_quietly(self.host(host), clone, branches)
+        if fetch:
+            branches = [f"refs/heads/{r.row['branch']}" for r in rows if r.row.get("branch")]
+            self._fetch_quietly(self.host(host), clone, branches)
 
     def _fetch_quietly(self, remote: RemoteAgentmux, clone: str, refs: list[str]) -> None:
         try:
@@ -273,6 +288,28 @@ class RemoteSessions:
         if not hold:
             args.append("--now")
         remote.run(row.clone, *args, input=text)
+
+    def broadcast(self, text: bytes, to: str | list[str]) -> list[str]:
+        """Send ``text`` to sessions on other hosts (``all``, ``idle``, or these names), each
+        host once by its own ``broadcast`` (which holds it while an agent is busy); the names
+        reached. A host not reached is left out and noted in :attr:`problems`."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for row in self.rows():
+            if isinstance(to, str) or row.name in to:
+                groups.setdefault((row.host, row.clone), []).append(row.name)
+        reached: list[str] = []
+        for (host, clone), names in groups.items():
+            spec = to if isinstance(to, str) else ",".join(names)
+            try:
+                sent = self.host(host).json(
+                    clone, "broadcast", "-", "--to", spec, "--json", input=text
+                )
+            except AgentmuxError as exc:
+                if "no running session matched" not in exc.message:
+                    self.problems[host] = exc.message
+                continue
+            reached += [str(name) for name in sent]
+        return reached
 
     def stop(self, name: str) -> None:
         """End the session's agent on its host."""

@@ -8,74 +8,17 @@ What the remote did is read independently: files in its worktrees as root, its g
 from __future__ import annotations
 
 import json
-import shlex
-import subprocess
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import CliResult, git, run_cli, wait_for
-from tests.core.host.ssh.sshd import REMOTE_USER, Sshd
+from tests.core.host.ssh.conftest import as_remote_user
+from tests.core.host.ssh.sshd import Sshd
 
 pytestmark = pytest.mark.slow
-
-
-def as_remote_user(*argv: str) -> str:
-    """What ``argv`` prints run directly as the second user: an independent look."""
-    return subprocess.run(
-        ["runuser", "-u", REMOTE_USER, "--", *argv], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-@pytest.fixture
-def build1(repo: Path, server: Sshd, remote_agentmux: Path) -> Iterator[str]:
-    """Host ``build1``: the test sshd, its agentmux running demo agents at full speed. Every
-    session made on it is removed afterwards, and its clone deleted."""
-    fast = remote_agentmux.with_name("agentmux-fast")
-    if not fast.exists():
-        fast.write_text(
-            f'#!/bin/sh\nAGENTMUX_DEMO_FAST=1 exec {shlex.quote(str(remote_agentmux))} "$@"\n'
-        )
-        fast.chmod(0o755)
-    added = run_cli(
-        repo,
-        "host",
-        "add",
-        "build1",
-        "amx-sshd",
-        "--ssh-command",
-        server.ssh_command,
-        "--agentmux",
-        str(fast),
-    )
-    assert added.code == 0, added.err
-    yield "build1"
-    manager = SessionManager.open(repo)
-    rows = manager.store.remote_sessions(include_removed=True)
-    manager.close()
-    for clone in {row.clone for row in rows}:
-        for row in rows:
-            subprocess.run(
-                [
-                    "runuser",
-                    "-u",
-                    REMOTE_USER,
-                    "--",
-                    str(fast),
-                    "-C",
-                    clone,
-                    "rm",
-                    row.name,
-                    "--force",
-                ],
-                capture_output=True,
-                check=False,
-            )
-        subprocess.run(["rm", "-rf", clone], check=False)
 
 
 def ls(repo: Path) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,82 @@
+"""A session on another host in the cockpit: its pane live over ssh beside a local one, typed
+into in insert mode, and the host going away and coming back under a running TUI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentmux.core.records import Status
+from agentmux.core.sessions.manager import SessionManager
+from tests.conftest import run_cli, screen, wait_for
+from tests.core.host.ssh.sshd import Sshd
+from tests.ui.test_tui import SIZE, RecordingApp, until
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away(
+    repo: Path, build1: str, server: Sshd
+) -> None:
+    made = run_cli(repo, "new", "--host", build1, "--agent", "demo", "--name", "far")
+    assert made.code == 0, made.err
+    manager = SessionManager.open(repo)
+    try:
+        manager.create(agent="demo", name="near")
+        wait_for(lambda: "demo ❯" in screen(manager, "near"), what="near ready")
+        far = manager.remote.records()[0]
+        app = RecordingApp(manager)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: len(app.grid.panes) == 2, what="both panes")
+            panes = {p.record.name: p for p in app.grid.panes.values()}
+            assert panes["far"].record.host == "build1"
+            await until(
+                lambda: any("demo ❯" in row for row in panes["far"].rows),
+                timeout=20,
+                what="the remote pane mirrored over ssh",
+            )
+            # Insert mode types into the agent on the host, key by key, over the one client.
+            number = list(app.grid.panes).index(far.id) + 1
+            await pilot.press(str(number), "i")
+            await pilot.press(*"write typed.txt over ssh", "enter")
+            typed = Path(far.worktree) / "typed.txt"
+            await until(typed.exists, timeout=20, what="the keys reaching the remote agent")
+            assert typed.read_text() == "over ssh"
+            await until(
+                lambda: any("Wrote typed.txt" in row for row in panes["far"].rows),
+                what="the agent's answer on screen",
+            )
+            await pilot.press("ctrl+right_square_bracket")
+
+            server.stop()
+            try:
+                await until(
+                    lambda: "ConnectionChanged disconnected" in app.seen,
+                    timeout=20,
+                    what="the host's connection seen lost",
+                )
+                await until(
+                    lambda: app.grid.views[far.id].record.status is Status.UNREACHABLE,
+                    timeout=20,
+                    what="the remote session shown unreachable",
+                )
+                # The local pane goes on.
+                manager.send("near", b"write still.txt here")
+                near = Path(manager.get("near").worktree) / "still.txt"
+                await until(near.exists, what="the local agent working meanwhile")
+            finally:
+                server.start()
+            await until(
+                lambda: app.grid.hosts.states.get("build1") == "connected",
+                timeout=30,
+                what="the TUI reconnecting by itself",
+            )
+            await until(
+                lambda: app.grid.views[far.id].record.status is Status.RUNNING,
+                timeout=20,
+                what="the remote session running again",
+            )
+            await pilot.press("q")
+    finally:
+        manager.close()
