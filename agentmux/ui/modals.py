@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from agentmux.core.records import LOCAL_HOST
+
 MODAL_CSS = """
 ModalScreen { align: center middle; }
 ModalScreen > Vertical {
@@ -33,6 +35,7 @@ class NewSessionRequest:
     base: str | None
     prompt: str | None
     count: int
+    host: str = LOCAL_HOST
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class BroadcastRequest:
 
 
 class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
-    """Form for `n`: agent, name, base, prompt, count."""
+    """Form for `n`: agent, name, base, prompt, count, and the host when there are hosts."""
 
     DEFAULT_CSS = MODAL_CSS
     AUTO_FOCUS = "#prompt"
@@ -53,10 +56,13 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
         Binding("ctrl+s", "submit", "Start"),
     ]
 
-    def __init__(self, agents: list[str], default_agent: str) -> None:
+    def __init__(
+        self, agents: list[str], default_agent: str, hosts: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.agents = agents
         self.default_agent = default_agent
+        self.hosts = hosts or []
 
     def compose(self) -> ComposeResult:
         """The form."""
@@ -77,6 +83,10 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
             yield TextArea(id="prompt")
             yield Label("How many (1-9)")
             yield Input(value="1", id="count", restrict=r"[1-9]?")
+            if self.hosts:
+                yield Label("Where it runs")
+                choices = [("this machine", LOCAL_HOST), *((f"host {h}", h) for h in self.hosts)]
+                yield Select(choices, value=LOCAL_HOST, allow_blank=False, id="host")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button("Start", variant="primary", id="start")
@@ -95,7 +105,8 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
         base = self.query_one("#base", Input).value.strip() or None
         prompt = self.query_one("#prompt", TextArea).text.strip() or None
         count_text = self.query_one("#count", Input).value.strip() or "1"
-        self.dismiss(NewSessionRequest(str(agent), name, base, prompt, int(count_text)))
+        host = str(self.query_one("#host", Select).value) if self.hosts else LOCAL_HOST
+        self.dismiss(NewSessionRequest(str(agent), name, base, prompt, int(count_text), host))
 
     def action_cancel(self) -> None:
         """Close without starting anything."""

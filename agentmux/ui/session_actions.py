@@ -14,7 +14,9 @@ from functools import partial
 from textual.app import App
 
 from agentmux.core.agents.profiles import all_profiles, resolve_profile
+from agentmux.core.config.hosts import load_hosts
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.records import LOCAL_HOST
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.messages import CoreFailed, Progress, StateChanged
 from agentmux.ui.modals import (
@@ -45,7 +47,12 @@ class SessionActions:
             if request is not None:
                 self._in_thread(self._create, request)
 
-        self.app.push_screen(NewSessionScreen(profiles, default), started)
+        try:
+            hosts = sorted(load_hosts())
+        except AgentmuxError as exc:  # a broken hosts.toml: say so, offer this machine only
+            self.app.notify(exc.message, severity="error")
+            hosts = []
+        self.app.push_screen(NewSessionScreen(profiles, default, hosts), started)
 
     def broadcast(self) -> None:
         """The broadcast form: to all, the selected, or every idle session."""
@@ -116,6 +123,17 @@ class SessionActions:
             name = request.name if request.count == 1 or not request.name else f"{request.name}-{n}"
             self.app.post_message(Progress(f"starting session {n} of {request.count}…"))
             try:
+                if request.host != LOCAL_HOST:
+                    # The host's agentmux types the prompt itself once its agent is ready.
+                    self.manager.remote.create(
+                        request.host,
+                        agent=request.agent,
+                        name=name,
+                        base=request.base,
+                        prompt=prompt,
+                    )
+                    self.app.post_message(StateChanged())
+                    continue
                 made.append(
                     self.manager.create(
                         agent=request.agent,

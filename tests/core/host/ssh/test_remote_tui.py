@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Select
 
 from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
-from tests.conftest import run_cli, screen, wait_for
+from agentmux.ui.modals import NewSessionScreen
+from tests.conftest import screen, wait_for
 from tests.core.host.ssh.sshd import Sshd
 from tests.ui.test_tui import SIZE, RecordingApp, until
 
@@ -19,16 +21,23 @@ pytestmark = pytest.mark.slow
 async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away(
     repo: Path, build1: str, server: Sshd
 ) -> None:
-    made = run_cli(repo, "new", "--host", build1, "--agent", "demo", "--name", "far")
-    assert made.code == 0, made.err
     manager = SessionManager.open(repo)
     try:
         manager.create(agent="demo", name="near")
         wait_for(lambda: "demo ❯" in screen(manager, "near"), what="near ready")
-        far = manager.remote.records()[0]
         app = RecordingApp(manager)
         async with app.run_test(size=SIZE) as pilot:
-            await until(lambda: len(app.grid.panes) == 2, what="both panes")
+            await until(lambda: len(app.grid.panes) == 1, what="the local pane")
+            # The new-session form offers the host, and starts the session there.
+            await pilot.press("n")
+            assert isinstance(app.screen, NewSessionScreen)
+            app.screen.query_one("#agent", Select).value = "demo"
+            app.screen.query_one("#name", Input).value = "far"
+            app.screen.query_one("#host", Select).value = build1
+            await pilot.press("ctrl+s")
+            await until(lambda: len(app.grid.panes) == 2, timeout=30, what="both panes")
+            far = manager.remote.records()[0]
+            assert (far.name, far.host) == ("far", "build1")
             panes = {p.record.name: p for p in app.grid.panes.values()}
             assert panes["far"].record.host == "build1"
             await until(
