@@ -18,6 +18,7 @@ from textual.app import App
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.metrics.budgets import level
 from agentmux.core.metrics.collector import SessionMetrics
+from agentmux.core.records import LOCAL_HOST
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
 from agentmux.ui.cost_screen import CostScreen
@@ -61,7 +62,9 @@ class MetricsView:
             return
         try:
             self.manager.deliver_held_all()
-            metrics = self.manager.metrics([v.record for v in latest.sessions], self._collector)
+            # This machine's sessions: a host measures its own (`agentmux cost` asks it).
+            here = [v.record for v in latest.sessions if v.record.host == LOCAL_HOST]
+            metrics = self.manager.metrics(here, self._collector)
             stopped = self.manager.enforce_budgets(metrics)
         except AgentmuxError as exc:
             self.app.post_message(CoreFailed(f"metrics: {exc.message}"))

@@ -18,7 +18,7 @@ import watchfiles
 
 from agentmux.core.git.conflict_history import ConflictHistory
 from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
-from agentmux.core.records import SessionRecord, Status
+from agentmux.core.records import LOCAL_HOST, SessionRecord, Status
 
 ReportSink = Callable[[ConflictReport], object]
 _DEFAULT = watchfiles.DefaultFilter()
@@ -57,8 +57,9 @@ class RadarWatcher:
         self.errors: list[str] = []
 
     def set_records(self, records: Sequence[SessionRecord]) -> None:
-        """The sessions to watch (the caller's latest reconcile); rescans when they change."""
-        live = [r for r in records if r.status is not Status.REMOVED]
+        """The sessions to watch (the caller's latest reconcile); rescans when they change.
+        Only this machine's: a host's worktree path names nothing here (or something else)."""
+        live = [r for r in records if r.status is not Status.REMOVED and r.host == LOCAL_HOST]
         with self._lock:
             before = {(r.id, r.worktree) for r in self._records}
             self._records = live
