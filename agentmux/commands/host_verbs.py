@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -28,6 +29,7 @@ from agentmux.core.config.hosts import (
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.host.ssh import SshPool
 from agentmux.core.host.ssh.check import check_host
+from agentmux.core.sessions.manager import SessionManager
 
 
 def cmd_host_add(args: argparse.Namespace) -> int:
@@ -65,12 +67,31 @@ def cmd_host_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_host_rm(args: argparse.Namespace) -> int:
-    """Forget a host and stop its ssh master connection."""
+    """Forget a host and stop its ssh master connection; refused, in a repository, while
+    sessions of it run there (they would be left with no way to reach them)."""
+    if not args.force:
+        _refuse_with_sessions(args.name)
     entry = remove_host(args.name)
     with contextlib.suppress(AgentmuxError, OSError):
         SshPool().connection(args.name, entry).close()
     out.print(f"removed host {args.name} ({entry.target})")
     return 0
+
+
+def _refuse_with_sessions(name: str) -> None:
+    try:
+        manager = SessionManager.open(Path.cwd())
+    except AgentmuxError:
+        return  # not in a repository (or none agentmux can open): nothing here to check
+    try:
+        names = [r.name for r in manager.remote.rows() if r.host == name]
+    finally:
+        manager.close()
+    if names:
+        raise AgentmuxError(
+            f"host {name} still has sessions of this repository ({', '.join(names)}); remove "
+            f"them first (agentmux rm NAME), or forget the host anyway with --force."
+        )
 
 
 def cmd_host_check(args: argparse.Namespace) -> int:
@@ -110,6 +131,9 @@ def register(verbs: Any) -> None:
 
     rm = add_verb(actions, "rm", cmd_host_rm, "forget a host and close its ssh connection")
     rm.add_argument("name")
+    rm.add_argument(
+        "--force", action="store_true", help="forget it even with sessions of this repository"
+    )
 
     check = add_verb(actions, "check", cmd_host_check, "log in; show agentmux, tmux and git there")
     check.add_argument("name")

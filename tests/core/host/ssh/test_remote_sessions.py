@@ -97,6 +97,13 @@ def test_a_session_on_another_host_from_start_to_removal(repo: Path, build1: str
     assert refused.err.startswith("agentmux: on host build1: ")
     assert len(refused.err.strip().splitlines()) == 1
     assert worktree.exists()
+    # The host cannot be forgotten while this repository has a session there.
+    held = run_cli(repo, "host", "rm", build1)
+    assert held.code != 0
+    assert held.err.strip() == (
+        "agentmux: host build1 still has sessions of this repository (r1); remove them first "
+        "(agentmux rm NAME), or forget the host anyway with --force."
+    )
     removed = ok(run_cli(repo, "rm", "r1", "--force"))
     kept = removed.out.strip().rsplit(" ", 1)[-1]
     assert kept.startswith("refs/agentmux/hosts/build1/")
