@@ -72,7 +72,9 @@ def configure(
             "request_max_retries = 0\nstream_max_retries = 0\n\n"
             f'[projects."{root / name}"]\ntrust_level = "trusted"\n'
         )
-        env = {"CODEX_HOME": str(home), "FAKE_OPENAI_API_KEY": "fixture"}
+        # HOME too: Codex runs its commands in a login shell, which must not read the tester's
+        # profile (a pyenv lock left there once made every command hang for 60 s).
+        env = {"CODEX_HOME": str(home), "HOME": str(home), "FAKE_OPENAI_API_KEY": "fixture"}
         pairs = ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())
         lines += [
             f"[agents.codex-{name}]",

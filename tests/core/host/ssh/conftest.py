@@ -6,6 +6,7 @@ See :mod:`tests.core.host.ssh.sshd` (the server and the second user) and
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -127,22 +128,33 @@ def build1(repo: Path, server: Sshd, remote_agentmux: Path) -> Iterator[str]:
     manager = SessionManager.open(repo)
     rows = manager.store.remote_sessions(include_removed=True)
     manager.close()
+    # As the user logs in: none of this process's XDG dirs or socket dir.
+    as_user = [
+        "runuser",
+        "-u",
+        REMOTE_USER,
+        "--",
+        "env",
+        "-i",
+        f"HOME={server.user.pw_dir}",
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+    ]
     for clone in {row.clone for row in rows}:
-        for row in rows:
+        found = subprocess.run(
+            [*as_user, str(fast), "-C", clone, "_socket"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if found.returncode == 0:  # its tmux server, and every agent on it, end
+            socket = json.loads(found.stdout)["socket"]
             subprocess.run(
-                [
-                    "runuser",
-                    "-u",
-                    REMOTE_USER,
-                    "--",
-                    str(fast),
-                    "-C",
-                    clone,
-                    "rm",
-                    row.name,
-                    "--force",
-                ],
-                capture_output=True,
-                check=False,
+                [*as_user, "tmux", "-S", socket, "kill-server"], check=False, capture_output=True
             )
-        subprocess.run(["rm", "-rf", clone], check=False)
+        shutil.rmtree(clone, ignore_errors=True)
+    home = Path(server.user.pw_dir)
+    for row in rows:
+        # The host's worktree root for this repository: only ever one inside the user's home.
+        root = Path(str(row.row.get("worktree", ""))).parent
+        if root.is_absolute() and root.is_relative_to(home / ".local" / "share" / "agentmux"):
+            shutil.rmtree(root, ignore_errors=True)

@@ -321,6 +321,21 @@ def _end_tree(proc: psutil.Process) -> None:
                 each.kill()
 
 
+def end_started_from(user: pwd.struct_passwd, remote_dir: Path) -> None:
+    """End the second user's processes that run from ``remote_dir`` (its agentmux, the tmux
+    servers and agents that agentmux started, a test's tmux there), or from a remote directory
+    whose test process is gone: an sshd going away leaves them running, as a real host would."""
+    stale = re.compile(rf"{re.escape(user.pw_dir)}/amx-(\d+)-[0-9a-f]{{8}}/")
+    for proc in psutil.process_iter(["cmdline", "uids"]):
+        uids = proc.info["uids"]
+        if uids is None or uids.real != user.pw_uid:
+            continue
+        line = " ".join(proc.info["cmdline"] or [])
+        found = stale.search(line)
+        if f"{remote_dir}/" in line or (found and _dead(int(found.group(1)))):
+            _end_tree(proc)
+
+
 def sweep_stale(user: pwd.struct_passwd) -> None:
     """End what test runs killed before their teardown left: their sshds (named after the test
     process), the connections those served, and their remote directories."""
@@ -353,4 +368,5 @@ def running_sshd(base: Path) -> Iterator[Sshd]:
         yield server
     finally:
         server.stop()
+        end_started_from(user, remote_dir)
         shutil.rmtree(remote_dir, ignore_errors=True)
