@@ -23,12 +23,34 @@ By design some work runs *on* the host rather than across this boundary: the age
 files (see docs/architecture.md, "What runs on the host by design").
 """
 
-from agentmux.core.git.radar_watch import RadarWatcher
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from agentmux.core.git.safety import WorkAtRisk
 from agentmux.core.git.snapshots import Snapshot, SnapshotStore
 from agentmux.core.host.protocol import LOCAL, Host, PaneInfo
 from agentmux.core.tmux.control import Screen
-from agentmux.core.tmux.mirror import Mirror
+
+if TYPE_CHECKING:
+    from agentmux.core.git.radar_watch import RadarWatcher
+    from agentmux.core.tmux.mirror import Mirror
+
+# Imported on first use (PEP 562): the radar's watcher and the TUI's mirror (watchfiles, the
+# conflict history, the control client) cost every CLI verb's start-up otherwise.
+_LAZY = {
+    "RadarWatcher": "agentmux.core.git.radar_watch",
+    "Mirror": "agentmux.core.tmux.mirror",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "LOCAL",

@@ -13,17 +13,16 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
-from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
 from agentmux.core.git.merge import (
     own_worktree,
     require_identity,
     unmergeable_work,
     work_in_progress,
 )
-from agentmux.core.git.radar_watch import RadarWatcher
 from agentmux.core.git.safety import WorkAtRisk, work_at_risk
 from agentmux.core.git.snapshots import SnapshotStore
 from agentmux.core.host import removal as worktree_removal
@@ -33,9 +32,7 @@ from agentmux.core.host.work_commit import add_and_commit
 from agentmux.core.paths import ensure_private_dir
 from agentmux.core.records import SessionRecord
 from agentmux.core.tmux import server as tmux
-from agentmux.core.tmux.control import Screen
 from agentmux.core.tmux.launch import pane_command, read_exit, write_env_file
-from agentmux.core.tmux.mirror import Mirror
 from agentmux.core.tmux.orphans import adopt_orphans
 from agentmux.core.tmux.server import (
     HIDDEN_PREFIX,
@@ -45,6 +42,14 @@ from agentmux.core.tmux.server import (
     require_tmux,
     tmux_version,
 )
+
+if TYPE_CHECKING:
+    # The TUI's watcher and mirror are imported where they are made: every CLI verb opens a
+    # LocalHost, few of them watch or mirror anything.
+    from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
+    from agentmux.core.git.radar_watch import RadarWatcher
+    from agentmux.core.tmux.control import Screen
+    from agentmux.core.tmux.mirror import Mirror
 
 __all__ = [
     "HIDDEN_PREFIX",
@@ -213,6 +218,8 @@ class LocalHost:
         self, on_screen: Callable[[Screen], None], on_state: Callable[[str], None]
     ) -> Mirror:
         """See :class:`agentmux.core.tmux.mirror.Mirror`."""
+        from agentmux.core.tmux.mirror import Mirror  # noqa: PLC0415 - see the imports
+
         return Mirror(self.socket, on_screen, on_state)
 
     def attach_argv(self, session_id: str) -> list[str]:
@@ -237,6 +244,8 @@ class LocalHost:
         self, radar: ConflictRadar, repo: git.Repo, on_report: Callable[[ConflictReport], object]
     ) -> RadarWatcher:
         """See :class:`agentmux.core.git.radar_watch.RadarWatcher`."""
+        from agentmux.core.git.radar_watch import RadarWatcher  # noqa: PLC0415 - see the imports
+
         return RadarWatcher(radar, repo.common_dir, on_report)
 
     def snapshots(self, repo: git.Repo) -> SnapshotStore:

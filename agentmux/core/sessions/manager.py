@@ -13,36 +13,41 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentmux.core.agents.profiles import AgentProfile, all_profiles, resolve_profile
 from agentmux.core.config.settings import Config, load_config
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import EventSink, SessionEvent, ignore_events
 from agentmux.core.git import repo as git
-from agentmux.core.git.conflicts import ConflictRadar
-from agentmux.core.git.merge import MergePlan
-from agentmux.core.host import Host, PaneInfo, Screen, WorkAtRisk
-from agentmux.core.host.cockpit import CockpitMirror
 from agentmux.core.host.local import LocalHost, TmuxServer, require_tmux
-from agentmux.core.host.ssh import SshConnection
 from agentmux.core.locking import repo_lock
-from agentmux.core.metrics.budgets import BudgetState
-from agentmux.core.metrics.collector import MetricsCollector, SessionMetrics
 from agentmux.core.paths import ensure_private_dir, repo_key
 from agentmux.core.records import LOCAL_HOST, SessionRecord, Status
-from agentmux.core.sessions.budgets import Budgets
 from agentmux.core.sessions.delivery import Delivery
 from agentmux.core.sessions.held import HeldPrompts
 from agentmux.core.sessions.lifecycle import Lifecycle, worktree_root
-from agentmux.core.sessions.merging import Merging
 from agentmux.core.sessions.names import validate_name
 from agentmux.core.sessions.reconcile import NO_TMUX_IDS, Reconciler
-from agentmux.core.sessions.remote_sessions import RemoteSessions, remote_record
 from agentmux.core.sessions.teardown import Teardown
 from agentmux.core.sessions.turns import Turns
 from agentmux.core.state import StateStore
 from agentmux.core.tmux.socket_pin import SocketPin
+
+if TYPE_CHECKING:
+    # Imported where they are used: the collaborators for budgets, merges and other hosts (and
+    # what they import) cost a CLI verb that needs none of them a third of its start-up.
+    from agentmux.core.git.conflicts import ConflictRadar
+    from agentmux.core.git.merge import MergePlan
+    from agentmux.core.host import Host, PaneInfo, Screen, WorkAtRisk
+    from agentmux.core.host.cockpit import CockpitMirror
+    from agentmux.core.metrics.budgets import BudgetState
+    from agentmux.core.metrics.collector import MetricsCollector, SessionMetrics
+    from agentmux.core.sessions.budgets import Budgets
+    from agentmux.core.sessions.merging import Merging
+    from agentmux.core.sessions.remote_sessions import RemoteSessions
 
 __all__ = ["NO_TMUX_IDS", "SessionManager"]
 
@@ -83,10 +88,33 @@ class SessionManager:
         self.delivery = Delivery(self)
         self.held = HeldPrompts(self)
         self.turns = Turns(self)
-        self.budgets = Budgets(self)
-        self.merging = Merging(self)
-        #: Sessions on other hosts (see :mod:`agentmux.core.sessions.remote_sessions`).
-        self.remote = RemoteSessions(self)
+
+    @cached_property
+    def budgets(self) -> Budgets:
+        """Budgets and metrics (made on first use)."""
+        from agentmux.core.sessions.budgets import Budgets  # noqa: PLC0415 - see the imports
+
+        return Budgets(self)
+
+    @cached_property
+    def merging(self) -> Merging:
+        """The radar and merges (made on first use)."""
+        from agentmux.core.sessions.merging import Merging  # noqa: PLC0415 - see the imports
+
+        return Merging(self)
+
+    @cached_property
+    def remote(self) -> RemoteSessions:
+        """Sessions on other hosts (see :mod:`agentmux.core.sessions.remote_sessions`)."""
+        from agentmux.core.sessions.remote_sessions import (  # noqa: PLC0415 - see the imports
+            RemoteSessions,
+        )
+
+        return RemoteSessions(self)
+
+    def runs_elsewhere(self, name: str) -> bool:
+        """Whether ``name`` is a live session on another host (read here, no host asked)."""
+        return self.store.remote_by_name(name) is not None
 
     @classmethod
     def open(cls, cwd: Path, *, on_event: EventSink = ignore_events) -> SessionManager:
@@ -213,7 +241,7 @@ class SessionManager:
     def stop(self, name: str) -> SessionRecord:
         """End a session's agent (SIGTERM, then SIGKILL), or take a queued one off the queue
         (its host does, for a session on another host)."""
-        if self.remote.find(name) is not None:
+        if self.runs_elsewhere(name):
             self.remote.stop(name)
             return self._remote_record(name)
         return self.teardown.stop(name)
@@ -223,10 +251,12 @@ class SessionManager:
     ) -> SessionRecord:
         """Remove a session's worktree (and tmux session), never losing work (by its host's
         rules, its work fetched here first, for a session on another host)."""
-        row = self.remote.find(name)
+        row = self.store.remote_by_name(name)
         if row is not None:
             self.remote.remove(name, force=force, delete_branch=delete_branch)
             gone = self.store.remote_by_id(row.id)
+            from agentmux.core.sessions.remote_sessions import remote_record  # noqa: PLC0415
+
             record = remote_record(gone) if gone is not None else None
             if record is None:
                 raise AgentmuxError(f"session {name!r} was removed, but its record is unreadable.")
@@ -248,7 +278,7 @@ class SessionManager:
     ) -> SessionRecord:
         """Type ``text`` into a running session's agent, as a bracketed paste, then Enter (on
         the session's host when it runs on another)."""
-        if self.remote.find(name) is not None:
+        if self.runs_elsewhere(name):
             self.remote.send(name, text, submit=submit, hold=hold)
             return self._remote_record(name)
         return self.delivery.send(name, text, submit=submit, hold=hold)
@@ -256,7 +286,7 @@ class SessionManager:
     def broadcast(self, text: bytes, to: str = "all") -> list[str]:
         """Send ``text`` to several running sessions, here and on other hosts; return the names
         it reached."""
-        if not self.remote.rows():
+        if not self.store.remote_sessions():
             return self.delivery.broadcast(text, to)
         if to in ("all", "idle"):
             reached = self.delivery.broadcast(text, to)
@@ -272,6 +302,9 @@ class SessionManager:
     ) -> CockpitMirror:
         """Live panes of every session, here and on other hosts (not yet started):
         ``on_state(host, state)`` for each connection."""
+        from agentmux.core.host.cockpit import CockpitMirror  # noqa: PLC0415 - see the imports
+        from agentmux.core.host.ssh import SshConnection  # noqa: PLC0415
+
         local = self.host.mirror(on_screen, lambda state: on_state(LOCAL_HOST, state))
 
         def hosts() -> dict[str, tuple[SshConnection, str]]:
@@ -281,6 +314,8 @@ class SessionManager:
         return CockpitMirror(local, hosts, on_screen, on_state)
 
     def _remote_record(self, name: str) -> SessionRecord:
+        from agentmux.core.sessions.remote_sessions import remote_record  # noqa: PLC0415
+
         row = self.remote.find(name)
         record = remote_record(row) if row is not None else None
         if record is None:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from agentmux.core.agents.events import AGENT_EVENT, PROMPT_SENT, ActivityTracker
 from agentmux.core.agents.held_prompts import is_busy
-from agentmux.core.metrics.collector import MetricsCollector, interruptions
 from agentmux.core.metrics.runs import RESUMED
 from agentmux.core.records import SessionRecord
 
 if TYPE_CHECKING:
+    from agentmux.core.metrics.collector import MetricsCollector
     from agentmux.core.sessions.manager import SessionManager
 
 # After agentmux types a prompt, how long the agent counts as busy before it reports the turn.
@@ -69,6 +69,9 @@ class Turns:
         with self._interruptions_lock:
             if self._interruptions is None:
                 self._interruptions = self.manager.metrics_collector()
+            # Imported here: the transcript readers cost every verb's start-up otherwise.
+            from agentmux.core.metrics.collector import interruptions  # noqa: PLC0415
+
             return interruptions(self._interruptions.usage(record))
 
     def may_be_in_turn(self, record: SessionRecord) -> bool:
