@@ -1018,7 +1018,9 @@ def encode(value: Any, draw: Callable[[st.SearchStrategy[Any]], Any]) -> str:
 
 
 @needs_msgspec
-@settings(max_examples=500, deadline=None)
+# 300 lines of generated JSON, most of them near misses: the suite's time budget (10 minutes
+# on 2 cores) allows no more; a failure found is kept by hypothesis and tried first next time.
+@settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_fast_path_is_unsure_or_right_on_generated_lines(data: st.DataObject) -> None:
     line = encode(data.draw(assistant_records()), data.draw).encode()
