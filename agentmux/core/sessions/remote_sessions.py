@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class RemoteSessions:
         self._hosts: dict[str, RemoteAgentmux] = {}
         self._sockets: dict[tuple[str, str], str] = {}
         self._asked = float("-inf")
+        self._asking = threading.Lock()
         #: Why each host that was not reached in the last refresh was not (one sentence each).
         self.problems: dict[str, str] = {}
 
@@ -162,14 +164,28 @@ class RemoteSessions:
         return self.records()
 
     def recent(self, max_age: float) -> list[SessionRecord]:
-        """The live sessions on other hosts, asked of their hosts (without fetching) when the
-        last look is older than ``max_age`` seconds, else as last heard of: the TUI's look."""
+        """The live sessions on other hosts as last heard of, the TUI's look: when that is older
+        than ``max_age`` seconds the hosts are asked again (without fetching) on a thread of
+        their own, so a host that takes its ``ConnectTimeout`` to fail never holds up the local
+        sessions' updates. The first look waits for the answer."""
         if not self.rows():
             return []
-        if time.monotonic() - self._asked >= max_age:
+        if time.monotonic() - self._asked >= max_age and self._asking.acquire(blocking=False):
+            first = self._asked == float("-inf")
             self._asked = time.monotonic()
-            return self.refresh(fetch=False)
+            asking = threading.Thread(target=self._ask_hosts, name="agentmux-hosts", daemon=True)
+            asking.start()
+            if first:
+                asking.join()
         return self.records()
+
+    def _ask_hosts(self) -> None:
+        try:
+            self.refresh(fetch=False)
+        except Exception as exc:  # a thread's failure is a host problem to show, not a crash
+            self.problems["(every host)"] = f"asking the hosts failed: {exc}"
+        finally:
+            self._asking.release()
 
     def _refresh_one(
         self, key: tuple[str, str], rows: Sequence[RemoteRow], *, fetch: bool = True
