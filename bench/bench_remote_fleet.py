@@ -14,8 +14,8 @@ it) ``--rounds`` times:
 Target (issue 14): the fleet listing under 0.5 s. Over loopback there is no network delay: add
 the hosts' round trip for real machines. But the three "hosts" are this machine too: their three
 agentmux processes answering at once share its cores with the local one, which real hosts would
-not. agentmux's bytecode is compiled first (``make dev`` does, as a wheel install does). It needs root (sshd, the second user) and
-``openssh-server``, like the ssh tests.
+not. agentmux's bytecode is compiled first (``make dev`` does, as a wheel install does). It
+needs root (sshd, the second user) and ``openssh-server``, like the ssh tests.
 
     sudo .venv/bin/python bench/bench_remote_fleet.py [--rounds 15] [--record [PATH]]
 
