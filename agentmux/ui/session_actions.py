@@ -85,6 +85,15 @@ class SessionActions:
         """Review the focused session: its changed files and their diffs; commit, merge."""
         if pane := self.grid.focused_pane():
             record = pane.record
+            if record.host != LOCAL_HOST:
+                # The review screen reads the worktree on this machine; the host's is there.
+                self.app.notify(
+                    f"{record.name} runs on host {record.host}: review it with `agentmux diff "
+                    f"{record.name}`; `m` plans merges with it (or `agentmux merge "
+                    f"{record.name}`).",
+                    timeout=10,
+                )
+                return
             self.app.push_screen(ReviewScreen(self.manager, record.name, record.branch, merge))
 
     def _confirm_then(self, operation: str, question: str) -> None:

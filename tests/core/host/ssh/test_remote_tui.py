@@ -11,6 +11,7 @@ from textual.widgets import Input, Select
 from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.modals import NewSessionScreen
+from agentmux.ui.review_screen import ReviewScreen
 from tests.conftest import screen, wait_for
 from tests.core.host.ssh.sshd import Sshd
 from tests.ui.test_tui import SIZE, RecordingApp, until
@@ -57,6 +58,11 @@ async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away
                 what="the agent's answer on screen",
             )
             await pilot.press("ctrl+right_square_bracket")
+            # The review screen reads this machine's worktrees: for a remote session it says
+            # where to look instead of showing an empty review.
+            await pilot.press("v")
+            assert not isinstance(app.screen, ReviewScreen)
+            assert any("runs on host build1" in str(n.message) for n in app._notifications)
 
             server.stop()
             try:
