@@ -24,9 +24,7 @@ from agentmux.core.metrics.cost_report import (
     COLUMNS,
     row,
     row_from_json,
-    total_row,
     total_row_of_rows,
-    totals,
     totals_of_rows,
 )
 from agentmux.core.metrics.prices import price_source
@@ -90,7 +88,7 @@ def metrics_json(
         "generated": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "prices": price_source(),
         "sessions": [*rows, *remote],
-        "totals": totals_of_rows([*rows, *remote]) if remote else totals(metrics),
+        "totals": totals_of_rows([*rows, *remote]),
     }
 
 
@@ -121,11 +119,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*row(m))
     for r in remote:
         table.add_row(*row_from_json(r))
-    first, *rest = (
-        total_row_of_rows([*(m.to_json() for m in metrics), *remote])
-        if remote
-        else total_row(metrics)
-    )
+    first, *rest = total_row_of_rows([*(m.to_json() for m in metrics), *remote])
     table.add_row(Text(first, "bold"), *rest)
     print_table(table)
     return 0

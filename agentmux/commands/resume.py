@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from typing import Any
 
-from agentmux.commands.common import add_verb, err, open_manager, out
+from agentmux.commands.common import add_verb, err, kick_deliveries, open_manager, out
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.sessions.resume import resume_sessions
@@ -24,7 +22,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         elsewhere = [n for n in args.names if manager.remote.find(n) is not None]
         here = [n for n in args.names if n not in elsewhere]
         outcomes = resume_sessions(manager, None if args.all else here) if args.all or here else []
-        _kick_ticks(manager)
+        kick_deliveries(manager)
         remote = resume_remote(manager, elsewhere, every=args.all)
         if args.json:
             rows = list(remote)
@@ -59,35 +57,20 @@ def resume_remote(
 ) -> list[dict[str, Any]]:
     """Resume sessions on other hosts, each host by its own ``resume --json`` (every resumable
     one of this repository's with ``every``): its rows, each with its ``"host"``."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for row in manager.remote.rows():
-        if every or row.name in names:
-            groups.setdefault((row.host, row.clone), []).append(row.name)
     found: list[dict[str, Any]] = []
-    for (host, clone), wanted in groups.items():
+    for (host, clone), sessions in manager.remote.by_clone().items():
+        wanted = [row.name for row in sessions if every or row.name in names]
+        if not wanted:
+            continue
         args = ["resume", "--json", *(["--all"] if every else wanted)]
         try:
             result = manager.remote.host(host).run_raw(clone, args)
-            rows = json.loads(result.stdout) if result.stdout.strip() else []
+            rows: list[dict[str, Any]] = json.loads(result.stdout) if result.stdout.strip() else []
         except (AgentmuxError, ValueError) as exc:
             why = exc.message if isinstance(exc, AgentmuxError) else "it did not answer in JSON"
             rows = [{"name": n, "outcome": "refused", "message": why} for n in wanted]
         found += [{**row, "host": host} for row in rows]
     return found
-
-
-def _kick_ticks(manager: SessionManager) -> None:
-    """Type what waits for the sessions just started (held prompts, a queued session's first
-    prompt) in a detached process, as ``new`` and ``stop`` do: each waits for its agent."""
-    if manager.started_by_last_drain:
-        subprocess.Popen(
-            [sys.executable, "-m", "agentmux", "_tick"],
-            cwd=manager.repo.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
 
 
 def register(verbs: Any) -> None:

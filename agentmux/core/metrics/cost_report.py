@@ -38,35 +38,7 @@ def seconds_text(value: float | None) -> str:
 
 def totals(metrics: Sequence[SessionMetrics]) -> dict[str, Any]:
     """Sums over sessions; a sum that includes an unknown is unknown."""
-    usages = [m.usage for m in metrics]
-    costs = [m.cost_usd for m in metrics]
-    known_usage = [u for u in usages if u is not None]
-    tokens: dict[str, int] | None = None
-    if known_usage and len(known_usage) == len(usages):
-        tokens = {}
-        for u in known_usage:
-            for key, value in u.total.to_json().items():
-                tokens[key] = tokens.get(key, 0) + value
-    cost = sum((c for c in costs if c is not None), Decimal(0))
-    turns = [m.turns for m in metrics]
-    failed = [m.failed_turns for m in metrics]
-    return {
-        "sessions": len(metrics),
-        "tokens": tokens,
-        "cost_usd": (
-            format(cost.normalize(), "f") if costs and all(c is not None for c in costs) else None
-        ),
-        # The sum over the sessions whose cost is known: a lower bound when some are unknown.
-        "cost_usd_known": (
-            format(cost.normalize(), "f") if any(c is not None for c in costs) else None
-        ),
-        "turns": sum(t for t in turns if t is not None)
-        if all(t is not None for t in turns)
-        else None,
-        "failed_turns": (
-            sum(f for f in failed if f is not None) if all(f is not None for f in failed) else None
-        ),
-    }
+    return totals_of_rows([m.to_json() for m in metrics])
 
 
 COLUMNS = (
@@ -138,26 +110,10 @@ def total_cost_text(total: dict[str, Any]) -> str:
 
 def total_row(metrics: Sequence[SessionMetrics]) -> list[str]:
     """The total row of the cost table, as `agentmux cost` prints it."""
-    total = totals(metrics)
-    tokens = total["tokens"]
-    return [
-        "total",
-        "",
-        "",
-        count_text(tokens["input"]) if tokens else UNKNOWN,
-        count_text(tokens["output"]) if tokens else UNKNOWN,
-        count_text(tokens["cache_write_5m"] + tokens["cache_write_1h"]) if tokens else UNKNOWN,
-        count_text(tokens["cache_read"]) if tokens else UNKNOWN,
-        total_cost_text(total),
-        count_text(total["turns"]),
-        count_text(total["failed_turns"]),
-        "",
-        "",
-        "",
-    ]
+    return total_row_of_rows([m.to_json() for m in metrics])
 
 
-# --- sessions on other hosts, as their hosts reported them (``cost --json`` rows) -------------
+# --- from ``cost --json`` rows (a session on another host comes as its host reported it) ----
 
 
 def _dec(text: object) -> Decimal | None:
@@ -165,7 +121,8 @@ def _dec(text: object) -> Decimal | None:
 
 
 def totals_of_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """:func:`totals` over ``cost --json`` session rows (this machine's and other hosts')."""
+    """Sums over ``cost --json`` session rows (this machine's and other hosts'); a sum that
+    includes an unknown is unknown."""
     tokens: dict[str, int] | None = None
     if rows and all(r.get("tokens") is not None for r in rows):
         tokens = {}

@@ -98,6 +98,13 @@ class RemoteSessions:
         found = (remote_record(row) for row in self.rows(include_removed))
         return [record for record in found if record is not None]
 
+    def by_clone(self, include_removed: bool = False) -> dict[tuple[str, str], list[RemoteRow]]:
+        """The sessions on other hosts grouped by host and clone: one agentmux verb each."""
+        groups: dict[tuple[str, str], list[RemoteRow]] = {}
+        for row in self.rows(include_removed):
+            groups.setdefault((row.host, row.clone), []).append(row)
+        return groups
+
     def find(self, name: str) -> RemoteRow | None:
         """The live session on another host called ``name``, if there is one."""
         return self.manager.store.remote_by_name(name)
@@ -155,9 +162,7 @@ class RemoteSessions:
         """Ask every host with live sessions here how they are (one ``ls`` each, side by side),
         and fetch their branches (unless not ``fetch``: the TUI's frequent look); a host not
         reached marks its sessions unreachable. Returns the live records."""
-        groups: dict[tuple[str, str], list[RemoteRow]] = {}
-        for row in self.rows():
-            groups.setdefault((row.host, row.clone), []).append(row)
+        groups = self.by_clone()
         if groups:
             with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
                 list(pool.map(lambda item: self._refresh_one(*item, fetch=fetch), groups.items()))
@@ -227,9 +232,7 @@ class RemoteSessions:
         """Each live session on another host as a snapshot here: its host exports its work in
         progress (``_export-work``), and its branch and that snapshot are fetched. A host not
         reached, or a worktree it cannot read, gives a snapshot that says why."""
-        groups: dict[tuple[str, str], list[RemoteRow]] = {}
-        for row in self.rows():
-            groups.setdefault((row.host, row.clone), []).append(row)
+        groups = self.by_clone()
         found: dict[str, Snapshot] = {}
         for (host, clone), rows in groups.items():
             try:
@@ -256,9 +259,7 @@ class RemoteSessions:
     def cost_rows(self, include_removed: bool = True) -> list[dict[str, Any]]:
         """Each session on another host as its host's ``cost --json`` reports it, with
         ``"host"``; a host not reached gives rows whose figures are all unknown (None)."""
-        groups: dict[tuple[str, str], list[RemoteRow]] = {}
-        for row in self.rows(include_removed):
-            groups.setdefault((row.host, row.clone), []).append(row)
+        groups = self.by_clone(include_removed)
         found: list[dict[str, Any]] = []
         for (host, clone), rows in groups.items():
             try:
@@ -309,12 +310,11 @@ class RemoteSessions:
         """Send ``text`` to sessions on other hosts (``all``, ``idle``, or these names), each
         host once by its own ``broadcast`` (which holds it while an agent is busy); the names
         reached. A host not reached is left out and noted in :attr:`problems`."""
-        groups: dict[tuple[str, str], list[str]] = {}
-        for row in self.rows():
-            if isinstance(to, str) or row.name in to:
-                groups.setdefault((row.host, row.clone), []).append(row.name)
         reached: list[str] = []
-        for (host, clone), names in groups.items():
+        for (host, clone), rows in self.by_clone().items():
+            names = [row.name for row in rows if isinstance(to, str) or row.name in to]
+            if not names:
+                continue
             spec = to if isinstance(to, str) else ",".join(names)
             try:
                 sent = self.host(host).json(
