@@ -43,8 +43,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     queued = [r.id for r in records if r.status is Status.QUEUED]
     if args.json:
         rows = []
+        heads = manager.branch_heads() if records else {}
         for record in records:
             row = record.to_json()
+            # A host's answer to another agentmux: its branch moved only when this changed.
+            row["branch_head"] = heads.get(record.branch)
             row["idle_seconds"] = manager.idle_seconds(record, panes)
             row["worktree_exists"] = manager.host.worktree_present(Path(record.worktree))
             rows.append(row)

@@ -70,6 +70,7 @@ def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str
         if record is None:
             continue
         row = record.to_json()
+        row["branch_head"] = stored.row.get("branch_head")  # as last heard: the ref here
         row["idle_seconds"] = stored.row.get("idle_seconds") if stored.reachable else None
         row["worktree_exists"] = stored.row.get("worktree_exists") if stored.reachable else None
         rows.append(row)

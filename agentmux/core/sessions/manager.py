@@ -191,6 +191,11 @@ class SessionManager:
             return None
         return max(0.0, time.time() - pane.activity)
 
+    def branch_heads(self) -> dict[str, str]:
+        """Each local branch's tip commit, by branch name (one git call)."""
+        tips = git.ref_tips(self.repo, "refs/heads/")
+        return {ref.removeprefix("refs/heads/"): oid for ref, oid in tips.items()}
+
     def in_turn(self, record: SessionRecord) -> bool:
         """Whether the session's agent may be in the middle of a turn now."""
         return self.turns.in_turn(record)

@@ -219,8 +219,23 @@ class RemoteSessions:
                 row.id, row=found, reachable=True, removed_at=time.time() if removed else None
             )
         if fetch:
-            branches = [f"refs/heads/{r.row['branch']}" for r in rows if r.row.get("branch")]
-            self._fetch_quietly(self.host(host), clone, branches)
+            self._fetch_moved(host, clone, [by_id[r.id] for r in rows if r.id in by_id])
+
+    def _fetch_moved(self, host: str, clone: str, listed: Sequence[dict[str, Any]]) -> None:
+        """Fetch the branches whose tip on the host (``branch_head`` of its ``ls --json``) is
+        not what is here already: a listing of idle sessions makes no fetch. A host whose
+        agentmux does not say its tips has every branch fetched."""
+        here = git.ref_tips(self.manager.repo, host_ref(host, "refs/heads/"))
+        moved = [
+            f"refs/heads/{item['branch']}"
+            for item in listed
+            if item.get("branch")
+            and (
+                item.get("branch_head") is None
+                or here.get(host_ref(host, f"refs/heads/{item['branch']}")) != item["branch_head"]
+            )
+        ]
+        self._fetch_quietly(self.host(host), clone, moved)
 
     def _fetch_quietly(self, remote: RemoteAgentmux, clone: str, refs: list[str]) -> None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import CliResult, git, run_cli, wait_for
 from tests.core.host.ssh.conftest import as_remote_user
 from tests.core.host.ssh.sshd import Sshd
@@ -30,6 +31,21 @@ def ls(repo: Path) -> dict[str, dict[str, Any]]:
 def ok(done: CliResult) -> CliResult:
     assert done.code == 0, done.err
     return done
+
+
+def assert_fetches_only_moved_branches(repo: Path, tip: str) -> None:
+    """A branch whose tip is already here is not fetched: fetching from a clone that is not
+    there fails, and only the moved branch's listing tries (and says so)."""
+    manager = SessionManager.open(repo)
+    try:
+        remote = manager.remote
+        row = {"branch": "agentmux/r1", "branch_head": tip}
+        remote._fetch_moved("build1", "/no/such/clone", [row])
+        assert "build1" not in remote.problems
+        remote._fetch_moved("build1", "/no/such/clone", [{**row, "branch_head": "0" * 40}])
+        assert "build1" in remote.problems
+    finally:
+        manager.close()
 
 
 def test_a_session_on_another_host_from_start_to_removal(repo: Path, build1: str) -> None:
@@ -79,10 +95,12 @@ def test_a_session_on_another_host_from_start_to_removal(repo: Path, build1: str
     ok(run_cli(repo, "send", "r1", "write wip.txt unsaved"))
     wait_for(lambda: (worktree / "wip.txt").exists(), timeout=30, what="more work")
     committed = as_remote_user("git", "-C", clone, "rev-parse", "refs/heads/agentmux/r1")
-    ls(repo)  # every listing fetches the branches back
+    listed = ls(repo)  # a listing fetches the branches that moved
+    assert listed["r1"]["branch_head"] == committed
     fetched = git(repo, "rev-parse", "refs/agentmux/hosts/build1/heads/agentmux/r1").strip()
     assert fetched == committed
     assert git(repo, "show", f"{fetched}:remote.txt") == "hello"
+    assert_fetches_only_moved_branches(repo, committed)
 
     ok(run_cli(repo, "stop", "r1"))
     assert ls(repo)["r1"]["status"] in ("stopped", "exited")
