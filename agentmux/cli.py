@@ -17,8 +17,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.text import Text
-
 from agentmux import __version__
 from agentmux.commands import (
     commit,
@@ -185,6 +183,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
     """Check the environment, one line per check."""
+    from rich.text import Text  # noqa: PLC0415 - rich loads only when a verb prints for a person
+
     from agentmux.core.sessions.doctor import run_checks  # noqa: PLC0415 - keep other verbs' start fast
 
     checks = run_checks(Path.cwd())

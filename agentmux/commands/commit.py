@@ -11,8 +11,6 @@ import argparse
 import json
 from typing import Any
 
-from rich.text import Text
-
 from agentmux.commands.common import add_verb, open_manager, out
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.sessions.commit_work import AgentBusyError, commit_work
@@ -20,6 +18,8 @@ from agentmux.core.sessions.commit_work import AgentBusyError, commit_work
 
 def cmd_commit(args: argparse.Namespace) -> int:
     """Commit one session's work in progress."""
+    from rich.text import Text  # noqa: PLC0415 - rich loads only when a verb prints for a person
+
     manager = open_manager(quiet=True)
     try:
         try:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from agentmux.core.config.settings import Config
 from agentmux.core.events import (
     PromptDelivered,
     PromptHeld,
@@ -28,19 +24,51 @@ from agentmux.core.events import (
 )
 from agentmux.core.sessions.manager import SessionManager
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentmux.core.config.settings import Config
+
 
 def _console(**options: Any) -> Console:
+    from rich.console import Console  # noqa: PLC0415 - see _LazyConsole
+
     # Paths, branches, prompts, git messages and config values are printed literally: a string
     # is never read as markup (`a[/b]` crashed, `proj [wip]` lost its `[wip]`) or emoji codes;
     # colour comes only from styled spans (``Text.assemble``).
     return Console(markup=False, emoji=False, highlight=False, soft_wrap=True, **options)
 
 
+class _LazyConsole:
+    """A rich console made on first use. Loading rich is a tenth of a verb's start-up, and the
+    verbs that print only JSON into a pipe (``ls --json``, every answer a host gives another
+    agentmux) need none of it."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = _console(**self._options)
+        return getattr(self._console, name)
+
+    def print_json(self, json_text: str | None = None, *, data: Any = None) -> None:
+        """Pretty JSON: into a pipe or file as rich prints it uncoloured (two-space indent,
+        text unescaped), without loading rich; on a terminal, rich colours it."""
+        if self._options.get("stderr") or sys.stdout.isatty():
+            self.__getattr__("print_json")(json_text, data=data)
+            return
+        value = json.loads(json_text) if json_text is not None else data
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
 # Lines are never wrapped, so a path is never broken across two.
-err = _console(stderr=True)
-out = _console()
+err = cast("Console", _LazyConsole(stderr=True))
+out = cast("Console", _LazyConsole())
 # Tables into a pipe or a file: as wide as their longest row, never wrapped or cut.
-_wide = _console(width=1_000_000)
+_wide = cast("Console", _LazyConsole(width=1_000_000))
 
 
 def print_table(table: Table) -> None:
@@ -50,6 +78,8 @@ def print_table(table: Table) -> None:
 
 def report(event: SessionEvent) -> None:
     """Print core events as short progress lines on stderr."""
+    from rich.text import Text  # noqa: PLC0415 - see _LazyConsole
+
     if isinstance(event, SessionStarted):
         err.print(
             Text.assemble(

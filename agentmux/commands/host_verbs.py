@@ -13,34 +13,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from agentmux import __version__
 from agentmux.commands.common import add_verb, out, print_table
-from agentmux.core.config.hosts import (
-    add_host,
-    get_host,
-    hosts_path,
-    load_hosts,
-    make_entry,
-    remove_host,
-    validate_host_name,
-)
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.host.ssh import SshPool
-from agentmux.core.host.ssh.check import check_host
 from agentmux.core.sessions.manager import SessionManager
+
+# The hosts file's models and the ssh modules are imported by the verbs that use them: every
+# other verb's start-up (``ls``, hooks, a host's answers) would pay for them.
 
 
 def cmd_host_add(args: argparse.Namespace) -> int:
     """Record a host; nothing is contacted (``host check`` does that)."""
-    validate_host_name(args.name)
-    entry = make_entry(
+    from agentmux.core.config import hosts as hosts_file  # noqa: PLC0415 - see the imports
+
+    hosts_file.validate_host_name(args.name)
+    entry = hosts_file.make_entry(
         args.target, agentmux=args.agentmux, ssh_command=args.ssh_command, path=args.path
     )
-    add_host(args.name, entry)
+    hosts_file.add_host(args.name, entry)
     out.print(
-        f"added host {args.name} ({entry.target}) to {hosts_path()}; "
+        f"added host {args.name} ({entry.target}) to {hosts_file.hosts_path()}; "
         f"check it with `agentmux host check {args.name}`"
     )
     return 0
@@ -48,7 +40,11 @@ def cmd_host_add(args: argparse.Namespace) -> int:
 
 def cmd_host_ls(args: argparse.Namespace) -> int:
     """List the hosts."""
-    hosts = load_hosts()
+    from rich.table import Table  # noqa: PLC0415 - rich loads only when a verb prints for a person
+
+    from agentmux.core.config import hosts as hosts_file  # noqa: PLC0415 - see the imports
+
+    hosts = hosts_file.load_hosts()
     if args.json:
         out.print_json(json.dumps([{"name": n, **e.to_json()} for n, e in sorted(hosts.items())]))
         return 0
@@ -69,9 +65,12 @@ def cmd_host_ls(args: argparse.Namespace) -> int:
 def cmd_host_rm(args: argparse.Namespace) -> int:
     """Forget a host and stop its ssh master connection; refused, in a repository, while
     sessions of it run there (they would be left with no way to reach them)."""
+    from agentmux.core.config import hosts as hosts_file  # noqa: PLC0415 - see the imports
+    from agentmux.core.host.ssh import SshPool  # noqa: PLC0415
+
     if not args.force:
         _refuse_with_sessions(args.name)
-    entry = remove_host(args.name)
+    entry = hosts_file.remove_host(args.name)
     with contextlib.suppress(AgentmuxError, OSError):
         SshPool().connection(args.name, entry).close()
     out.print(f"removed host {args.name} ({entry.target})")
@@ -96,7 +95,11 @@ def _refuse_with_sessions(name: str) -> None:
 
 def cmd_host_check(args: argparse.Namespace) -> int:
     """Log in to a host and check its agentmux, tmux and git: one line each."""
-    entry = get_host(args.name)
+    from agentmux.core.config import hosts as hosts_file  # noqa: PLC0415 - see the imports
+    from agentmux.core.host.ssh import SshPool  # noqa: PLC0415
+    from agentmux.core.host.ssh.check import check_host  # noqa: PLC0415
+
+    entry = hosts_file.get_host(args.name)
     connection = SshPool().connection(args.name, entry)
     report = check_host(connection, entry, __version__)
     for line in report.lines():

@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.table import Table
-
 from agentmux.commands import remote_verbs
 from agentmux.commands.common import exit_text, kick_deliveries, open_manager, out, print_table
 from agentmux.core.records import LOCAL_HOST, SessionRecord, Status, iso
@@ -58,6 +56,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not records and not remote:
         out.print("no sessions yet: start one with `agentmux new [PROMPT]`")
         return 0
+    from rich.table import Table  # noqa: PLC0415 - rich loads only when a verb prints for a person
+
     table = Table(box=None, pad_edge=False)
     columns = ["NAME", "AGENT", "STATUS", "BRANCH", "WORKTREE", "TMUX", "CREATED"]
     if remote:

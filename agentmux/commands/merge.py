@@ -11,8 +11,6 @@ import json
 import sys
 from typing import Any
 
-from rich.text import Text
-
 from agentmux.commands.common import err, open_manager, out
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
@@ -90,6 +88,8 @@ def _head(manager: SessionManager, branch: str) -> str | None:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Plan, optionally check, then land; print what happened."""
+    from rich.text import Text  # noqa: PLC0415 - rich loads only when a verb prints for a person
+
     if not args.names and not args.all:
         raise AgentmuxError("name the sessions to merge, or use --all.")
     if args.names and args.all:

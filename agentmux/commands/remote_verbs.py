@@ -17,7 +17,6 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.host.remote.clone import clone_path, ensure_clone
 from agentmux.core.records import SessionRecord
 from agentmux.core.sessions.manager import SessionManager
-from agentmux.core.sessions.remote_sessions import remote_record
 from agentmux.core.sessions.work_export import export_work
 
 
@@ -60,13 +59,15 @@ def new_on_host(
 
 def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str, Any]]:
     """``ls --json`` rows of the sessions on other hosts, after asking each host."""
-    if not manager.remote.rows(include_removed):
-        return []
+    if not manager.store.remote_sessions(include_removed):
+        return []  # and the ssh and hosts modules are not even loaded
+    from agentmux.core.sessions import remote_sessions  # noqa: PLC0415 - only with remote rows
+
     manager.remote.refresh()
     say_problems(manager)
     rows = []
     for stored in manager.remote.rows(include_removed):
-        record = remote_record(stored)
+        record = remote_sessions.remote_record(stored)
         if record is None:
             continue
         row = record.to_json()
@@ -79,7 +80,7 @@ def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str
 
 def remote_records(manager: SessionManager, include_removed: bool) -> list[SessionRecord]:
     """The sessions on other hosts, after asking each host (none asked when there are none)."""
-    if not manager.remote.rows(include_removed):
+    if not manager.store.remote_sessions(include_removed):
         return []
     manager.remote.refresh()
     say_problems(manager)

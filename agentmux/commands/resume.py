@@ -10,11 +10,14 @@ from typing import Any
 from agentmux.commands.common import add_verb, err, kick_deliveries, open_manager, out
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.sessions.manager import SessionManager
-from agentmux.core.sessions.resume import resume_sessions
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume the named sessions (or all that can be); exit 1 if any was refused."""
+    from agentmux.core.sessions.resume import (  # noqa: PLC0415 - the transcript readers load for this verb only
+        resume_sessions,
+    )
+
     if args.all == bool(args.names):
         raise AgentmuxError("name the sessions to resume, or give --all (not both).")
     manager = open_manager(quiet=True, trust_notice=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from agentmux.commands.common import add_verb, out
-from agentmux.core.config.settings import REPO_CONFIG_NAME, read_repo_config, unsafe_settings
 from agentmux.core.config.trust import flatten, revoke, trust
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.git import repo as git
@@ -20,6 +19,12 @@ from agentmux.core.git import repo as git
 
 def cmd_trust(args: argparse.Namespace) -> int:
     """Show the file's unsafe settings, ask, record its hash; or forget it."""
+    from agentmux.core.config.settings import (  # noqa: PLC0415 - the models load for this verb only
+        REPO_CONFIG_NAME,
+        read_repo_config,
+        unsafe_settings,
+    )
+
     repo = git.discover_repo(Path.cwd())
     path = repo.root / REPO_CONFIG_NAME
     if args.revoke:

@@ -147,9 +147,12 @@ def test_claude_not_installed_names_the_install_command(
 
 def test_config_syntax_error_names_the_line(repo: Path) -> None:
     (repo / "agentmux.toml").write_text("max_sessions = 3\n[agents.x\ncommand = []\n")
-    result = run_cli(repo, "ls")
+    result = run_cli(repo, "new", "--agent", "demo")
     assert_one_sentence_error(result.err, result.code, "line 2")
     assert "not valid TOML" in result.err
+    assert_nothing_created(repo)
+    # A verb that reads no setting (the listing) still works, so the sessions can be seen.
+    assert run_cli(repo, "ls").code == 0
 
 
 @pytest.mark.parametrize(
@@ -319,7 +322,7 @@ def test_config_values_of_the_wrong_type_are_refused(
     folder.mkdir(parents=True)
     (folder / "config.toml").write_text("# mine\n" + text)
     line = text.count("\n") + 1
-    result = run_cli(repo, "ls")
+    result = run_cli(repo, "new", "--agent", "demo")
     assert_one_sentence_error(
         result.err, result.code, f"config error in {folder / 'config.toml'}, line {line}: {field}:"
     )

@@ -50,7 +50,7 @@ def test_an_agent_program_and_config_values_are_printed_literally(tmp_path: Path
     refused = run_cli(repo, "new", "--agent", "odd")
     assert refused.code == 1 and "'/no/such/[b]agent[/b] :fire:'" in refused.err
     (user / "config.toml").write_text('theme = "[b]x[/b]"\nmax_sessions = "[/b]"\n')
-    bad = run_cli(repo, "ls")
+    bad = run_cli(repo, "new", "--agent", "demo")
     assert bad.code == 1 and "[/b]" not in bad.err.replace(str(user), "")
     assert f"config error in {user}/config.toml, line 2: max_sessions" in bad.err
 

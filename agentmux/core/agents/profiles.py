@@ -9,13 +9,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agentmux.core.agents.events import claude_settings, codex_notify_args
-from agentmux.core.config.settings import AgentConfig, Config
 from agentmux.core.config.trust import TRUST_COMMAND
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.paths import data_dir
+
+if TYPE_CHECKING:  # the settings' pydantic models cost a verb that reads no config its start
+    from agentmux.core.config.settings import AgentConfig, Config
 
 AgentKind = Literal["claude", "codex", "demo", "generic"]
 #: In a configured ``command`` or ``resume``: the session's conversation id.

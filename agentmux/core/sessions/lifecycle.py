@@ -18,7 +18,6 @@ from agentmux.core.agents.events import HOOK_KEY, SECRET_ENV, new_hook_secret
 from agentmux.core.agents.overlap_warning import ENV_FLAG as OVERLAP_FLAG
 from agentmux.core.agents.profiles import AgentProfile, resolve_profile
 from agentmux.core.agents.prompts import sanitize_prompt
-from agentmux.core.config.settings import Config
 from agentmux.core.crash_points import pause_for_tests
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated, SessionLost, SessionQueued, SessionStarted
@@ -28,6 +27,7 @@ from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.names import next_free_name, validate_name
 
 if TYPE_CHECKING:
+    from agentmux.core.config.settings import Config
     from agentmux.core.sessions.manager import SessionManager
 
 BRANCH_PREFIX = "agentmux/"
@@ -215,6 +215,8 @@ class Lifecycle:
         m = self.manager
         started: list[SessionRecord] = []
         records = m.store.sessions()
+        if not any(r.status is Status.QUEUED for r in records):
+            return started  # and the config is not read: most reconciles queue nothing
         running = sum(1 for r in records if r.status.is_live)
         for record in records:
             if running >= m.config.max_sessions:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentmux.core.agents.profiles import AgentProfile, all_profiles, resolve_profile
-from agentmux.core.config.settings import Config, load_config
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import EventSink, SessionEvent, ignore_events
 from agentmux.core.git import repo as git
@@ -37,6 +36,8 @@ from agentmux.core.state import StateStore
 from agentmux.core.tmux.socket_pin import SocketPin
 
 if TYPE_CHECKING:
+    from agentmux.core.config.settings import Config
+
     # Imported where they are used: the collaborators for budgets, merges and other hosts (and
     # what they import) cost a CLI verb that needs none of them a third of its start-up.
     from agentmux.core.git.conflicts import ConflictRadar
@@ -59,12 +60,13 @@ class SessionManager:
     def __init__(
         self,
         repo: git.Repo,
-        config: Config,
+        config: Config | None = None,
         *,
         on_event: EventSink = ignore_events,
     ) -> None:
         self.repo = repo
-        self.config = config
+        if config is not None:
+            self.__dict__["config"] = config  # the cached_property's value, given
         self.on_event = on_event
         try:
             self.home = ensure_private_dir(repo.common_dir / "agentmux")
@@ -78,7 +80,6 @@ class SessionManager:
         #: The machine the sessions run on (see :mod:`agentmux.core.host`).
         self.host: Host = LocalHost.open(self._socket.path, self.home, key)
         self._lock_path = self.home / "lock"
-        self.worktree_root = worktree_root(repo, config, key)
         self.started_by_last_drain: list[str] = []
         # The panes the last reconcile saw, for callers that need them too (the TUI's idle times).
         self.last_panes: dict[str, PaneInfo] = {}
@@ -88,6 +89,19 @@ class SessionManager:
         self.delivery = Delivery(self)
         self.held = HeldPrompts(self)
         self.turns = Turns(self)
+
+    @cached_property
+    def config(self) -> Config:
+        """The user's and the repository's settings, read on first use: a verb that needs none
+        (``ls``, a hook) never pays for the models that check them."""
+        from agentmux.core.config.settings import load_config  # noqa: PLC0415 - see above
+
+        return load_config(self.repo.root)
+
+    @cached_property
+    def worktree_root(self) -> Path:
+        """Where the sessions' worktrees go (see :func:`lifecycle.worktree_root`)."""
+        return worktree_root(self.repo, self.config, self._key)
 
     @cached_property
     def budgets(self) -> Budgets:
@@ -118,10 +132,11 @@ class SessionManager:
 
     @classmethod
     def open(cls, cwd: Path, *, on_event: EventSink = ignore_events) -> SessionManager:
-        """Open the repository containing ``cwd``, checking tmux, git and config first."""
+        """Open the repository containing ``cwd``, checking tmux and git first (its settings are
+        read, and checked, when first used)."""
         require_tmux()
         repo = git.discover_repo(cwd)
-        return cls(repo, load_config(repo.root), on_event=on_event)
+        return cls(repo, on_event=on_event)
 
     def close(self) -> None:
         """Release the state store."""

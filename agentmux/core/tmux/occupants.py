@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import psutil
-
 from agentmux.core.tmux.server import terminate_tree
 
 _SHOWN = 3
@@ -46,6 +44,8 @@ def describe(occupants: list[Occupant]) -> str:
 def _spared() -> set[int]:
     """This process and its ancestors (a shell that runs `agentmux rm` from inside the worktree
     is where the user stands, not work that could be lost)."""
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     spared = {os.getpid()}
     with contextlib.suppress(psutil.Error):
         spared.update(p.pid for p in psutil.Process().parents())
@@ -53,6 +53,8 @@ def _spared() -> set[int]:
 
 
 def _descendants(pid: int | None) -> set[int]:
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     if pid is None:
         return set()
     try:
@@ -69,6 +71,8 @@ def occupants(
     except this process, its ancestors, tmux itself, ``besides`` with its descendants, and
     processes whose command line holds one of ``spare`` (agentmux's own queue tick, which a
     closing tmux session starts there and which leaves for the repository at once)."""
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     target = os.path.realpath(path)
     skip = _spared() | _descendants(besides)
     found: list[Occupant] = []
@@ -96,6 +100,8 @@ def occupants(
 
 
 def _gone(pid: int) -> bool:
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

@@ -15,8 +15,6 @@ import contextlib
 import os
 from collections.abc import Iterable, Sequence
 
-import psutil
-
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.tmux.server import HIDDEN_PREFIX, PaneInfo, TmuxServer
 
@@ -46,6 +44,8 @@ def adopt_orphans(
 def start_dir(pane: PaneInfo) -> str | None:
     """Where the pane's process was started: tmux's record (when this tmux keeps one), else its
     process's cwd (the pane's ``sh`` wrapper never changes directory)."""
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     if pane.start_path:
         return pane.start_path
     if pane.pane_pid is None:

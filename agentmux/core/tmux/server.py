@@ -25,8 +25,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-import psutil
-
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.tmux.launch import DROPPED_ENV
 
@@ -477,6 +475,8 @@ def terminate_tree(pid: int, is_dead: Callable[[], bool], grace: float = 5.0) ->
 
 
 def _wait_for_exec(pid: int, timeout: float) -> None:
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -488,6 +488,8 @@ def _wait_for_exec(pid: int, timeout: float) -> None:
 
 
 def _signal_tree(pid: int, sig: signal.Signals, *, spare_root: bool) -> None:
+    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
+
     try:
         root = psutil.Process(pid)
         children = root.children(recursive=True)

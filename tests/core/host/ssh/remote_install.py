@@ -110,6 +110,13 @@ def install_agentmux(dest: Path, user: pwd.struct_passwd) -> Path:
     themes = package.parent / "themes"
     if themes.is_dir():  # what the wheel force-includes as agentmux/themes
         shutil.copytree(themes, site / "agentmux" / "themes", dirs_exist_ok=True)
+    # As pip does when it installs a wheel: the user cannot write into this root-owned tree,
+    # so without bytecode every agentmux the host runs would compile all it imports again.
+    subprocess.run(
+        [str(dest / "bin" / "python"), "-m", "compileall", "-q", str(site)],
+        check=True,
+        capture_output=True,
+    )
     program = dest / "bin" / "agentmux"
     python_path = shlex.quote(str(dest / "bin" / "python"))
     program.write_text(f'#!/bin/sh\nexec {python_path} -m agentmux "$@"\n')
