@@ -7,7 +7,8 @@ run it (a hard link, or a copy, in the sshd's remote directory: the tester's hom
 The host's user config (``XDG_CONFIG_HOME`` set by the host's ``--agentmux`` wrapper, so other
 tests' hosts are untouched) overrides the ``claude`` profile to reach the fake API with a fake
 token and a ``CLAUDE_CONFIG_DIR`` pre-seeded as a person who logged in there would have it:
-onboarding done, the host's worktrees directory trusted. agentmux copies no credentials.
+onboarding done, the host's clone trusted (Claude Code trusts a linked worktree of a trusted
+repository). agentmux copies no credentials.
 
 The independent source of the spend is the fake API's own log of the usage it returned, priced
 by hand at the model's published rates (as tests/core/metrics/test_metrics.py does); what was
@@ -22,6 +23,7 @@ import shlex
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,12 @@ from typing import Any
 import psutil
 import pytest
 
+from agentmux.core.host.ssh import SshPool
 from agentmux.core.paths import repo_key
 from agentmux.core.sessions.manager import SessionManager
-from agentmux.core.sessions.remote_sessions import clone_key
+from agentmux.core.sessions.remote_sessions import RemoteSessions, clone_key
 from tests.conftest import CliResult, run_cli, wait_for
+from tests.core.host.ssh.conftest import FAST
 from tests.core.host.ssh.sshd import Sshd, chown_tree
 from tests.fakeapi import anthropic as ant
 from tests.npm_tools import need
@@ -98,6 +102,27 @@ def script(worktree: Path) -> list[ant.Step]:
     ]
 
 
+def configure_host(repo: Path, server: Sshd, remote_agentmux: Path, host: str, config: str) -> Path:
+    """Give ``host``'s agentmux a user config of its own (``config.toml``'s text), in a new
+    directory of the second user's, by adding the host again with an ``--agentmux`` wrapper that
+    sets ``XDG_CONFIG_HOME`` (other tests' hosts keep theirs): that directory."""
+    place = server.remote_dir / f"host-{uuid.uuid4().hex[:8]}"
+    (place / "xdg-config" / "agentmux").mkdir(parents=True)
+    (place / "xdg-config" / "agentmux" / "config.toml").write_text(config)
+    wrapper = place / "agentmux"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"XDG_CONFIG_HOME={shlex.quote(str(place / 'xdg-config'))} "
+        f'exec {shlex.quote(str(remote_agentmux))} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    chown_tree(place, server.user)
+    ok(run_cli(repo, "host", "rm", host))
+    ssh = ["--ssh-command", server.ssh_command, "--agentmux", str(wrapper)]
+    ok(run_cli(repo, "host", "add", host, "amx-sshd", *ssh))
+    return place
+
+
 @pytest.fixture
 def claude_host(
     repo: Path, build1: str, server: Sshd, remote_agentmux: Path, remote_claude: Path
@@ -108,14 +133,14 @@ def claude_host(
     clone, root = host_layout(repo, home)
     worktree = root / NAME
     with ant.AnthropicFake(script(worktree)) as fake:
-        place = server.remote_dir / f"claude-host-{uuid.uuid4().hex[:8]}"
-        claude_config = place / "claude-config"
-        claude_config.mkdir(parents=True)
+        claude_config = server.remote_dir / f"claude-config-{uuid.uuid4().hex[:8]}"
+        claude_config.mkdir(mode=0o700)
         # Claude Code trusts a linked worktree when its repository is trusted: the clone, once.
         trusted = {str(clone): {"hasTrustDialogAccepted": True}}
         (claude_config / ".claude.json").write_text(
             json.dumps({"hasCompletedOnboarding": True, "projects": trusted})
         )
+        chown_tree(claude_config, server.user)
         env = {
             "ANTHROPIC_BASE_URL": fake.url,
             "ANTHROPIC_AUTH_TOKEN": "fixture-token",
@@ -123,26 +148,16 @@ def claude_host(
             "CLAUDE_CODE_MAX_RETRIES": "0",
             "DISABLE_AUTOUPDATER": "1",
         }
-        config = place / "xdg-config" / "agentmux"
-        config.mkdir(parents=True)
-        (config / "config.toml").write_text(
+        configure_host(
+            repo,
+            server,
+            remote_agentmux,
+            build1,
             "[agents.claude]\n"
             f"command = [{json.dumps(str(remote_claude))}, '--permission-mode', 'acceptEdits']\n"
             'kind = "claude"\n'
-            f"env = {{ {', '.join(f'{k} = {json.dumps(v)}' for k, v in env.items())} }}\n"
+            f"env = {{ {', '.join(f'{k} = {json.dumps(v)}' for k, v in env.items())} }}\n",
         )
-        wrapper = place / "agentmux"
-        wrapper.write_text(
-            "#!/bin/sh\n"
-            f"XDG_CONFIG_HOME={shlex.quote(str(place / 'xdg-config'))} "
-            f'exec {shlex.quote(str(remote_agentmux))} "$@"\n'
-        )
-        wrapper.chmod(0o755)
-        chown_tree(place, server.user)
-        claude_config.chmod(0o700)
-        ok(run_cli(repo, "host", "rm", build1))
-        ssh = ["--ssh-command", server.ssh_command, "--agentmux", str(wrapper)]
-        ok(run_cli(repo, "host", "add", build1, "amx-sshd", *ssh))
         yield build1, fake, worktree
 
 
@@ -240,3 +255,33 @@ def test_a_remote_claude_session_spends_exactly_what_the_api_returned(
     ok(run_cli(repo, "stop", NAME))
     ok(run_cli(repo, "rm", NAME, "--force"))
     wait_for(lambda: not claude_processes(remote_claude), timeout=10, what="Claude Code to end")
+
+
+def test_a_session_whose_agent_is_slow_to_get_ready_is_known_here(
+    repo: Path, build1: str, server: Sshd, remote_agentmux: Path
+) -> None:
+    """A host's ``new`` with a prompt waits there for the agent to be ready (Claude Code at a
+    trust question: its whole ``ready_timeout``), longer than a command may take over ssh. The
+    session the host made is still this repository's: found there by its name and kept here,
+    with the id the host gave it (before, the timeout left it running there, unknown here)."""
+    configure_host(
+        repo,
+        server,
+        remote_agentmux,
+        build1,
+        "[agents.slow]\n"
+        'command = ["sh", "-c", "echo starting; sleep 300"]\n'
+        'ready_pattern = "never on this screen"\n'
+        "ready_timeout = 15\n",
+    )
+    manager = SessionManager.open(repo)
+    remote = RemoteSessions(manager, SshPool(replace(FAST, run_timeout=5)))
+    made = remote.create(build1, agent="slow", name="slow", prompt=b"hello")
+    assert (made.name, made.host) == ("slow", build1)
+    assert [r.name for r in remote.records()] == ["slow"]
+    remote.pool.close()
+    manager.close()
+    # Every verb here knows it: its stored row is the host's.
+    rows = {r["name"]: r for r in json.loads(ok(run_cli(repo, "ls", "--json")).out)}
+    assert rows["slow"]["host"] == build1
+    assert rows["slow"]["id"] == made.id
