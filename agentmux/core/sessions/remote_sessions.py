@@ -27,7 +27,7 @@ from agentmux.core.events import SessionCreated
 from agentmux.core.git import repo as git
 from agentmux.core.host import Snapshot
 from agentmux.core.host.remote.agentmux import RemoteAgentmux
-from agentmux.core.host.ssh import SshPool
+from agentmux.core.host.ssh import SshError, SshFault, SshPool
 from agentmux.core.records import SessionRecord, Status, host_ref, record_from_json
 from agentmux.core.sessions.names import next_free_name, validate_name
 from agentmux.core.state import RemoteRow
@@ -150,7 +150,17 @@ class RemoteSessions:
                 args += ["--budget", str(budget)]
             if prompt is not None:
                 args.append("-")
-            row: dict[str, Any] = remote.json(clone, *args, input=prompt)
+            try:
+                row: dict[str, Any] = remote.json(clone, *args, input=prompt)
+            except SshError as exc:
+                # The host's `new` waits there for its agent to be ready before it types the
+                # prompt (Claude Code at a trust question: its whole ready_timeout), longer than
+                # a command over ssh may take: the session it made is found by its name, never
+                # left running there unknown here.
+                found = made_there(remote, clone, name) if exc.fault is SshFault.TIMEOUT else None
+                if found is None:
+                    raise
+                row = found
             row[LOCAL_BASE_REF] = base_ref
             m.store.insert_remote(host, clone, row)
         record = record_from_json(row, host)
@@ -375,6 +385,16 @@ class RemoteSessions:
 
     def close(self) -> None:
         """Nothing to release: the masters persist for the next command (``ControlPersist``)."""
+
+
+def made_there(remote: RemoteAgentmux, clone: str, name: str) -> dict[str, Any] | None:
+    """The host's ``ls --json`` row of its live session ``name``, or None (none, or the host
+    not answering)."""
+    try:
+        listed: list[dict[str, Any]] = remote.json(clone, "ls", "--json")
+    except AgentmuxError:
+        return None
+    return next((item for item in listed if item.get("name") == name), None)
 
 
 def unknown_cost(row: RemoteRow) -> dict[str, Any]:
