@@ -37,10 +37,8 @@ class ConflictsView:
         """In a worker thread: start the conflict radar (its own thread); its reports come back
         as messages."""
         try:
-            watcher = self.manager.host.radar_watcher(
-                self.manager.conflict_radar(),
-                self.manager.repo,
-                lambda report: self.app.post_message(ConflictsUpdated(report)),
+            watcher = self.manager.radar_watcher(
+                lambda report: self.app.post_message(ConflictsUpdated(report))
             )
         except AgentmuxError as exc:
             self.app.post_message(CoreFailed(f"conflict radar: {exc.message}"))

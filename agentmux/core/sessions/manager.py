@@ -36,12 +36,13 @@ from agentmux.core.state import StateStore
 from agentmux.core.tmux.socket_pin import SocketPin
 
 if TYPE_CHECKING:
+    # Imported where they are used: the settings' models, the collaborators for budgets, merges
+    # and other hosts (and what they import) cost a CLI verb that needs none of them most of its
+    # start-up.
     from agentmux.core.config.settings import Config
-
-    # Imported where they are used: the collaborators for budgets, merges and other hosts (and
-    # what they import) cost a CLI verb that needs none of them a third of its start-up.
-    from agentmux.core.git.conflicts import ConflictRadar
+    from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
     from agentmux.core.git.merge import MergePlan
+    from agentmux.core.git.radar_watch import RadarWatcher
     from agentmux.core.host import Host, PaneInfo, Screen, WorkAtRisk
     from agentmux.core.host.cockpit import CockpitMirror
     from agentmux.core.metrics.budgets import BudgetState
@@ -384,6 +385,14 @@ class SessionManager:
     def conflict_radar(self) -> ConflictRadar:
         """A conflict radar over this repository's sessions (snapshots kept in agentmux's dir)."""
         return self.merging.conflict_radar()
+
+    def radar_watcher(self, on_report: Callable[[ConflictReport], object]) -> RadarWatcher:
+        """The conflict radar kept current: this machine's worktrees watched, the sessions on
+        other hosts compared through the work their hosts export (see
+        :class:`~agentmux.core.git.radar_watch.RadarWatcher`)."""
+        watcher = self.host.radar_watcher(self.conflict_radar(), self.repo, on_report)
+        watcher.remote_work = self.remote.exported_work
+        return watcher
 
     def merge_plan(
         self,

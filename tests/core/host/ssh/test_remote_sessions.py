@@ -8,12 +8,16 @@ What the remote did is read independently: files in its worktrees as root, its g
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agentmux.core.git.conflicts import ConflictReport, Verdict
+from agentmux.core.git.snapshots import Snapshot
 from agentmux.core.sessions.manager import SessionManager
 from tests.conftest import CliResult, git, run_cli, wait_for
 from tests.core.host.ssh.conftest import as_remote_user
@@ -230,6 +234,42 @@ def test_a_remote_and_a_local_session_conflict_to_the_hunk(repo: Path, build1: s
     ]
     assert git(repo, "show", f"{wip}:README.md") == "far"
     assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == "M README.md"
+    assert_the_radar_compares_the_remote_session(repo, near)
+
+
+def assert_the_radar_compares_the_remote_session(repo: Path, near: Path) -> None:
+    """The TUI's radar (the watcher the cockpit runs) sees the remote session's work too: its
+    host's export arrives on the radar's own thread, and a save here is compared with it as
+    it was fetched, without asking the host again."""
+    manager = SessionManager.open(repo)
+    reports: list[ConflictReport] = []
+    asked: list[float] = []
+    watcher = manager.radar_watcher(reports.append)
+    fetch = watcher.remote_work
+    assert fetch is not None
+
+    def counted() -> Mapping[str, Snapshot]:
+        asked.append(time.monotonic())
+        return fetch()
+
+    watcher.remote_work = counted
+    watcher.remote_seconds = 3600  # asked once, when the session elsewhere first appears
+    watcher.set_records([*manager.sessions(), *manager.remote.records()])
+    watcher.start()
+    try:
+
+        def verdict() -> Verdict | None:
+            pair = reports[-1].pair("near", "far") if reports else None
+            return pair.verdict if pair else None
+
+        wait_for(lambda: verdict() is Verdict.CONFLICT, timeout=30, what="the radar's conflict")
+        (near / "README.md").write_text("far")  # the same change as the host's: no conflict
+        wait_for(lambda: verdict() is Verdict.OVERLAP, timeout=10, what="the save compared")
+        assert len(asked) == 1, "a save here asked the host again"
+        assert not watcher.errors, watcher.errors
+    finally:
+        watcher.stop()
+        manager.close()
 
 
 def test_a_remote_sessions_work_is_reviewed_committed_and_merged_here(
