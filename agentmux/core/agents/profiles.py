@@ -25,12 +25,19 @@ SESSION_ID_FIELD = "{session_id}"
 
 # Claude Code is ready when its input box is on screen, empty: older versions print "? for
 # shortcuts" under it; 2.1.3xx shows a bare "❯" line between two rules. A prompt pasted earlier
-# (into the folder-trust question, whose choices read "❯ 1. Yes, ...") would be lost.
+# (into the folder-trust question, whose choices read "❯ 1. Yes, ..." in older versions and
+# "❯ No, exit" / "Yes, I trust this folder" in 2.1.330) would be lost.
 CLAUDE_READY = r"(?m)\? for shortcuts|^❯\s*$"
 DEMO_READY = r"demo ❯"
 # "Waiting for you" read off the screen: a fallback until agents report it through hooks. These are
 # the questions each agent asks before it acts; they must be checked against the real CLIs.
-CLAUDE_WAITING = r"Do you want to |Would you like to |❯ 1\. Yes|Enter to continue"
+# Claude Code 2.1.330's trust question (tests/fixtures/claude_trust_question_*.txt) fires no hook:
+# its "Yes, I trust this folder" choice is cut off in a short pane, its footer "Enter to confirm ·
+# Esc to cancel" is not; the binary also has "To trust this folder, first make the window taller".
+CLAUDE_WAITING = (
+    r"Do you want to |Would you like to |❯ 1\. Yes|Enter to continue"
+    r"|Yes, I trust this folder|make the window taller|Enter to confirm · Esc to"
+)
 # Codex 0.169 asks "Trust this folder?" in a worktree it has not seen; its idle composer shows
 # "? for shortcuts" under the input line (and not in that question), so a prompt waits for it.
 CODEX_READY = r"\? for shortcuts"
