@@ -34,6 +34,7 @@ def _duration(seconds: float) -> str:
 def cmd_ls(args: argparse.Namespace) -> int:
     """List sessions."""
     manager = open_manager(quiet=True)
+    asked = remote_verbs.HostsAsked(manager, args.all)
     manager.reconcile()
     kick_deliveries(manager)
     records = manager.sessions(include_removed=args.all)
@@ -49,10 +50,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             row["idle_seconds"] = manager.idle_seconds(record, panes)
             row["worktree_exists"] = manager.host.worktree_present(Path(record.worktree))
             rows.append(row)
-        rows += remote_verbs.remote_rows(manager, args.all)
+        rows += remote_verbs.remote_rows(manager, asked)
         out.print_json(json.dumps(rows))
         return 0
-    remote = remote_verbs.remote_records(manager, args.all)
+    remote = remote_verbs.remote_records(manager, asked)
     if not records and not remote:
         out.print("no sessions yet: start one with `agentmux new [PROMPT]`")
         return 0

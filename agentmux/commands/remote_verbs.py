@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -57,16 +58,48 @@ def new_on_host(
     return 0
 
 
-def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str, Any]]:
-    """``ls --json`` rows of the sessions on other hosts, after asking each host."""
-    if not manager.store.remote_sessions(include_removed):
-        return []  # and the ssh and hosts modules are not even loaded
+class HostsAsked:
+    """The hosts asked how their sessions are on a thread of its own, started before this
+    machine's sessions are reconciled: the two wait on different processes, so a listing takes
+    the longer of them, not their sum. Nothing is started when no session runs elsewhere (and
+    the ssh and hosts modules are not even loaded)."""
+
+    def __init__(self, manager: SessionManager, include_removed: bool) -> None:
+        self.include_removed = include_removed
+        self._failed: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if manager.store.remote_sessions(include_removed):
+            self._thread = threading.Thread(
+                target=self._ask, args=(manager,), name="agentmux-hosts", daemon=True
+            )
+            self._thread.start()
+
+    def _ask(self, manager: SessionManager) -> None:
+        try:
+            manager.remote.refresh()
+        except BaseException as exc:  # raised again in the caller's thread by wait()
+            self._failed = exc
+
+    def wait(self) -> bool:
+        """Wait for the answers (each host's problem kept in ``manager.remote.problems``);
+        whether any host was asked."""
+        if self._thread is None:
+            return False
+        self._thread.join()
+        if self._failed is not None:
+            raise self._failed
+        return True
+
+
+def remote_rows(manager: SessionManager, asked: HostsAsked) -> list[dict[str, Any]]:
+    """``ls --json`` rows of the sessions on other hosts, once ``asked`` has their answers."""
+    if not asked.wait():
+        return []
     from agentmux.core.sessions import remote_sessions  # noqa: PLC0415 - only with remote rows
 
-    manager.remote.refresh()
     say_problems(manager)
     rows = []
-    for stored in manager.remote.rows(include_removed):
+    for stored in manager.remote.rows(asked.include_removed):
         record = remote_sessions.remote_record(stored)
         if record is None:
             continue
@@ -78,13 +111,13 @@ def remote_rows(manager: SessionManager, include_removed: bool) -> list[dict[str
     return rows
 
 
-def remote_records(manager: SessionManager, include_removed: bool) -> list[SessionRecord]:
-    """The sessions on other hosts, after asking each host (none asked when there are none)."""
-    if not manager.store.remote_sessions(include_removed):
+def remote_records(manager: SessionManager, asked: HostsAsked) -> list[SessionRecord]:
+    """The sessions on other hosts, once ``asked`` has their answers (none when none runs
+    elsewhere)."""
+    if not asked.wait():
         return []
-    manager.remote.refresh()
     say_problems(manager)
-    return manager.remote.records(include_removed)
+    return manager.remote.records(asked.include_removed)
 
 
 def say_problems(manager: SessionManager) -> None:
