@@ -69,10 +69,8 @@ def _offer_removal(manager: SessionManager, plan: MergePlan, remove: bool | None
                         f"its agent is still running on host {row.host}; stop it first "
                         f"(agentmux stop {name}), then agentmux rm {name}"
                     )
-                # Its commits are in the base branch here now, which its host cannot see (so it
-                # would call them unmerged): they are safe, and the host archives what it
-                # removes anyway.
-                manager.remote.remove(name, force=True)
+                # Its host was told which tip landed here (tell_hosts): its own rules apply.
+                manager.remote.remove(name)
                 continue
             manager.remove(name)
         except AgentmuxError as exc:  # the core's safety rules still apply
@@ -119,7 +117,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
                     f"and {plan.into} is unchanged."
                 )
         try:
-            manager.land_merge(plan)
+            untold = manager.land_merge(plan)
         except KeyboardInterrupt:
             # A Ctrl-C during landing waits for it: say that it landed before exiting.
             if _head(manager, plan.into) != plan.result:
@@ -130,6 +128,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
                 markup=False,
             )
             return 130
+        for note in untold:
+            err.print(f"agentmux: {note}.", markup=False)
         if args.json:
             print(json.dumps({**plan_json(plan), "merged": True}, indent=2))
         else:

@@ -199,6 +199,24 @@ def cmd_socket(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merged(args: argparse.Namespace) -> int:
+    """Record that a session's tip was merged in the repository driving this host (its target
+    is not in this clone, so without this its commits would look unmerged here)."""
+    from agentmux.core.git.merged import (  # noqa: PLC0415 - this verb's only
+        merged_event_data,
+        record_merged,
+    )
+
+    manager = open_manager(quiet=True)
+    try:
+        record = manager.get(args.name)
+        data = merged_event_data(args.into, args.tip, args.commit, args.squash, elsewhere=True)
+        record_merged(manager.store, record.id, data)
+    finally:
+        manager.close()
+    return 0
+
+
 def register(verbs: Any) -> None:
     """Add the hidden verbs a host's agentmux runs for the agentmux driving it."""
     clone = add_verb(verbs, "_host-clone", cmd_host_clone, None)
@@ -207,3 +225,9 @@ def register(verbs: Any) -> None:
     add_verb(verbs, "_socket", cmd_socket, None)
     export = add_verb(verbs, "_export-work", cmd_export_work, None)
     export.add_argument("names", nargs="+")
+    merged = add_verb(verbs, "_merged", cmd_merged, None)
+    merged.add_argument("name")
+    merged.add_argument("--into", required=True, help="the branch it landed on, over there")
+    merged.add_argument("--tip", required=True, help="the session's commit that landed")
+    merged.add_argument("--commit", required=True, help="that branch's new head")
+    merged.add_argument("--squash", action="store_true")

@@ -3,7 +3,9 @@
 A plain merge makes the session's commits reachable from the target branch, so git alone can tell
 they are merged. A squash merge does not: the target gets one new commit and the session's commits
 stay outside it. The ``merged`` event agentmux records (target, the session's tip, the squash flag)
-is what says those commits are in.
+is what says those commits are in. So it does on a host for a session merged in another
+repository (the one that drives the host from another machine, ``elsewhere``): whatever the
+merge, its target is not in the host's clone.
 """
 
 from __future__ import annotations
@@ -27,18 +29,26 @@ class SquashMerge:
     tip: str
 
 
-def merged_event_data(into: str, tip: str, commit: str, squash: bool) -> dict[str, Any]:
-    """The data of a ``merged`` event (``commit`` is the target's new head)."""
-    return {"into": into, "tip": tip, "commit": commit, "squash": squash}
+def merged_event_data(
+    into: str, tip: str, commit: str, squash: bool, *, elsewhere: bool = False
+) -> dict[str, Any]:
+    """The data of a ``merged`` event (``commit`` is the target's new head; ``elsewhere``: it
+    landed in another repository, so ``into`` is not a branch here)."""
+    data: dict[str, Any] = {"into": into, "tip": tip, "commit": commit, "squash": squash}
+    if elsewhere:
+        data["elsewhere"] = True
+    return data
 
 
 def last_squash_merge(store: StateStore, session_id: str) -> SquashMerge | None:
-    """The session's newest squash merge, or None when its newest merge was not a squash."""
+    """The session's newest squash merge (or merge landed elsewhere: its commits are not
+    reachable here either), or None when its newest merge was a plain one here."""
     event = store.last_event(session_id, MERGED_EVENT)
     if event is None:
         return None
     data = event["data"]
-    if not data.get("squash") or not isinstance(data.get("tip"), str):
+    taken = data.get("squash") or data.get("elsewhere")
+    if not taken or not isinstance(data.get("tip"), str):
         return None
     return SquashMerge(str(data.get("into", "")), data["tip"])
 

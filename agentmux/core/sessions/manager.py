@@ -406,9 +406,10 @@ class SessionManager:
         """Plan merging the named sessions (every live one when ``names`` is None)."""
         return self.merging.plan(names, into=into, squash=squash, commit=commit, dry_run=dry_run)
 
-    def land_merge(self, plan: MergePlan) -> None:
-        """Move the base branch to the plan's result (all or nothing) and record each merge."""
-        self.merging.land(plan)
+    def land_merge(self, plan: MergePlan) -> list[str]:
+        """Move the base branch to the plan's result (all or nothing) and record each merge
+        (a remote session's on its host too); a sentence for each host that was not told."""
+        return self.merging.land(plan)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """Uncommitted/untracked paths and commits not in the base that removal would drop

@@ -28,7 +28,7 @@ from agentmux.core.git.merged import (
 from agentmux.core.host import WorkAtRisk
 from agentmux.core.records import SessionRecord, Status
 from agentmux.core.sessions.commit_work import commit_for_merge
-from agentmux.core.sessions.remote_merge import prepare_remote
+from agentmux.core.sessions.remote_merge import prepare_remote, tell_hosts
 from agentmux.core.sessions.remote_sessions import remote_record
 
 if TYPE_CHECKING:
@@ -109,15 +109,18 @@ class Merging:
 
     def _record_merged(self, plan: MergePlan, step: MergeStep) -> None:
         if self.manager.store.remote_by_id(step.session_id) is not None:
-            return  # its history is its host's (events here belong to this machine's sessions)
+            return  # its host records it (tell_hosts); events here are this machine's sessions'.
         data = merged_event_data(plan.into, step.tip, plan.result, plan.squash)
         record_merged(self.manager.store, step.session_id, data)
 
-    def land(self, plan: MergePlan) -> None:
+    def land(self, plan: MergePlan) -> list[str]:
         """See :meth:`SessionManager.land_merge`."""
         m = self.manager
         land(m.repo, plan, m.home, self._record_merged)
         record_merge(m.store, plan, m.sessions, m.conflict_radar)
+        # After the landing, not inside it: a host slow to answer never holds the landing's
+        # lock and signals.
+        return tell_hosts(m, plan)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:
         """See :meth:`SessionManager.work_at_risk`."""

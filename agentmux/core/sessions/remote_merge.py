@@ -4,7 +4,9 @@ Before a plan, each host exports its sessions' work in progress and their branch
 (:meth:`~agentmux.core.sessions.remote_sessions.RemoteSessions.exported_work`). A session with
 uncommitted work on its host is left out, as a local one is, unless the merge commits work first
 (``--commit``): then its host's agentmux commits it there (``agentmux commit``), and the new tip
-is fetched before planning. A merge lands on the local base branch.
+is fetched before planning. A merge lands on the local base branch; then each host is told
+which tip of its session landed (``_merged``, recorded there as a merge made elsewhere), so its
+``rm`` counts those commits as merged, as this repository does for a local session.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from agentmux.core.git import repo as git
 from agentmux.core.records import SessionRecord, Status
 
 if TYPE_CHECKING:
+    from agentmux.core.git.merge import MergePlan
     from agentmux.core.sessions.manager import SessionManager
 
 
@@ -68,3 +71,23 @@ def _commit_there(manager: SessionManager, record: SessionRecord) -> str | None:
     except AgentmuxError as exc:
         return f"its work on host {record.host} was not committed: {exc.message.rstrip('.')}"
     return None
+
+
+def tell_hosts(manager: SessionManager, plan: MergePlan) -> list[str]:
+    """After ``plan`` landed here: record on each remote session's host which of its tips
+    landed. Returns a sentence for each host not told (its ``rm`` then needs ``--force``)."""
+    notes: list[str] = []
+    for step in plan.steps:
+        row = manager.store.remote_by_id(step.session_id)
+        if row is None or row.removed_at is not None:
+            continue
+        try:
+            remote = manager.remote.host(row.host)
+            args = ["--into", plan.into, "--tip", step.tip, "--commit", plan.result]
+            remote.run(row.clone, "_merged", step.name, *args, *(["--squash"] * plan.squash))
+        except AgentmuxError as exc:
+            notes.append(
+                f"host {row.host} was not told that {step.name} is merged "
+                f"({exc.message.rstrip('.')}): removing it there needs --force"
+            )
+    return notes

@@ -310,6 +310,10 @@ def test_a_remote_sessions_work_is_reviewed_committed_and_merged_here(
     assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == ""
     missing = run_cli(repo, "diff", "nope")
     assert missing.code != 0
+    # Its host was told what landed here: removing it follows the usual rules, no --force.
+    ok(run_cli(repo, "stop", "far"))
+    ok(run_cli(repo, "rm", "far"))
+    assert "far" not in ls(repo)
 
 
 def test_spend_on_a_host_is_counted_here_and_unknown_while_it_is_away(
