@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from rich.style import Style
@@ -39,17 +39,24 @@ from agentmux.core.metrics.conflict_stats import (
 from agentmux.core.metrics.cost_report import (
     COLUMNS,
     row,
+    row_from_json,
     seconds_text,
     total_row,
+    total_row_of_rows,
     usd_text,
 )
 from agentmux.core.metrics.prices import cost_of, price_source
 from agentmux.core.metrics.usage import UsageSample
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.state import StateStore
 
 BUCKETS = 48
 """Equal time slices a session's life is cut into for its chart."""
 TOTAL_KEY = "__total__"
+#: Row keys of sessions on other hosts (their spend is their host's ``cost --json``).
+REMOTE_KEY = "__host__:"
+#: How often the panel asks the hosts how much their sessions spent (one ``cost`` there each).
+REMOTE_COST_SECONDS = 30.0
 """Row key of the total row (session ids are UUIDs, so it cannot clash)."""
 NO_TRANSCRIPT = "no transcript yet: spend unknown"
 CONFLICTS_TITLE = "[b]conflicts between sessions[/b]"
@@ -168,6 +175,15 @@ class ConflictStatsLoaded(Message):
         self.error = error
 
 
+class RemoteCostsLoaded(Message):
+    """The spend of the sessions on other hosts was read (their hosts' ``cost --json`` rows; a
+    host not reached gives rows whose figures are unknown)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
 class CostScreen(ModalScreen[None]):
     """What each session spent, as `agentmux cost` shows it, and how its spend grew."""
 
@@ -202,6 +218,8 @@ class CostScreen(ModalScreen[None]):
         self.conflict_source = conflicts
         self.conflict_stats: ConflictStats | None = None
         """The conflict statistics shown (None: not read yet, or unreadable)."""
+        self.remote_rows: list[dict[str, Any]] = []
+        """The sessions on other hosts, as their hosts last reported their spend."""
         self.series: SpendSeries | None = None
         """The series charted for the highlighted row (None: no transcript)."""
         self._source = price_source()
@@ -231,6 +249,8 @@ class CostScreen(ModalScreen[None]):
             table.add_column(column, key=column)
         self.app.theme_changed_signal.subscribe(self, self._restyle)
         self._refresh()
+        self._load_remote_costs()
+        self.set_interval(REMOTE_COST_SECONDS, self._load_remote_costs)
         conflicts = self.query_one("#conflicts", DataTable)
         conflicts.can_focus = False
         for column in CONFLICT_COLUMNS:
@@ -244,6 +264,20 @@ class CostScreen(ModalScreen[None]):
             return
         self._load_conflicts()
         self.set_interval(CONFLICT_REFRESH_SECONDS, self._load_conflicts)
+
+    @work(thread=True, exclusive=True, group="remote-costs")
+    def _load_remote_costs(self) -> None:
+        """Ask the hosts for their sessions' spend, off the loop (nothing when none runs
+        elsewhere); it comes back as a message."""
+        manager = getattr(self.app, "manager", None)
+        if not isinstance(manager, SessionManager) or not manager.store.remote_sessions():
+            return
+        self.post_message(RemoteCostsLoaded(manager.remote.cost_rows(include_removed=False)))
+
+    def on_remote_costs_loaded(self, message: RemoteCostsLoaded) -> None:
+        """Show the hosts' sessions under this machine's, and count them in the total."""
+        self.remote_rows = message.rows
+        self._refresh()
 
     @work(thread=True, exclusive=True, group="conflict-stats")
     def _load_conflicts(self) -> None:
@@ -287,7 +321,7 @@ class CostScreen(ModalScreen[None]):
         source = f"spend per session (prices: {escape(self._source)})"
         if metrics is None:
             note = "collecting…"
-        elif not metrics:
+        elif not metrics and not self.remote_rows:
             note = "no sessions yet"
         else:
             note = "↑↓ picks the session to chart"
@@ -299,7 +333,12 @@ class CostScreen(ModalScreen[None]):
     def _rows(self) -> list[tuple[str, tuple[str, ...], str | None]]:
         metrics = self.metrics or []
         rows = [(m.record.id, tuple(row(m)), level(m.budget_used)) for m in metrics]
-        if metrics:
+        elsewhere = self.remote_rows
+        rows += [(f"{REMOTE_KEY}{r['id']}", tuple(row_from_json(r)), None) for r in elsewhere]
+        if elsewhere:
+            every = [*(m.to_json() for m in metrics), *elsewhere]
+            rows.append((TOTAL_KEY, tuple(total_row_of_rows(every)), "total"))
+        elif metrics:
             rows.append((TOTAL_KEY, tuple(total_row(metrics)), "total"))
         return rows
 
@@ -385,6 +424,9 @@ class CostScreen(ModalScreen[None]):
             self.series = self._pooled_series(metrics)
             missing = sum(m.usage is None for m in metrics)
             note = f" ({missing} without a transcript, not counted)" if missing else ""
+            if self.remote_rows:
+                # Their transcripts are on their hosts: the total row counts them, no chart.
+                note += f" ({len(self.remote_rows)} on other hosts, not charted)"
             title.update(f"[b]all sessions[/b] · spend over time{note}")
         elif found is not None:
             self.series = self._series(found)

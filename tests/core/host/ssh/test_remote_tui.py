@@ -3,24 +3,31 @@ into in insert mode, and the host going away and coming back under a running TUI
 
 from __future__ import annotations
 
+import json
+import pwd
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
+from agentmux.core.metrics.cost_report import count_text, total_row_of_rows, usd_text
 from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
+from agentmux.ui.cost_screen import REMOTE_KEY, TOTAL_KEY, CostScreen, CostTable
 from agentmux.ui.modals import NewSessionScreen
 from agentmux.ui.review_screen import ReviewScreen
 from tests.conftest import screen, wait_for
-from tests.core.host.ssh.sshd import Sshd
+from tests.core.host.ssh.conftest import as_remote_user
+from tests.core.host.ssh.sshd import REMOTE_USER, Sshd
 from tests.ui.test_tui import SIZE, RecordingApp, until
 
 pytestmark = pytest.mark.slow
 
 
 async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away(
-    repo: Path, build1: str, server: Sshd
+    repo: Path, build1: str, server: Sshd, remote_agentmux: Path
 ) -> None:
     manager = SessionManager.open(repo)
     try:
@@ -64,6 +71,8 @@ async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away
             assert not isinstance(app.screen, ReviewScreen)
             assert any("runs on host build1" in str(n.message) for n in app._notifications)
 
+            await assert_the_cost_panel_counts_the_host(pilot, app, far.worktree, remote_agentmux)
+
             server.stop()
             try:
                 await until(
@@ -95,3 +104,38 @@ async def test_a_remote_pane_is_live_typed_into_and_survives_its_host_going_away
             await pilot.press("q")
     finally:
         manager.close()
+
+
+async def assert_the_cost_panel_counts_the_host(
+    pilot: Pilot[None], app: RecordingApp, worktree: str, program: Path
+) -> None:
+    """The cost panel lists the remote session with the figures its host reports (read here
+    independently: that host's own ``cost --json``, run as its user with no ssh, in the
+    environment a login there has) and counts it in the total."""
+    await pilot.press("dollar_sign")
+    assert isinstance(app.screen, CostScreen)
+    panel = app.screen
+    await until(lambda: bool(panel.remote_rows), timeout=30, what="the host's spend")
+    clone = as_remote_user(
+        "git", "-C", worktree, "rev-parse", "--path-format=absolute", "--git-common-dir"
+    )
+    home = pwd.getpwnam(REMOTE_USER).pw_dir
+    login = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin"]
+    there = json.loads(as_remote_user(*login, str(program), "-C", clone, "cost", "--json"))
+    (far,) = [s for s in there["sessions"] if s["name"] == "far"]
+    await until(
+        lambda: any(r.get("tokens") == far["tokens"] for r in panel.remote_rows),
+        timeout=40,
+        what="the panel's figures to catch up with the host's",
+    )
+    table = panel.query_one(CostTable)
+    cells = [str(c) for c in table.get_row(f"{REMOTE_KEY}{far['id']}")]
+    assert cells[0] == "far @build1"
+    tokens = far["tokens"]
+    assert cells[3] == count_text(tokens["input"] if tokens else None)
+    assert cells[4] == count_text(tokens["output"] if tokens else None)
+    assert cells[7] == usd_text(None if far["cost_usd"] is None else Decimal(far["cost_usd"]))
+    total = [str(c) for c in table.get_row(TOTAL_KEY)]
+    every = [*(m.to_json() for m in panel.metrics or []), *panel.remote_rows]
+    assert total == total_row_of_rows(every)
+    await pilot.press("escape")
