@@ -9,7 +9,6 @@ from typing import Any
 
 from agentmux.commands.common import add_verb, err, kick_deliveries, open_manager, out
 from agentmux.core.errors import AgentmuxError
-from agentmux.core.sessions.manager import SessionManager
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -26,7 +25,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         here = [n for n in args.names if n not in elsewhere]
         outcomes = resume_sessions(manager, None if args.all else here) if args.all or here else []
         kick_deliveries(manager)
-        remote = resume_remote(manager, elsewhere, every=args.all)
+        remote = manager.remote.resume(elsewhere, every=args.all)
         if args.json:
             rows = list(remote)
             for outcome in outcomes:
@@ -53,27 +52,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         manager.close()
     return 1 if any(kind == "refused" for kind, _ in said) else 0
-
-
-def resume_remote(
-    manager: SessionManager, names: list[str], *, every: bool
-) -> list[dict[str, Any]]:
-    """Resume sessions on other hosts, each host by its own ``resume --json`` (every resumable
-    one of this repository's with ``every``): its rows, each with its ``"host"``."""
-    found: list[dict[str, Any]] = []
-    for (host, clone), sessions in manager.remote.by_clone().items():
-        wanted = [row.name for row in sessions if every or row.name in names]
-        if not wanted:
-            continue
-        args = ["resume", "--json", *(["--all"] if every else wanted)]
-        try:
-            result = manager.remote.host(host).run_raw(clone, args)
-            rows: list[dict[str, Any]] = json.loads(result.stdout) if result.stdout.strip() else []
-        except (AgentmuxError, ValueError) as exc:
-            why = exc.message if isinstance(exc, AgentmuxError) else "it did not answer in JSON"
-            rows = [{"name": n, "outcome": "refused", "message": why} for n in wanted]
-        found += [{**row, "host": host} for row in rows]
-    return found
 
 
 def register(verbs: Any) -> None:

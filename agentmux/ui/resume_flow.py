@@ -15,8 +15,9 @@ from textual.app import App
 from textual.message import Message
 from textual.notifications import SeverityLevel
 
-from agentmux.core.records import LOCAL_HOST, Status
+from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
+from agentmux.core.sessions.remote_sessions import resume_outcome
 from agentmux.core.sessions.resume import ResumeOutcome, resume_sessions
 from agentmux.ui.messages import CoreFailed, SessionView, StateChanged
 from agentmux.ui.modals import ConfirmScreen
@@ -38,12 +39,8 @@ class SessionsResumed(Message):
 
 
 def lost_names(sessions: Sequence[SessionView]) -> list[str]:
-    """The sessions on this machine whose tmux session is gone (a host offers its own)."""
-    return [
-        v.record.name
-        for v in sessions
-        if v.record.status is Status.LOST and v.record.host == LOCAL_HOST
-    ]
+    """The sessions whose tmux session is gone, here or on their host (one that rebooted)."""
+    return [v.record.name for v in sessions if v.record.status is Status.LOST]
 
 
 def offer_text(names: Sequence[str]) -> str:
@@ -93,7 +90,12 @@ class ResumeFlow:
 
     def _resume_in_thread(self, names: list[str]) -> None:
         try:
-            outcomes = resume_sessions(self.manager, names)
+            elsewhere = [n for n in names if self.manager.runs_elsewhere(n)]
+            here = [n for n in names if n not in elsewhere]
+            outcomes = resume_sessions(self.manager, here) if here else []
+            if elsewhere:  # each by its host's own resume, as `agentmux resume` does
+                rows = self.manager.remote.resume(elsewhere)
+                outcomes += [resume_outcome(row) for row in rows]
         except Exception as exc:  # a worker error must not take the TUI down
             message = getattr(exc, "message", None) or str(exc)
             self.app.post_message(CoreFailed(f"resume: {message}"))

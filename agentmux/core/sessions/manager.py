@@ -42,8 +42,7 @@ if TYPE_CHECKING:
     from agentmux.core.config.settings import Config
     from agentmux.core.git.conflicts import ConflictRadar, ConflictReport
     from agentmux.core.git.merge import MergePlan
-    from agentmux.core.git.radar_watch import RadarWatcher
-    from agentmux.core.host import Host, PaneInfo, Screen, WorkAtRisk
+    from agentmux.core.host import Host, PaneInfo, RadarWatcher, Screen, WorkAtRisk
     from agentmux.core.host.cockpit import CockpitMirror
     from agentmux.core.metrics.budgets import BudgetState
     from agentmux.core.metrics.collector import MetricsCollector, SessionMetrics

@@ -11,6 +11,7 @@ made, listed or removed, so its commits are reachable here even when the host go
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentmux.core.agents.profiles import resolve_profile
 from agentmux.core.config.hosts import get_host
@@ -34,6 +35,7 @@ from agentmux.core.state import RemoteRow
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
+    from agentmux.core.sessions.resume import ResumeOutcome
 
 #: The key of a stored row that holds the base branch here (the host only knows a commit).
 LOCAL_BASE_REF = "local_base_ref"
@@ -378,6 +380,27 @@ class RemoteSessions:
         self.manager.store.update_remote(row.id, row=found, reachable=True, removed_at=time.time())
         return host_ref(row.host, kept[0]) if kept else host_ref(row.host, branch)
 
+    def resume(self, names: Sequence[str], *, every: bool = False) -> list[dict[str, Any]]:
+        """Resume sessions on their hosts, each host by its own ``resume --json`` (every
+        resumable one of this repository's with ``every``): its rows, each with ``"host"``; a
+        host not reached refuses each of its sessions with its sentence."""
+        found: list[dict[str, Any]] = []
+        for (host, clone), sessions in self.by_clone().items():
+            wanted = [row.name for row in sessions if every or row.name in names]
+            if not wanted:
+                continue
+            args = ["resume", "--json", *(["--all"] if every else wanted)]
+            try:
+                result = self.host(host).run_raw(clone, args)
+                rows: list[dict[str, Any]] = (
+                    json.loads(result.stdout) if result.stdout.strip() else []
+                )
+            except (AgentmuxError, ValueError) as exc:
+                why = exc.message if isinstance(exc, AgentmuxError) else "it did not answer in JSON"
+                rows = [{"name": n, "outcome": "refused", "message": why} for n in wanted]
+            found += [{**row, "host": host} for row in rows]
+        return found
+
     def attach(self, name: str) -> int:
         """Attach full-screen (``ssh -t``) to the session on its host; the exit status."""
         row, remote = self.require(name)
@@ -423,3 +446,25 @@ def unknown_cost(row: RemoteRow) -> dict[str, Any]:
         "budget_usd": None,
         "malformed_lines": None,
     }
+
+
+_OUTCOMES: dict[str, Literal["resumed", "queued", "fresh"]] = {
+    "resumed": "resumed",
+    "queued": "queued",
+    "fresh": "fresh",
+}
+_MODES: dict[str, Literal["continue", "fresh"]] = {"continue": "continue", "fresh": "fresh"}
+
+
+def resume_outcome(row: dict[str, Any]) -> ResumeOutcome:
+    """A host's ``resume --json`` row (with ``"host"``) as this machine's outcome; what the host
+    said is kept, and where (an outcome this version does not know is a refusal)."""
+    from agentmux.core.sessions.resume import ResumeOutcome  # noqa: PLC0415 - its readers are heavy
+
+    return ResumeOutcome(
+        name=str(row.get("name")),
+        outcome=_OUTCOMES.get(str(row.get("outcome")), "refused"),
+        message=f"{row.get('message')} (on host {row.get('host')})",
+        mode=_MODES.get(str(row.get("mode"))),
+        conversation_id=row.get("conversation_id"),
+    )

@@ -18,10 +18,11 @@ from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.cost_screen import REMOTE_KEY, TOTAL_KEY, CostScreen, CostTable
 from agentmux.ui.modals import NewSessionScreen
 from agentmux.ui.review_screen import ReviewScreen
-from tests.conftest import screen, wait_for
+from tests.conftest import run_cli, screen, wait_for
 from tests.core.host.ssh.conftest import as_remote_user
 from tests.core.host.ssh.sshd import REMOTE_USER, Sshd
 from tests.ui.test_tui import SIZE, RecordingApp, until
+from tests.ui.test_tui_resume import OfferCountingApp
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +140,50 @@ async def assert_the_cost_panel_counts_the_host(
     every = [*(m.to_json() for m in panel.metrics or []), *panel.remote_rows]
     assert total == total_row_of_rows(every)
     await pilot.press("escape")
+
+
+async def test_a_session_lost_on_its_host_is_offered_and_resumed_there(
+    repo: Path, build1: str, server: Sshd, remote_agentmux: Path
+) -> None:
+    """The host rebooted (its tmux server gone): the TUI's one-time offer names its session
+    too, and resuming it has the host's agentmux resume it there, in the same grid."""
+    made = run_cli(
+        repo, "new", "--host", build1, "--agent", "demo", "--name", "far", "write a.txt one"
+    )
+    assert made.code == 0, made.err
+    manager = SessionManager.open(repo)
+    try:
+        far = manager.remote.records()[0]
+        wait_for((Path(far.worktree) / "a.txt").exists, timeout=30, what="the first turn")
+        clone = as_remote_user(
+            "git", "-C", far.worktree, "rev-parse", "--path-format=absolute", "--git-common-dir"
+        )
+        home = pwd.getpwnam(REMOTE_USER).pw_dir
+        login = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin"]
+        socket = json.loads(as_remote_user(*login, str(remote_agentmux), "-C", clone, "_socket"))[
+            "socket"
+        ]
+        as_remote_user(*login, "tmux", "-S", socket, "kill-server")  # the host rebooted
+        manager.remote.refresh(fetch=False)
+        assert manager.remote.records()[0].status is Status.LOST
+
+        app = OfferCountingApp(manager)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: bool(app.questions), timeout=30, what="the offer")
+            assert "1 session was lost" in app.questions[0] and "far" in app.questions[0]
+            await pilot.press("y")
+            await until(
+                lambda: any("(on host build1)" in str(n.message) for n in app._notifications),
+                timeout=30,
+                what="the host's outcome",
+            )
+            done = [str(n.message) for n in app._notifications if "on host build1" in n.message]
+            assert any(m.startswith("resumed far") for m in done), done
+            # Independently: the host's own listing says it runs again.
+            listed = json.loads(
+                as_remote_user(*login, str(remote_agentmux), "-C", clone, "ls", "--json")
+            )
+            assert [r["status"] for r in listed if r["name"] == "far"] == ["running"]
+            await pilot.press("q")
+    finally:
+        manager.close()
