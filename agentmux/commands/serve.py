@@ -9,7 +9,6 @@ The server listens on loopback unless ``--bind`` says otherwise. The verb import
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import shlex
 import socket
 import sys
@@ -57,6 +56,8 @@ def port_number(text: str) -> int:
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is reachable only from this machine."""
+    import ipaddress  # noqa: PLC0415 - only this verb needs it (the verbs' start-up is measured)
+
     if host == "localhost":
         return True
     try:
