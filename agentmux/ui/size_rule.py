@@ -6,8 +6,8 @@ cockpits with different cells would take the windows from each other; the rule i
 window (or the browser tab) getting the focus or being resized, and a cockpit starting, make it
 the latest; the others then leave the windows alone, and show the agents' screens at the size
 the latest one gave them (cut or padded), until they are used again. When the latest cockpit
-quits, another one takes the sizes over within a second. A read-only cockpit never sizes a
-window.
+quits (or is killed), another one takes the sizes over within a second. A read-only cockpit
+never sizes a window.
 
 The latest cockpit's id is kept in a small file beside the repository's tmux socket (one per
 tmux server, in agentmux's private socket directory): written atomically, read on each use.
@@ -32,10 +32,22 @@ class SizeRule:
         self.me = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     def _holder(self) -> str | None:
+        """The latest cockpit's id; None when none holds the sizes, or its process is gone (a
+        cockpit killed with ``kill -9`` never released them)."""
         try:
-            return self.marker.read_text(encoding="ascii").strip() or None
+            holder = self.marker.read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
             return None
+        pid = holder.partition("-")[0]
+        if holder == self.me or not pid.isdigit():
+            return holder or None
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass  # alive, another user's (EPERM)
+        return holder
 
     def sets_sizes(self) -> bool:
         """Whether this cockpit sizes the windows now: it was used last (or nobody claimed)."""
@@ -62,8 +74,10 @@ class SizeRule:
     def claim_if_free(self) -> bool:
         """Take the sizes over if no cockpit holds them (the latest one quit): one of the
         cockpits left wins, atomically. True when this one did."""
-        if self.passive:
+        if self.passive or self._holder() is not None:
             return False
+        if self.marker.exists():  # held by a cockpit that is gone: the last to write wins
+            return self.claim() and self._holder() == self.me
         try:
             fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError:

@@ -52,6 +52,10 @@ def test_every_route_needs_the_token_and_nothing_starts_without_it(
     assert status_of(served.url) == 200
     cookie = {"Cookie": f"agentmux_token={token}"}
     assert status_of(f"{base}static/js/textual.js", cookie) == 200
+    # The token from a page of another origin: refused too, nothing started.
+    evil = {**WEBSOCKET, **cookie, "Origin": "http://evil.example"}
+    assert status_of(f"{base}ws", evil) == 403
+    assert served.tuis() == []
     out, err = served.stop()
     # The token was printed once, in the URL, and never logged.
     assert out.count(token) == 1
