@@ -36,7 +36,7 @@ from textual.screen import Screen
 
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
-from agentmux.ui.client_mode import READ_ONLY_NOTICE, ClientMode
+from agentmux.ui.client_mode import READ_ONLY_NOTICE, ClientMode, exit_with_server
 from agentmux.ui.conflicts_view import ConflictsView
 from agentmux.ui.main_screen import (
     LEAVE_INSERT,
@@ -147,6 +147,8 @@ class AgentmuxApp(App[None]):
         read_only = self.client_mode.read_only
         self.push_screen(MainScreen(self._grid_mounted, READ_ONLY_NOTICE if read_only else ""))
         self.size_rule.claim()  # a cockpit that opens is the latest one used
+        if self.client_mode.web:
+            exit_with_server(self)
         self.set_interval(1.0, self._take_free_sizes)
         for problem in self.theme_problems:
             self.notify(problem, severity="warning", timeout=8)

@@ -9,6 +9,10 @@ slips by still changes nothing (:attr:`agentmux.core.sessions.manager.SessionMan
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
 from dataclasses import dataclass
 
 from textual.app import App
@@ -52,6 +56,24 @@ class ClientMode:
         if self.read_only and action in CHANGES:
             return f"read-only: {action.replace('_', ' ')} is not offered here"
         return f"{action} needs a terminal: run `agentmux attach NAME` in one"
+
+
+def exit_with_server(app: App[None], every: float = 1.0) -> None:
+    """In a browser tab's TUI: quit once the server that started it is gone (killed with
+    ``kill -9``, it could not end its TUIs): nobody can see or drive this one any more. The
+    agents keep running; if the app cannot quit within 3 s, the process ends anyway."""
+    server = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(every)
+        deadline = threading.Timer(3.0, os._exit, (0,))
+        deadline.daemon = True  # a clean exit does not wait for it
+        deadline.start()
+        with contextlib.suppress(RuntimeError):  # the app has stopped meanwhile
+            app.call_from_thread(app.exit)
+
+    threading.Thread(target=watch, name="agentmux-web-server-watch", daemon=True).start()
 
 
 def mode_of(app: App[object]) -> ClientMode:

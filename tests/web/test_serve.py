@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
+import psutil
 import pytest
 
 from agentmux.commands.serve import is_loopback, port_number, url_host
 from agentmux.core.errors import AgentmuxError
+from agentmux.core.records import Status
+from agentmux.core.sessions.manager import SessionManager
 from agentmux.web.token import make_token, read_token_file, same_token
 from tests.conftest import CliResult
 from tests.web.served import WEBSOCKET, Served, start_serve, status_of
@@ -185,3 +190,28 @@ def test_read_token_file(tmp_path: Path) -> None:
         path.write_bytes(bad)
         with pytest.raises(AgentmuxError, match=said):
             read_token_file(path)
+
+
+async def test_a_tabs_tui_ends_when_the_server_is_killed(
+    serve: Callable[..., Served], manager: SessionManager
+) -> None:
+    """``kill -9`` of the server leaves no TUI behind (nobody could reach it); agents go on."""
+    manager.create(agent="demo", name="solo", deliver=False)
+    served = serve()
+    cookie = {"Cookie": f"agentmux_token={served.token}"}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.ws_connect(f"{served.base}ws?width=100&height=30", headers=cookie) as ws,
+    ):
+        seen = b""
+        while b"solo" not in seen:  # the TUI is up: its grid shows the session
+            message = await asyncio.wait_for(ws.receive(), timeout=15)
+            if message.type == aiohttp.WSMsgType.BINARY:
+                seen += message.data
+        (tui,) = served.tuis()
+        assert "--web" in tui.cmdline()
+        served.proc.kill()
+        served.proc.wait()
+        _gone, alive = psutil.wait_procs([tui], timeout=10)
+        assert alive == [] or alive[0].status() == psutil.STATUS_ZOMBIE
+    assert manager.reconcile()[0].status is Status.RUNNING
