@@ -81,13 +81,24 @@ async def test_the_cockpit_in_a_browser(served: Served, sessions: SessionManager
         await page.keyboard.type("write typed.txt from a browser tab")
         await page.keyboard.press("Enter")
         typed = Path(manager.get("alpha").worktree) / "typed.txt"
-        await until(typed.exists, "the agent to write typed.txt")
-        assert typed.read_text() == "from a browser tab"
+        shown = await screen_text(page)
+
+        def wrote() -> bool:
+            return typed.exists() and typed.read_text() == "from a browser tab"
+
+        await until(
+            wrote,
+            "the agent to write typed.txt",
+            detail=lambda: f"the agent's pane:\n{screen(manager, 'alpha')}\nthe page:\n{shown}",
+        )
+        await until(
+            lambda: "write typed.txt from a browser tab" in prompts(manager, "alpha"),
+            "the prompt in the agent's transcript",
+        )
+        assert prompts(manager, "beta") == []
         # Ctrl+] only now: Textual handles it (a priority key) ahead of keys still queued.
         await page.keyboard.press("Control+BracketRight")
         await until_screen(page, lambda t: "i type" in footer(t), "insert mode left")
-        assert "write typed.txt from a browser tab" in prompts(manager, "alpha")
-        assert prompts(manager, "beta") == []
         # Closing the tab ends its TUI, never an agent.
         await page.close()
         await until(lambda: served.tuis() == [], "the tab's TUI to exit")
@@ -166,12 +177,15 @@ async def test_a_browser_and_a_terminal_cockpit_at_once(
         app = AgentmuxApp(other, refresh_seconds=0.3, radar=False)
         async with app.run_test(size=(200, 50)) as pilot:
             await until(lambda: len(app.grid.panes) == 2, "the terminal's grid")
-            terminal_width = next(iter(app.grid.panes.values())).size.width
-            assert terminal_width != browser_width
+
+            def terminal_width() -> int:
+                return next(iter(app.grid.panes.values())).size.width
+
             # The terminal cockpit opened last: it sizes the windows.
             await until(
-                lambda: window_width(manager, "alpha") == terminal_width, "the terminal's sizes"
+                lambda: window_width(manager, "alpha") == terminal_width(), "the terminal's sizes"
             )
+            assert terminal_width() != browser_width
             # A key in the browser: the browser's sizes again.
             await page.click("#terminal")
             await page.keyboard.press("Tab")
@@ -187,12 +201,11 @@ async def test_a_browser_and_a_terminal_cockpit_at_once(
                 lambda: window_width(manager, "alpha") == browser_width, "the browser's sizes"
             )
             await pilot.pause(1.0)
-            assert window_width(manager, "alpha") == browser_width
+            assert window_width(manager, "alpha") == browser_width != terminal_width()
             # A key in the terminal: its sizes.
             await pilot.press("tab")
-            terminal_width = next(iter(app.grid.panes.values())).size.width
             await until(
-                lambda: window_width(manager, "alpha") == terminal_width, "the terminal's sizes"
+                lambda: window_width(manager, "alpha") == terminal_width(), "the terminal's sizes"
             )
             assert "gamma" in await screen_text(page)
         other.close()

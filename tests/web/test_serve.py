@@ -192,6 +192,7 @@ def test_read_token_file(tmp_path: Path) -> None:
             read_token_file(path)
 
 
+@pytest.mark.slow
 async def test_a_tabs_tui_ends_when_the_server_is_killed(
     serve: Callable[..., Served], manager: SessionManager
 ) -> None:
