@@ -28,6 +28,7 @@ from agentmux.commands import (
     merge,
     remote_verbs,
     resume,
+    serve,
     trust,
 )
 from agentmux.commands.common import (
@@ -232,18 +233,23 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return hook.main(["--codex", args.payload or "{}"] if args.codex else [])
 
 
-def run_tui(manager: SessionManager, theme: str | None) -> int:
+def run_tui(
+    manager: SessionManager, theme: str | None, *, web: bool = False, read_only: bool = False
+) -> int:
     """Open the TUI on a repository's sessions; quitting leaves every agent running."""
     from agentmux.ui.app import AgentmuxApp  # noqa: PLC0415 - the headless verbs never load textual
 
     manager.on_event = lambda _event: None  # the TUI shows core events itself
-    AgentmuxApp(manager, theme=theme or manager.config.theme).run()
+    theme = theme or manager.config.theme
+    AgentmuxApp(manager, theme=theme, web=web, read_only=read_only).run()
     return 0
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    """``agentmux`` with no verb: the TUI."""
-    return run_tui(open_manager(quiet=True), args.theme)
+    """``agentmux`` with no verb: the TUI (``--web``: the one ``agentmux serve`` starts per
+    browser tab)."""
+    manager = open_manager(quiet=True)
+    return run_tui(manager, args.theme, web=args.web, read_only=args.web_read_only)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -262,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--theme",
         help="TUI theme (agentmux-dark, agentmux-light, agentmux-high-contrast, or one of yours)",
+    )
+    # The TUI that `agentmux serve` runs for a browser tab: no attach, and maybe read-only.
+    parser.add_argument("--web", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--read-only", dest="web_read_only", action="store_true", help=argparse.SUPPRESS
     )
     parser.set_defaults(func=cmd_default)
     verbs = parser.add_subparsers(title="verbs", metavar="VERB")
@@ -347,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.register(verbs)
     resume.register(verbs)
     trust.register(verbs)
+    serve.register(verbs)
     host_verbs.register(verbs)
     remote_verbs.register(verbs)
     hook_verb = verb(

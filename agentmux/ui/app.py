@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
@@ -35,8 +36,16 @@ from textual.screen import Screen
 
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
+from agentmux.ui.client_mode import READ_ONLY_NOTICE, ClientMode, exit_with_server
 from agentmux.ui.conflicts_view import ConflictsView
-from agentmux.ui.main_screen import LEAVE_INSERT, LEAVE_INSERT_LABEL, PALETTE, MainScreen, help_rows
+from agentmux.ui.main_screen import (
+    LEAVE_INSERT,
+    LEAVE_INSERT_LABEL,
+    PALETTE,
+    MainScreen,
+    help_rows,
+    refused_action,
+)
 from agentmux.ui.merge_flow import MergeFlow, MergeLanded, MergePlanned
 from agentmux.ui.messages import (
     ConflictsUpdated,
@@ -55,6 +64,7 @@ from agentmux.ui.pane_view import PaneView
 from agentmux.ui.panes import PaneGrid
 from agentmux.ui.resume_flow import ResumeFlow, SessionsResumed, lost_names
 from agentmux.ui.session_actions import SessionActions
+from agentmux.ui.size_rule import SizeRule
 from agentmux.ui.themes import DEFAULT_THEME, FALLBACK_VARIABLES, load_themes, use_themes
 
 __all__ = ["LEAVE_INSERT", "AgentmuxApp"]
@@ -68,6 +78,7 @@ class AgentmuxApp(App[None]):
     #grid { grid-gutter: 0; height: 1fr; }
     #empty { height: 1fr; content-align: center middle; text-align: center; }
     #overflow { height: auto; color: $text-muted; padding: 0 1; }
+    #mode { dock: top; height: 1; padding: 0 1; background: $warning; color: $background; }
     .-hidden { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -96,6 +107,8 @@ class AgentmuxApp(App[None]):
         mirror: bool = True,
         radar: bool = True,
         metrics_seconds: float = 2.0,
+        web: bool = False,
+        read_only: bool = False,
     ) -> None:
         # Textual asks for the theme variable defaults while it initialises: have them first.
         self._themes = load_themes()
@@ -103,6 +116,10 @@ class AgentmuxApp(App[None]):
         self._variable_defaults = {**FALLBACK_VARIABLES, **(shipped.variables if shipped else {})}
         super().__init__()
         self.manager = manager
+        #: In a browser (``agentmux serve``), read-only: what this cockpit may do.
+        self.client_mode = ClientMode(web=web, read_only=read_only)
+        manager.read_only = manager.read_only or read_only  # the core refuses changes too
+        self.size_rule = SizeRule(Path(f"{manager.host.socket}.sizes"), passive=read_only)
         self.refresh_seconds = refresh_seconds
         self.metrics_seconds = metrics_seconds
         self._radar_wanted = radar
@@ -111,6 +128,7 @@ class AgentmuxApp(App[None]):
         self.grid = PaneGrid(
             self, manager, self.attention, mirror=mirror, refresh=self.refresh_sessions
         )
+        self.grid.sets_sizes = self.size_rule.sets_sizes
         self.metrics_view = MetricsView(self, manager, self.grid, self.attention)
         self.conflicts_view = ConflictsView(self, manager, self.grid)
         self.session_actions = SessionActions(self, manager, self.grid)
@@ -126,7 +144,12 @@ class AgentmuxApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the grid, start mirroring and the periodic reconcile."""
-        self.push_screen(MainScreen(self._grid_mounted))
+        read_only = self.client_mode.read_only
+        self.push_screen(MainScreen(self._grid_mounted, READ_ONLY_NOTICE if read_only else ""))
+        self.size_rule.claim()  # a cockpit that opens is the latest one used
+        if self.client_mode.web:
+            exit_with_server(self)
+        self.set_interval(1.0, self._take_free_sizes)
         for problem in self.theme_problems:
             self.notify(problem, severity="warning", timeout=8)
         if notice := self.manager.config.trust_notice:  # what `agentmux new` says on stderr
@@ -145,6 +168,7 @@ class AgentmuxApp(App[None]):
     def on_unmount(self) -> None:
         """Disconnect; every agent keeps running."""
         self._stop_watching.set()
+        self.size_rule.release()
         self.grid.stop()
         self.conflicts_view.stop()
 
@@ -182,7 +206,8 @@ class AgentmuxApp(App[None]):
         """Lay out the panes for the current sessions and tell about changes."""
         if self.grid.take(message):
             self._refresh_metrics()  # spend in the titles at once, not after the first interval
-        self.call_later(self.resume_flow.offer_once, message.sessions)  # after the layout
+        if self.client_mode.allows("resume"):
+            self.call_later(self.resume_flow.offer_once, message.sessions)  # after the layout
         self.grid.lay_out(message)
 
     def on_output_updated(self, _message: OutputUpdated) -> None:
@@ -229,6 +254,23 @@ class AgentmuxApp(App[None]):
         """Show a core failure's one sentence."""
         self.notify(message.reason, severity="error", timeout=8)
 
+    # --- which cockpit sizes the agents' windows (agentmux.ui.size_rule) --------------------------
+
+    def _used(self) -> None:
+        """The user acts in this cockpit: it sets the agents' window sizes from now on."""
+        if self.size_rule.claim():
+            self.grid.resize_all()
+
+    def _take_free_sizes(self) -> None:
+        if self.size_rule.claim_if_free():
+            self.grid.resize_all()
+
+    @on(events.AppFocus)
+    @on(events.MouseDown)
+    @on(events.Resize)
+    def _activity(self) -> None:
+        self._used()
+
     @on(PaneView.Resized)
     def _pane_resized(self, message: PaneView.Resized) -> None:
         self.grid.pane_resized(message)
@@ -239,7 +281,11 @@ class AgentmuxApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         """In insert mode every key goes to the focused agent."""
+        self._used()
         self.grid.key(event)
+        refused = refused_action(event.key) if isinstance(self.screen, MainScreen) else None
+        if refused and not self.client_mode.allows(refused):
+            self.notify(self.client_mode.why_not(refused), severity="warning", timeout=3)
 
     def on_paste(self, event: events.Paste) -> None:
         """A paste in insert mode arrives in the agent as one bracketed paste."""
@@ -249,6 +295,8 @@ class AgentmuxApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The leave-insert chord exists (and shows in the footer) only in insert mode."""
+        if not self.client_mode.allows(action):
+            return False  # hidden from the footer, never run
         if action == "leave_insert":
             return self.grid.insert_mode
         # In insert mode every other key (Ctrl+P and Ctrl+Q included) belongs to the agent.
@@ -328,8 +376,8 @@ class AgentmuxApp(App[None]):
         self.metrics_view.open_panel()
 
     def action_help(self) -> None:
-        """List every key."""
-        self.push_screen(HelpScreen(help_rows()))
+        """List every key (those this cockpit offers)."""
+        self.push_screen(HelpScreen(help_rows(self.client_mode.allows)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action."""
@@ -337,4 +385,5 @@ class AgentmuxApp(App[None]):
         if not isinstance(screen, MainScreen):  # the screen the palette was opened on
             return
         for title, help_text, action in PALETTE:
-            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+            if self.client_mode.allows(action):
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))

@@ -71,16 +71,20 @@ class MainScreen(Screen[None]):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self, mounted: Callable[[], None]) -> None:
+    def __init__(self, mounted: Callable[[], None], notice: str = "") -> None:
+        """``notice``: a line shown above the grid (what this cockpit may not do)."""
         super().__init__()
         self._mounted = mounted
+        self._notice = notice
 
     def on_mount(self) -> None:
         """Lay out whatever sessions arrived before the grid existed."""
         self._mounted()
 
     def compose(self) -> ComposeResult:
-        """Grid, empty-state text, overflow line, footer."""
+        """Notice line, grid, empty-state text, overflow line, footer."""
+        if self._notice:
+            yield Static(self._notice, id="mode", markup=False)
         yield Static(EMPTY_TEXT, id="empty")
         yield Grid(id="grid")
         yield Static("", id="overflow")
@@ -93,9 +97,31 @@ def top_screen(app: App[None]) -> Screen[object] | None:
     return app.screen_stack[-1] if app.screen_stack else None
 
 
-def help_rows() -> list[tuple[str, str]]:
-    """Every binding, for the help screen and the docs."""
-    return [
+#: The action of each help row whose key changes something or needs a terminal (by its keys).
+_HELP_ACTIONS = {
+    "i or Enter": "insert",
+    "a": "attach",
+    "n": "new",
+    "b": "broadcast",
+    "x": "stop",
+    "d": "remove",
+    "r": "resume",
+    "m": "merge",
+}
+
+
+def refused_action(key: str) -> str | None:
+    """The app action the grid binds to ``key``, for saying why it did nothing."""
+    for binding in MainScreen.BINDINGS:
+        if isinstance(binding, Binding) and key in binding.key.split(","):
+            return binding.action.removeprefix("app.")
+    return None
+
+
+def help_rows(allows: Callable[[str], bool] = lambda _action: True) -> list[tuple[str, str]]:
+    """Every binding the cockpit offers (``allows`` an action), for the help screen and the
+    docs."""
+    rows = [
         ("1-9", "focus that pane"),
         ("Tab / Shift+Tab", "next / previous pane (mouse click works too)"),
         ("i or Enter", f"insert mode: every key goes to the agent; {LEAVE_INSERT_LABEL} leaves"),
@@ -116,3 +142,4 @@ def help_rows() -> list[tuple[str, str]]:
         ("?", "this help"),
         ("q", "quit (agents keep running)"),
     ]
+    return [row for row in rows if allows(_HELP_ACTIONS.get(row[0], ""))]

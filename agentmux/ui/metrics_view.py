@@ -61,11 +61,14 @@ class MetricsView:
         if latest is None:
             return
         try:
-            self.manager.deliver_held_all()
+            # A read-only cockpit types no held prompt and stops no agent: it only shows.
+            changes = not self.manager.read_only
+            if changes:
+                self.manager.deliver_held_all()
             # This machine's sessions: a host measures its own (`agentmux cost` asks it).
             here = [v.record for v in latest.sessions if v.record.host == LOCAL_HOST]
             metrics = self.manager.metrics(here, self._collector)
-            stopped = self.manager.enforce_budgets(metrics)
+            stopped = self.manager.enforce_budgets(metrics) if changes else []
         except AgentmuxError as exc:
             self.app.post_message(CoreFailed(f"metrics: {exc.message}"))
             return

@@ -85,6 +85,7 @@ class PaneGrid:
         self._after_paste: list[tuple[PaneView, str, str | None]] = []
         self.mirror = manager.cockpit_mirror(self._on_screen, self._on_state) if mirror else None
         self.hosts = HostLinks(app, self._host_problem, refresh)
+        self.sets_sizes: Callable[[], bool] = lambda: True  # see agentmux.ui.size_rule
 
     def start(self) -> None:
         """Start mirroring the agents' screens (nothing without a mirror)."""
@@ -124,7 +125,8 @@ class PaneGrid:
         """In a worker thread: reconcile with tmux; post what is true now. ``records_seen`` gets
         the records first (the conflict radar follows them)."""
         try:
-            records = self.manager.reconcile() + self.manager.remote.recent(REMOTE_EVERY_SECONDS)
+            records = self.manager.reconcile(drain=not self.manager.read_only)
+            records += self.manager.remote.recent(REMOTE_EVERY_SECONDS)
             panes = self.manager.last_panes
             now = time.monotonic()
             for record in records:
@@ -165,6 +167,8 @@ class PaneGrid:
             self.app.post_message(StateChanged())
 
     def _resize(self, pane: PaneView, width: int, height: int) -> None:
+        if not self.sets_sizes():
+            return  # another cockpit was used last: it sizes the windows
         work = partial(self._resize_in_thread, pane, width, height)
         self.app.run_worker(work, thread=True, group="resize")
 
@@ -421,6 +425,10 @@ class PaneGrid:
                 self.mirror.attach(pane.record)
         finally:
             self._attached = False
+        self.resize_all()
+
+    def resize_all(self) -> None:
+        """Size every agent's window to its cell again."""
         for each in self.panes.values():
             self._resize(each, each.size.width, each.size.height)
 

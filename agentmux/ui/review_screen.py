@@ -27,6 +27,7 @@ from agentmux.core.errors import AgentmuxError
 from agentmux.core.sessions.commit_work import AgentBusyError, CommitResult, commit_work
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.core.sessions.session_diff import ChangedFile, SessionDiff, file_patch, session_diff
+from agentmux.ui.client_mode import mode_of
 from agentmux.ui.modals import ConfirmScreen
 
 #: A longer diff is cut here on screen (``agentmux diff NAME`` prints all of it).
@@ -270,6 +271,10 @@ class ReviewScreen(Screen[None]):
         self.query_one("#status", Static).update(Text(text, style=style))
 
     # --- commit ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Commit and merge only where the cockpit may change things (not read-only)."""
+        return mode_of(self.app).allows(action)
 
     def action_commit(self) -> None:
         """Commit the session's work in progress on its branch (off the loop)."""

@@ -73,6 +73,7 @@ def commit_work(
     """Commit the session's work in progress on its branch, in its worktree (see the module
     docstring); raises :class:`AgentmuxError` with one sentence when it refuses
     (:class:`AgentBusyError` while the agent is in a turn, unless ``force``)."""
+    manager.writable("commit")
     record = manager.get(name)
     if message is not None and not message.strip():
         raise AgentmuxError("the commit message is empty; give one with -m, or leave -m out.")

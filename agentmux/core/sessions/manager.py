@@ -68,6 +68,9 @@ class SessionManager:
         if config is not None:
             self.__dict__["config"] = config  # the cached_property's value, given
         self.on_event = on_event
+        #: A read-only cockpit's manager (``agentmux serve --read-only``): every operation that
+        #: would change a session, type into an agent or move a branch raises instead.
+        self.read_only = False
         try:
             self.home = ensure_private_dir(repo.common_dir / "agentmux")
         except OSError as exc:
@@ -161,6 +164,11 @@ class SessionManager:
 
     # --- shared by the collaborators -------------------------------------------------------------
 
+    def writable(self, what: str) -> None:
+        """Raise (one sentence) when this manager is read-only; ``what`` is being refused."""
+        if self.read_only:
+            raise AgentmuxError(f"this cockpit is read-only: it does not {what}.")
+
     def emit(self, event: SessionEvent) -> None:
         """Tell the caller (CLI or UI) what happened."""
         self.on_event(event)
@@ -236,6 +244,7 @@ class SessionManager:
         budget: Decimal | None = None,
     ) -> SessionRecord:
         """Create a session: record, branch, worktree, and (when a slot is free) the agent."""
+        self.writable("start sessions")
         return self.lifecycle.create(
             agent=agent, name=name, base=base, prompt=prompt, deliver=deliver, budget=budget
         )
@@ -261,6 +270,7 @@ class SessionManager:
     def stop(self, name: str) -> SessionRecord:
         """End a session's agent (SIGTERM, then SIGKILL), or take a queued one off the queue
         (its host does, for a session on another host)."""
+        self.writable("stop agents")
         if self.runs_elsewhere(name):
             self.remote.stop(name)
             return self._remote_record(name)
@@ -271,6 +281,7 @@ class SessionManager:
     ) -> SessionRecord:
         """Remove a session's worktree (and tmux session), never losing work (by its host's
         rules, its work fetched here first, for a session on another host)."""
+        self.writable("remove sessions")
         row = self.store.remote_by_name(name)
         if row is not None:
             self.remote.remove(name, force=force, delete_branch=delete_branch)
@@ -287,6 +298,7 @@ class SessionManager:
 
     def deliver_prompt(self, session_id: str) -> bool:
         """Type a session's pending prompt once the agent is ready; True when delivered."""
+        self.writable("type prompts")
         return self.delivery.deliver_prompt(session_id)
 
     def pending_deliveries(self) -> list[SessionRecord]:
@@ -298,6 +310,7 @@ class SessionManager:
     ) -> SessionRecord:
         """Type ``text`` into a running session's agent, as a bracketed paste, then Enter (on
         the session's host when it runs on another)."""
+        self.writable("type into agents")
         if self.runs_elsewhere(name):
             self.remote.send(name, text, submit=submit, hold=hold)
             return self._remote_record(name)
@@ -306,6 +319,7 @@ class SessionManager:
     def broadcast(self, text: bytes, to: str = "all") -> list[str]:
         """Send ``text`` to several running sessions, here and on other hosts; return the names
         it reached."""
+        self.writable("type into agents")
         if not self.store.remote_sessions():
             return self.delivery.broadcast(text, to)
         if to in ("all", "idle"):
@@ -344,12 +358,14 @@ class SessionManager:
 
     def deliver_held(self, session_id: str, *, wait: bool = False) -> bool:
         """Type the oldest held prompt if the agent is idle now; True when one was typed."""
+        self.writable("type prompts")
         return self.held.deliver_held(session_id, wait=wait)
 
     def deliver_held_all(self, *, wait: bool = False) -> list[str]:
         """Release held prompts of every idle running session; the names that got one. With
         ``wait``, a session another process is typing into is waited for a moment (a turn's
         end must not find the lock taken by a ``send`` that already looked and give up)."""
+        self.writable("type prompts")
         return self.held.deliver_held_all(wait=wait)
 
     # --- budgets and metrics ---------------------------------------------------------------------
@@ -360,11 +376,13 @@ class SessionManager:
 
     def set_budget(self, name: str, usd: Decimal) -> SessionRecord:
         """Set (or raise) a session's budget; a reached budget that is raised lets prompts in."""
+        self.writable("change budgets")
         return self.budgets.set(name, usd)
 
     def enforce_budgets(self, metrics: Sequence[SessionMetrics]) -> list[str]:
         """Stop sessions whose known spend reached their budget: interrupt the agent, record it,
         and refuse further prompts. Returns the names newly stopped."""
+        self.writable("stop agents")
         return self.budgets.enforce(metrics)
 
     def metrics(
@@ -403,11 +421,13 @@ class SessionManager:
         dry_run: bool = False,
     ) -> MergePlan:
         """Plan merging the named sessions (every live one when ``names`` is None)."""
+        self.writable("merge")
         return self.merging.plan(names, into=into, squash=squash, commit=commit, dry_run=dry_run)
 
     def land_merge(self, plan: MergePlan) -> list[str]:
         """Move the base branch to the plan's result (all or nothing) and record each merge
         (a remote session's on its host too); a sentence for each host that was not told."""
+        self.writable("merge")
         return self.merging.land(plan)
 
     def work_at_risk(self, record: SessionRecord) -> WorkAtRisk:

@@ -142,6 +142,7 @@ def resume_sessions(manager: SessionManager, names: Sequence[str] | None) -> lis
     """Resume the named sessions (``None``: every resumable one), one outcome per name, in the
     order given. Refusals are outcomes too, never exceptions; the ids of sessions started are
     in ``manager.started_by_last_drain`` (their held prompts wait for a tick)."""
+    manager.writable("resume sessions")
     outcomes: dict[str, ResumeOutcome] = {}
     with manager.locked():
         manager.reconcile(drain=False, locked=True)
