@@ -23,9 +23,10 @@ the same run:
 Targets (issue 14): the fleet listing under 0.5 s; the idle TUI under 1% of a core; the radar's
 update after one save p95 under 250 ms. Over loopback there is no network delay: add the hosts'
 round trip for real machines. But the three "hosts" are this machine too: their three agentmux
-processes answering at once share its two cores with the local one, which real hosts would not. agentmux's bytecode is compiled first
-(``make dev`` does, as a wheel install does; the hosts' copies are compiled too). It needs root
-(sshd, the second user) and ``openssh-server``, like the ssh tests.
+processes answering at once share its two cores with the local one, which real hosts would not.
+agentmux's bytecode is compiled first (``make dev`` does, as a wheel install does; the hosts'
+copies are compiled too). It needs root (sshd, the second user) and ``openssh-server``, like the
+ssh tests.
 
     sudo .venv/bin/python bench/bench_remote_fleet.py [--rounds 15] [--seconds 10] [--saves 20] \\
         [--record [PATH]]
