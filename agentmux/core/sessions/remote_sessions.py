@@ -130,6 +130,7 @@ class RemoteSessions:
         """Start a session on ``host``: push the base commit into the host's clone, have the
         host's agentmux make the session, remember it, and fetch its branch."""
         m = self.manager
+        m.writable("start sessions")
         if not git.has_commits(m.repo):
             raise AgentmuxError(
                 "the repository has no commits yet; make a first commit, then retry."
@@ -384,6 +385,7 @@ class RemoteSessions:
         """Resume sessions on their hosts, each host by its own ``resume --json`` (every
         resumable one of this repository's with ``every``): its rows, each with ``"host"``; a
         host not reached refuses each of its sessions with its sentence."""
+        self.manager.writable("resume sessions")
         found: list[dict[str, Any]] = []
         for (host, clone), sessions in self.by_clone().items():
             wanted = [row.name for row in sessions if every or row.name in names]
