@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentmux.core.git.repo import IDENTITY, Repo, git_out
+from agentmux.core.git.repo import IDENTITY, Repo, git_out, run_git
 
 
 def commits_not_in(repo: Repo, tips: Sequence[str], base: str) -> list[str]:
@@ -34,3 +34,16 @@ def joining_commit(repo: Repo, tips: Sequence[str], message: str) -> str:
         env=IDENTITY,
         stdin=message.encode(),
     )
+
+
+def ref_tips(repo: Repo, prefix: str) -> dict[str, str]:
+    """Every ref under ``prefix`` (``refs/heads/``) and the object it points at, in one call."""
+    proc = run_git(
+        ["for-each-ref", "--format=%(objectname) %(refname)", prefix], repo.root, check=False
+    )
+    tips: dict[str, str] = {}
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        oid, _, ref = line.partition(" ")
+        if ref:
+            tips[ref] = oid
+    return tips

@@ -272,19 +272,6 @@ def ref_exists(repo: Repo, ref: str) -> bool:
     return run_git(["show-ref", "--verify", "--quiet", ref], repo.root, check=False).returncode == 0
 
 
-def ref_tips(repo: Repo, prefix: str) -> dict[str, str]:
-    """Every ref under ``prefix`` (``refs/heads/``) and the object it points at, in one call."""
-    proc = run_git(
-        ["for-each-ref", "--format=%(objectname) %(refname)", prefix], repo.root, check=False
-    )
-    tips: dict[str, str] = {}
-    for line in proc.stdout.decode(errors="replace").splitlines():
-        oid, _, ref = line.partition(" ")
-        if ref:
-            tips[ref] = oid
-    return tips
-
-
 def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
     """Create ``branch`` at ``base_commit`` and check it out in a new worktree at ``path``.
 

@@ -21,6 +21,7 @@ from agentmux.core.agents.profiles import AgentProfile, all_profiles, resolve_pr
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import EventSink, SessionEvent, ignore_events
 from agentmux.core.git import repo as git
+from agentmux.core.git.reachability import ref_tips
 from agentmux.core.host.local import LocalHost, TmuxServer, require_tmux
 from agentmux.core.locking import repo_lock
 from agentmux.core.paths import ensure_private_dir, repo_key
@@ -216,7 +217,7 @@ class SessionManager:
 
     def branch_heads(self) -> dict[str, str]:
         """Each local branch's tip commit, by branch name (one git call)."""
-        tips = git.ref_tips(self.repo, "refs/heads/")
+        tips = ref_tips(self.repo, "refs/heads/")
         return {ref.removeprefix("refs/heads/"): oid for ref, oid in tips.items()}
 
     def in_turn(self, record: SessionRecord) -> bool:

@@ -26,6 +26,7 @@ from agentmux.core.config.hosts import get_host
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.events import SessionCreated
 from agentmux.core.git import repo as git
+from agentmux.core.git.reachability import ref_tips
 from agentmux.core.host import Snapshot
 from agentmux.core.host.remote.agentmux import RemoteAgentmux
 from agentmux.core.host.ssh import SshError, SshFault, SshPool
@@ -238,7 +239,7 @@ class RemoteSessions:
         """Fetch the branches whose tip on the host (``branch_head`` of its ``ls --json``) is
         not what is here already: a listing of idle sessions makes no fetch. A host whose
         agentmux does not say its tips has every branch fetched."""
-        here = git.ref_tips(self.manager.repo, host_ref(host, "refs/heads/"))
+        here = ref_tips(self.manager.repo, host_ref(host, "refs/heads/"))
         moved = [
             f"refs/heads/{item['branch']}"
             for item in listed

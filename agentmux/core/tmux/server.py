@@ -9,7 +9,6 @@ tmux objects are always addressed by id (``$3``, ``@4``, ``%5``) or exact name (
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from agentmux.core.errors import AgentmuxError
 from agentmux.core.tmux.launch import DROPPED_ENV
+from agentmux.core.tmux.process_tree import signal_tree, wait_for_exec
 
 if TYPE_CHECKING:
     import libtmux
@@ -462,40 +462,13 @@ def terminate_tree(pid: int, is_dead: Callable[[], bool], grace: float = 5.0) ->
     phase, after ``grace`` seconds, takes everything. A process still being tmux's freshly forked
     child is waited for first: a signal in that instant leaves tmux with no exit status.
     """
-    _wait_for_exec(pid, grace)
+    wait_for_exec(pid, grace)
     for sig, limit in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            _signal_tree(pid, sig, spare_root=sig == signal.SIGTERM)
+            signal_tree(pid, sig, spare_root=sig == signal.SIGTERM)
             pause = time.monotonic() + 0.5
             while time.monotonic() < pause:
                 if is_dead():
                     return
                 time.sleep(0.02)
-
-
-def _wait_for_exec(pid: int, timeout: float) -> None:
-    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if not psutil.Process(pid).name().startswith("tmux"):
-                return
-        except psutil.NoSuchProcess:
-            return
-        time.sleep(0.01)
-
-
-def _signal_tree(pid: int, sig: signal.Signals, *, spare_root: bool) -> None:
-    import psutil  # noqa: PLC0415 - loaded only where a process is looked at
-
-    try:
-        root = psutil.Process(pid)
-        children = root.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return
-    procs = children if spare_root and children else [root, *children]
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            proc.send_signal(sig)
