@@ -74,7 +74,10 @@ async def test_the_cockpit_in_a_browser(served: Served, sessions: SessionManager
         assert "zoom" in footer(text) and "attach" not in footer(text)  # a: not offered
         assert len(served.tuis()) == 1  # this tab's TUI
         # Insert mode on pane 1: the prompt reaches the agent, which acts on it.
-        await page.click("#terminal")
+        # Clicked inside pane 1, as "1" says: a click is a message the app handles after the
+        # keys already queued, so a click on another pane (the middle of the page is pane 2's
+        # edge) could move the focus back after "1".
+        await page.click("#terminal", position={"x": 40, "y": 40})
         await page.keyboard.press("1")
         await page.keyboard.press("i")
         await until_screen(page, lambda t: "insert mode" in t, "insert mode")
