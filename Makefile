@@ -40,7 +40,7 @@ contracts:
 # Three workers on two cores: most of a test's time is spent waiting on tmux, git and agents.
 pytest:
 	$(BIN)/python -m compileall -q agentmux
-	$(BIN)/pytest -q -n 3
+	$(BIN)/pytest -q -n 3 --durations=15
 
 bench: install
 	$(BIN)/python bench/bench_new_sessions.py
