@@ -40,9 +40,11 @@ class MergePlanned(Message):
 class MergeLanded(Message):
     """A merge plan landed on its base branch."""
 
-    def __init__(self, plan: MergePlan) -> None:
+    def __init__(self, plan: MergePlan, untold: list[str] | None = None) -> None:
         super().__init__()
         self.plan = plan
+        #: A sentence for each host not told that its session was merged (see land_merge).
+        self.untold = untold or []
 
 
 def wip_question(wip: dict[str, int]) -> str:
@@ -133,14 +135,14 @@ class MergeFlow:
 
     def _land_in_thread(self, plan: MergePlan) -> None:
         try:
-            self.manager.land_merge(plan)
+            untold = self.manager.land_merge(plan)
         except AgentmuxError as exc:
             self.app.post_message(CoreFailed(f"merge: {exc.message}"))
             return
         except Exception as exc:  # a worker error must not take the TUI down
             self.app.post_message(CoreFailed(f"merge failed: {exc}"))
             return
-        self.app.post_message(MergeLanded(plan))
+        self.app.post_message(MergeLanded(plan, untold))
         self.app.post_message(StateChanged())
 
     def landed(self, message: MergeLanded) -> None:
@@ -148,6 +150,8 @@ class MergeFlow:
         plan = message.plan
         names = [s.name for s in plan.steps]
         self.app.notify(f"merged {', '.join(names)} into {plan.into}", timeout=10)
+        for note in message.untold:
+            self.app.notify(escape(note), severity="warning", timeout=15)
         hook, self._landed_hook = self._landed_hook, None
         if hook is not None:
             hook()
