@@ -147,7 +147,9 @@ class RadarWatcher:
                 try:
                     found = dict(self.remote_work())
                 except Exception as exc:  # a host's failure is reported, never the radar's end
-                    self.errors.append(f"sessions on other hosts: {exc}")
+                    message = f"sessions on other hosts: {exc}"
+                    if message not in self.errors[-1:]:  # asked again every 15 s: said once
+                        self.errors.append(message)
                 else:
                     with self._lock:
                         self._remote_snapshots = found
