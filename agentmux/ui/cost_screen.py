@@ -7,6 +7,7 @@ statistics it reads itself, from the state store, in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.theme import Theme
@@ -294,6 +296,10 @@ class CostScreen(ModalScreen[None]):
 
     def on_conflict_stats_loaded(self, message: ConflictStatsLoaded) -> None:
         """Show the rates, the merges that left sessions out, and a row per session."""
+        with contextlib.suppress(NoMatches):  # see _refresh
+            self._show_conflicts(message)
+
+    def _show_conflicts(self, message: ConflictStatsLoaded) -> None:
         summary = self.query_one("#conflicts-summary", Static)
         table = self.query_one("#conflicts", DataTable)
         stats = message.stats
@@ -317,6 +323,11 @@ class CostScreen(ModalScreen[None]):
             self._refresh()
 
     def _refresh(self) -> None:
+        # Closing (or the app quitting) removes its widgets first: nothing is left to show.
+        with contextlib.suppress(NoMatches):
+            self._fill()
+
+    def _fill(self) -> None:
         metrics = self.metrics
         source = f"spend per session (prices: {escape(self._source)})"
         if metrics is None:
