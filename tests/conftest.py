@@ -183,6 +183,16 @@ def demo_transcript(mgr: SessionManager, name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def demo_prompts(mgr: SessionManager, name: str) -> list[str]:
+    """The prompts a demo session's transcript records, in order."""
+    found = []
+    for entry in demo_transcript(mgr, name):
+        content = entry.get("message", {}).get("content") if entry.get("type") == "user" else None
+        if isinstance(content, str):
+            found.append(content)
+    return found
+
+
 def screen(mgr: SessionManager, name: str) -> str:
     """The visible text of a session's pane."""
     record = mgr.get(name)

@@ -46,13 +46,21 @@ class RecordingApp(AgentmuxApp):
         super().on_connection_changed(message)
 
 
-async def until(check: Callable[[], object], timeout: float = 15.0, what: str = "it") -> None:
+async def until(
+    check: Callable[[], object],
+    timeout: float = 15.0,
+    what: str = "it",
+    detail: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait (without blocking the event loop) until ``check`` holds; ``detail`` says more when
+    it never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         await asyncio.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+    more = detail()
+    pytest.fail(f"timed out waiting for {what}" + (f"\n{more}" if more else ""))
 
 
 def demo_sessions(manager: SessionManager, *names: str) -> None:

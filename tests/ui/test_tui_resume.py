@@ -14,7 +14,8 @@ from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import AgentmuxApp
 from agentmux.ui.modals import ConfirmScreen
 from agentmux.ui.pane_view import LOST_ROWS, PaneView
-from tests.conftest import demo_transcript, wait_for
+from tests.conftest import demo_prompts as prompts
+from tests.conftest import wait_for
 from tests.ui.test_tui import SIZE, RecordingApp, demo_sessions, until
 from tests.ui.test_tui_review import asking
 
@@ -32,16 +33,6 @@ class OfferCountingApp(RecordingApp):
         if isinstance(screen, ConfirmScreen):
             self.questions.append(screen.question)
         return super().push_screen(screen, *args, **kwargs)
-
-
-def prompts(manager: SessionManager, name: str) -> list[str]:
-    """The prompts in a demo session's transcript, in order."""
-    found = []
-    for entry in demo_transcript(manager, name):
-        content = entry.get("message", {}).get("content") if entry.get("type") == "user" else None
-        if isinstance(content, str):
-            found.append(content)
-    return found
 
 
 def pane(app: AgentmuxApp, manager: SessionManager, name: str) -> PaneView:

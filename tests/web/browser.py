@@ -101,19 +101,3 @@ async def until_screen(
             return text
         await asyncio.sleep(0.1)
     pytest.fail(f"timed out waiting for {what}; the page shows:\n{text}")
-
-
-async def until(
-    check: Callable[[], object],
-    what: str,
-    timeout: float = 20.0,
-    detail: Callable[[], str] = lambda: "",
-) -> None:
-    """Wait (without blocking the event loop) until ``check`` holds; ``detail`` says more when
-    it never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}\n{detail()}")

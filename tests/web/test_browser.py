@@ -12,8 +12,10 @@ import pytest
 from agentmux.core.records import Status
 from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.app import AgentmuxApp
-from tests.conftest import demo_transcript, screen, wait_for
-from tests.web.browser import chromium, open_cockpit, screen_text, until, until_screen
+from tests.conftest import demo_prompts as prompts
+from tests.conftest import screen, wait_for
+from tests.ui.test_tui import until
+from tests.web.browser import chromium, open_cockpit, screen_text, until_screen
 from tests.web.served import Served, start_serve
 
 pytestmark = pytest.mark.slow
@@ -55,16 +57,6 @@ def shows_grid(text: str) -> bool:
     return all(f" {name} · demo" in text for name in NAMES) and "zoom" in footer(text)
 
 
-def prompts(manager: SessionManager, name: str) -> list[str]:
-    """The prompts a demo agent's transcript records."""
-    found = []
-    for record in demo_transcript(manager, name):
-        content = record.get("message", {}).get("content") if record.get("type") == "user" else None
-        if isinstance(content, str):
-            found.append(content)
-    return found
-
-
 async def test_the_cockpit_in_a_browser(served: Served, sessions: SessionManager) -> None:
     manager = sessions
     async with chromium() as browser:
@@ -91,12 +83,14 @@ async def test_the_cockpit_in_a_browser(served: Served, sessions: SessionManager
 
         await until(
             wrote,
-            "the agent to write typed.txt",
+            what="the agent to write typed.txt",
+            timeout=20,
             detail=lambda: f"the agent's pane:\n{screen(manager, 'alpha')}\nthe page:\n{shown}",
         )
         await until(
             lambda: "write typed.txt from a browser tab" in prompts(manager, "alpha"),
-            "the prompt in the agent's transcript",
+            what="the prompt in the agent's transcript",
+            timeout=20,
         )
         assert prompts(manager, "beta") == []
         # Ctrl+] only now: Textual handles it (a priority key) ahead of keys still queued.
@@ -104,7 +98,7 @@ async def test_the_cockpit_in_a_browser(served: Served, sessions: SessionManager
         await until_screen(page, lambda t: "i type" in footer(t), "insert mode left")
         # Closing the tab ends its TUI, never an agent.
         await page.close()
-        await until(lambda: served.tuis() == [], "the tab's TUI to exit")
+        await until(lambda: served.tuis() == [], what="the tab's TUI to exit", timeout=20)
     records = {r.name: r for r in manager.reconcile()}
     assert all(records[name].status is Status.RUNNING for name in NAMES)
     assert "demo ❯" in screen(manager, "beta")
@@ -175,40 +169,52 @@ async def test_a_browser_and_a_terminal_cockpit_at_once(
         page = await open_cockpit(browser, served.url)
         text = await until_screen(page, shows_grid, "the grid in the browser")
         browser_width = cell_width(text)
-        await until(lambda: window_width(manager, "alpha") == browser_width, "the browser's sizes")
+        await until(
+            lambda: window_width(manager, "alpha") == browser_width,
+            what="the browser's sizes",
+            timeout=20,
+        )
         other = SessionManager.open(Path(manager.repo.root))
         app = AgentmuxApp(other, refresh_seconds=0.3, radar=False)
         async with app.run_test(size=(200, 50)) as pilot:
-            await until(lambda: len(app.grid.panes) == 2, "the terminal's grid")
+            await until(lambda: len(app.grid.panes) == 2, what="the terminal's grid", timeout=20)
 
             def terminal_width() -> int:
                 return next(iter(app.grid.panes.values())).size.width
 
             # The terminal cockpit opened last: it sizes the windows.
             await until(
-                lambda: window_width(manager, "alpha") == terminal_width(), "the terminal's sizes"
+                lambda: window_width(manager, "alpha") == terminal_width(),
+                what="the terminal's sizes",
+                timeout=20,
             )
             assert terminal_width() != browser_width
             # A key in the browser: the browser's sizes again.
             await page.click("#terminal")
             await page.keyboard.press("Tab")
             await until(
-                lambda: window_width(manager, "alpha") == browser_width, "the browser's sizes"
+                lambda: window_width(manager, "alpha") == browser_width,
+                what="the browser's sizes",
+                timeout=20,
             )
             # A third session changes both layouts; only the browser (used last) sizes them.
             manager.create(agent="demo", name="gamma")
             text = await until_screen(page, lambda t: " gamma · demo" in t, "gamma in the browser")
-            await until(lambda: len(app.grid.panes) == 3, "gamma in the terminal")
+            await until(lambda: len(app.grid.panes) == 3, what="gamma in the terminal", timeout=20)
             browser_width = cell_width(text)
             await until(
-                lambda: window_width(manager, "alpha") == browser_width, "the browser's sizes"
+                lambda: window_width(manager, "alpha") == browser_width,
+                what="the browser's sizes",
+                timeout=20,
             )
             await pilot.pause(1.0)
             assert window_width(manager, "alpha") == browser_width != terminal_width()
             # A key in the terminal: its sizes.
             await pilot.press("tab")
             await until(
-                lambda: window_width(manager, "alpha") == terminal_width(), "the terminal's sizes"
+                lambda: window_width(manager, "alpha") == terminal_width(),
+                what="the terminal's sizes",
+                timeout=20,
             )
             assert "gamma" in await screen_text(page)
         other.close()
