@@ -320,7 +320,8 @@ def test_lost_session_is_adopted_again_when_its_pane_reappears(
     record = manager.create(agent="demo", name="back")
     manager.store.update_session(record.id, "lost", status=Status.LOST)
     assert manager.reconcile()[0].status is Status.RUNNING
-    kinds = [e["kind"] for e in manager.store.events(record.id)]
+    # The demo agent's hook may report (an agent_event) at any moment.
+    kinds = [e["kind"] for e in manager.store.events(record.id) if e["kind"] != "agent_event"]
     assert kinds[-1] == "adopted"
 
 
