@@ -104,8 +104,9 @@ def remote_rows(manager: SessionManager, asked: HostsAsked) -> list[dict[str, An
         if record is None:
             continue
         row = record.to_json()
+        heard = manager.remote.heard.get(stored.id, stored.row)  # this listing's answer
         row["branch_head"] = stored.row.get("branch_head")  # as last heard: the ref here
-        row["idle_seconds"] = stored.row.get("idle_seconds") if stored.reachable else None
+        row["idle_seconds"] = heard.get("idle_seconds") if stored.reachable else None
         row["worktree_exists"] = stored.row.get("worktree_exists") if stored.reachable else None
         rows.append(row)
     return rows

@@ -79,5 +79,7 @@ def socket_path(key: str, saved: str | None) -> Path:
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with mode 0700 for the last component; return it."""
     path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        # Only when it differs: a chmod is a change the state directory's watchers would see.
+        path.chmod(0o700)
     return path

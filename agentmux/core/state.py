@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -325,22 +325,31 @@ class StateStore:
     ) -> None:
         """Record what was heard of a session on another host (or that its host was not
         reached)."""
-        sets = ["checked_at = ?"]
-        params: list[Any] = [time.time()]
-        if row is not None:
-            sets.append("row = ?")
-            params.append(json.dumps(row))
-        if reachable is not None:
-            sets.append("reachable = ?")
-            params.append(int(reachable))
-        if removed_at is not None:
-            sets.append("removed_at = ?")
-            params.append(removed_at)
+        self.update_remotes([RemoteUpdate(session_id, row, reachable, removed_at)])
+
+    def update_remotes(self, updates: Sequence[RemoteUpdate]) -> None:
+        """Record one host's answer about its sessions in one transaction (one write for the
+        state directory's watchers, not one per session)."""
+        if not updates:
+            return
+        now = time.time()
         with self.transaction() as db:
-            db.execute(
-                f"UPDATE remote_sessions SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed column names
-                (*params, session_id),
-            )
+            for update in updates:
+                sets = ["checked_at = ?"]
+                params: list[Any] = [now]
+                if update.row is not None:
+                    sets.append("row = ?")
+                    params.append(json.dumps(update.row))
+                if update.reachable is not None:
+                    sets.append("reachable = ?")
+                    params.append(int(update.reachable))
+                if update.removed_at is not None:
+                    sets.append("removed_at = ?")
+                    params.append(update.removed_at)
+                db.execute(
+                    f"UPDATE remote_sessions SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed column names
+                    (*params, update.session_id),
+                )
 
     def remote_sessions(self, include_removed: bool = False) -> list[RemoteRow]:
         """Sessions on other hosts, in creation order."""
@@ -397,6 +406,17 @@ class StateStore:
             {"id": r[0], "session_id": r[1], "ts": r[2], "kind": r[3], "data": json.loads(r[4])}
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class RemoteUpdate:
+    """What was heard of one session on another host: its new row, whether its host was
+    reached, when it was removed there (None: unchanged)."""
+
+    session_id: str
+    row: dict[str, Any] | None = None
+    reachable: bool | None = None
+    removed_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ app can replace them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -38,6 +39,7 @@ from agentmux.core.sessions.manager import SessionManager
 from agentmux.ui.attention import Attention
 from agentmux.ui.client_mode import READ_ONLY_NOTICE, ClientMode, exit_with_server
 from agentmux.ui.conflicts_view import ConflictsView
+from agentmux.ui.cost_screen import CostScreen
 from agentmux.ui.main_screen import (
     LEAVE_INSERT,
     LEAVE_INSERT_LABEL,
@@ -45,6 +47,7 @@ from agentmux.ui.main_screen import (
     MainScreen,
     help_rows,
     refused_action,
+    top_screen,
 )
 from agentmux.ui.merge_flow import MergeFlow, MergeLanded, MergePlanned
 from agentmux.ui.messages import (
@@ -61,13 +64,17 @@ from agentmux.ui.messages import (
 from agentmux.ui.metrics_view import MetricsView
 from agentmux.ui.modals import HelpScreen
 from agentmux.ui.pane_view import PaneView
-from agentmux.ui.panes import PaneGrid
+from agentmux.ui.panes import REMOTE_EVERY_SECONDS, PaneGrid
 from agentmux.ui.resume_flow import ResumeFlow, SessionsResumed, lost_names
 from agentmux.ui.session_actions import SessionActions
 from agentmux.ui.size_rule import SizeRule
+from agentmux.ui.state_watch import watch_state
 from agentmux.ui.themes import DEFAULT_THEME, FALLBACK_VARIABLES, load_themes, use_themes
 
 __all__ = ["LEAVE_INSERT", "AgentmuxApp"]
+
+#: How often the metrics are refreshed while the cost panel is open (seconds).
+PANEL_METRICS_SECONDS = 2.0
 
 
 class AgentmuxApp(App[None]):
@@ -103,10 +110,10 @@ class AgentmuxApp(App[None]):
         manager: SessionManager,
         *,
         theme: str | None = None,
-        refresh_seconds: float = 5.0,
+        refresh_seconds: float = 15.0,
         mirror: bool = True,
         radar: bool = True,
-        metrics_seconds: float = 2.0,
+        metrics_seconds: float = 10.0,
         web: bool = False,
         read_only: bool = False,
     ) -> None:
@@ -122,6 +129,7 @@ class AgentmuxApp(App[None]):
         self.size_rule = SizeRule(Path(f"{manager.host.socket}.sizes"), passive=read_only)
         self.refresh_seconds = refresh_seconds
         self.metrics_seconds = metrics_seconds
+        self._metrics_at = time.monotonic()
         self._radar_wanted = radar
         self._stop_watching = threading.Event()
         self.attention = Attention(self, manager)
@@ -158,11 +166,12 @@ class AgentmuxApp(App[None]):
         self.refresh_sessions()
         # Changes arrive as events (the state directory is watched); the poll is a backstop.
         self.set_interval(self.refresh_seconds, self.refresh_sessions)
+        self.set_interval(REMOTE_EVERY_SECONDS, self._ask_hosts)
         self.set_interval(1.0, self.grid.relabel)
         self._watch_state()
         if self._radar_wanted:
             self._start_radar()
-        self.set_interval(self.metrics_seconds, self._refresh_metrics)
+        self.set_interval(PANEL_METRICS_SECONDS, self._metrics_due)
         self._watch_transcripts()
 
     def on_unmount(self) -> None:
@@ -184,16 +193,29 @@ class AgentmuxApp(App[None]):
         """Reconcile with tmux off the event loop; post what is true now."""
         self.grid.reconcile(self.conflicts_view.set_records)
 
+    @work(thread=True, exclusive=True, group="hosts")
+    def _ask_hosts(self) -> None:
+        self.grid.ask_hosts()
+
     @work(thread=True, group="watch")
     def _watch_state(self) -> None:
-        self.grid.watch_state(self._stop_watching)
+        watch_state(self, self.manager.home, self._stop_watching)
 
     @work(thread=True, group="radar")
     def _start_radar(self) -> None:
         self.conflicts_view.start()
 
+    def _metrics_due(self) -> None:
+        """The metrics backstop (transcript writes refresh them at once): every
+        ``metrics_seconds``, and every couple of seconds while the cost panel, whose times grow
+        as you look, is open."""
+        panel = isinstance(top_screen(self), CostScreen)
+        if panel or time.monotonic() - self._metrics_at >= self.metrics_seconds:
+            self._refresh_metrics()
+
     @work(thread=True, exclusive=True, group="metrics")
     def _refresh_metrics(self) -> None:
+        self._metrics_at = time.monotonic()
         self.metrics_view.refresh()
 
     @work(thread=True, group="watch-transcripts")

@@ -1,7 +1,7 @@
 """What the agents spent and report, on screen: the metrics refresh (read incrementally from the
-agents' transcripts, every couple of seconds and whenever a transcript is written), spend in each
-pane's title, budget warnings and stops, and the cost panel (`$`). The activity the agents report
-through their hooks (waiting for you or not) goes on to :mod:`agentmux.ui.attention`.
+agents' transcripts whenever a transcript is written, and on a timer as a backstop), spend in
+each pane's title, budget warnings and stops, and the cost panel (`$`). The activity the agents
+report through their hooks (waiting for you or not) goes on to :mod:`agentmux.ui.attention`.
 
 :class:`MetricsView` is one of the app's parts (the pattern is in :mod:`agentmux.ui.app`): the
 app hands it :class:`~agentmux.ui.messages.MetricsUpdated`; its workers only read the core and post
@@ -11,6 +11,7 @@ messages.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import watchfiles
 from textual.app import App
@@ -25,6 +26,9 @@ from agentmux.ui.cost_screen import CostScreen
 from agentmux.ui.main_screen import top_screen
 from agentmux.ui.messages import CoreFailed, MetricsUpdated, TranscriptsChanged
 from agentmux.ui.panes import PaneGrid
+
+#: How often the transcript watch looks for directories that appeared (seconds).
+ROOTS_SECONDS = 5.0
 
 
 def spend_text(m: SessionMetrics) -> str:
@@ -76,21 +80,38 @@ class MetricsView:
 
     def watch_transcripts(self, stop: threading.Event) -> None:
         """In a worker thread: post TranscriptsChanged when an agent writes to its transcript
-        (coalesced), until ``stop``; the 2 s refresh stays as the backstop for directories that
-        do not exist yet."""
-        records = self.manager.sessions()
-        roots = [p for p in self._collector.transcript_roots(records) if p.is_dir()]
-        if not roots:
-            return
-        for _changes in watchfiles.watch(
-            *roots,
-            stop_event=stop,
-            debounce=300,
-            step=100,
-            rust_timeout=1000,
-            raise_interrupt=False,
-        ):
-            self.app.post_message(TranscriptsChanged())
+        (coalesced), until ``stop``. Where the agents write is looked at again every few
+        seconds: a directory that appears later (an agent's first run, a session with its own
+        profile environment) is watched from then on, so the timed refresh is only a backstop."""
+        while not stop.is_set():
+            roots = self._transcript_roots()
+            if not roots:
+                stop.wait(ROOTS_SECONDS)
+                continue
+            for changes in watchfiles.watch(
+                *roots,
+                stop_event=stop,
+                debounce=300,
+                step=250,
+                rust_timeout=int(ROOTS_SECONDS * 1000),
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            ):
+                if changes:
+                    self.app.post_message(TranscriptsChanged())
+                elif self._transcript_roots() != roots:
+                    self.app.post_message(TranscriptsChanged())  # what it missed meanwhile
+                    break
+
+    def _transcript_roots(self) -> list[Path]:
+        """The transcript directories that exist now, for the sessions last seen."""
+        latest = self.grid.latest
+        records = (
+            [v.record for v in latest.sessions if v.record.host == LOCAL_HOST]
+            if latest is not None
+            else self.manager.sessions()
+        )
+        return [p for p in self._collector.transcript_roots(records) if p.is_dir()]
 
     def updated(self, message: MetricsUpdated) -> None:
         """Spend in each pane's title; budget warnings and stops said once."""

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
-import watchfiles
 from textual import events
 from textual.app import App
 from textual.containers import Grid
@@ -35,7 +34,6 @@ from agentmux.ui.messages import (
     CoreFailed,
     OutputUpdated,
     SessionsRefreshed,
-    StateChanged,
 )
 from agentmux.ui.messages import SessionView as View
 from agentmux.ui.pane_view import PaneView
@@ -121,6 +119,12 @@ class PaneGrid:
 
     # --- workers (no widgets touched here) ---------------------------------------------------
 
+    def ask_hosts(self) -> None:
+        """In a worker thread: ask the hosts how their sessions are when the last answer is
+        older than ``REMOTE_EVERY_SECONDS`` (an answer that changed something is a state change,
+        which reconciles the grid)."""
+        self.manager.remote.recent(REMOTE_EVERY_SECONDS)
+
     def reconcile(self, records_seen: Callable[[list[SessionRecord]], None]) -> None:
         """In a worker thread: reconcile with tmux; post what is true now. ``records_seen`` gets
         the records first (the conflict radar follows them)."""
@@ -152,19 +156,6 @@ class PaneGrid:
             if live is not None and (last is None or live > last):
                 last = live
         return None if last is None else max(0.0, time.monotonic() - last)
-
-    def watch_state(self, stop: threading.Event) -> None:
-        """In a worker thread: post StateChanged whenever agentmux's state directory changes
-        (coalesced), until ``stop``."""
-        for _changes in watchfiles.watch(
-            self.manager.home,
-            stop_event=stop,
-            debounce=150,
-            step=100,
-            rust_timeout=1000,
-            raise_interrupt=False,
-        ):
-            self.app.post_message(StateChanged())
 
     def _resize(self, pane: PaneView, width: int, height: int) -> None:
         if not self.sets_sizes():

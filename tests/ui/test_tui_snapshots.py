@@ -40,6 +40,9 @@ class SnapshotApp(AgentmuxApp):
     def _start_radar(self) -> None:  # type: ignore[override]
         """Nothing live."""
 
+    def _ask_hosts(self) -> None:  # type: ignore[override]
+        """Nothing live."""
+
     def _refresh_metrics(self) -> None:  # type: ignore[override]
         """Nothing live."""
 

@@ -152,8 +152,10 @@ class RadarWatcher:
                         self.errors.append(message)
                 else:
                     with self._lock:
+                        same = found == self._remote_snapshots
                         self._remote_snapshots = found
-                    self._remote_fresh.set()
+                    if not same:  # quiet hosts: nothing new to compare
+                        self._remote_fresh.set()
             self._remote_wanted.wait(self.remote_seconds)
 
     def _scan(self, changed: dict[str, list[Path]] | None) -> None:

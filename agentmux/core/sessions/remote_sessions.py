@@ -32,7 +32,7 @@ from agentmux.core.host.remote.agentmux import RemoteAgentmux
 from agentmux.core.host.ssh import SshError, SshFault, SshPool
 from agentmux.core.records import SessionRecord, Status, host_ref, record_from_json
 from agentmux.core.sessions.names import next_free_name, validate_name
-from agentmux.core.state import RemoteRow
+from agentmux.core.state import RemoteRow, RemoteUpdate
 
 if TYPE_CHECKING:
     from agentmux.core.sessions.manager import SessionManager
@@ -68,6 +68,11 @@ def remote_record(row: RemoteRow) -> SessionRecord | None:
     return record
 
 
+def _same_but_idle(stored: dict[str, Any], heard: dict[str, Any]) -> bool:
+    """Whether a host's answer says nothing new but how long the agent has been quiet."""
+    return {**stored, "idle_seconds": None} == {**heard, "idle_seconds": None}
+
+
 class RemoteSessions:
     """The sessions of one :class:`SessionManager`'s repository that run on other hosts."""
 
@@ -80,6 +85,9 @@ class RemoteSessions:
         self._asking = threading.Lock()
         #: Why each host that was not reached in the last refresh was not (one sentence each).
         self.problems: dict[str, str] = {}
+        #: Each session's row as its host last answered in this process (its idle time is
+        #: fresh here; the store keeps the row as of its last change).
+        self.heard: dict[str, dict[str, Any]] = {}
 
     def host(self, name: str) -> RemoteAgentmux:
         """Host ``name``'s agentmux (from the user's hosts; one sentence when unknown)."""
@@ -215,23 +223,25 @@ class RemoteSessions:
             listed: list[dict[str, Any]] = self.host(host).json(clone, "ls", "--json", "--all")
         except AgentmuxError as exc:
             self.problems[host] = exc.message
-            for row in rows:
-                store.update_remote(row.id, reachable=False)
+            store.update_remotes([RemoteUpdate(r.id, reachable=False) for r in rows if r.reachable])
             return
         self.problems.pop(host, None)
         by_id = {str(item.get("id")): item for item in listed}
+        updates = []
         for row in rows:
             found = by_id.get(row.id)
             if found is None:
                 # The host's agentmux has no record of it (its state was reset): it is not
                 # running there, and its branch may still be; keep it, as lost.
-                store.update_remote(row.id, row={**row.row, "status": "lost"}, reachable=True)
-                continue
+                found = {**row.row, "status": "lost"}
+            else:
+                found = {**found, LOCAL_BASE_REF: row.row.get(LOCAL_BASE_REF)}
+            self.heard[row.id] = found
+            if row.reachable and _same_but_idle(row.row, found):
+                continue  # a quiet session: no write, so no state change for watchers to see
             removed = found.get("status") == Status.REMOVED
-            found = {**found, LOCAL_BASE_REF: row.row.get(LOCAL_BASE_REF)}
-            store.update_remote(
-                row.id, row=found, reachable=True, removed_at=time.time() if removed else None
-            )
+            updates.append(RemoteUpdate(row.id, found, True, time.time() if removed else None))
+        store.update_remotes(updates)
         if fetch:
             self._fetch_moved(host, clone, [by_id[r.id] for r in rows if r.id in by_id])
 
@@ -269,9 +279,7 @@ class RemoteSessions:
                 exported: list[dict[str, Any]] = remote.json(
                     clone, "_export-work", *(r.name for r in rows)
                 )
-                refs = [e["wip_ref"] for e in exported if e.get("wip_ref")]
-                refs += [f"refs/heads/{r.row['branch']}" for r in rows]
-                remote.fetch(self.manager.repo, clone, refs)
+                remote.fetch(self.manager.repo, clone, self._moved_work(host, rows, exported))
             except AgentmuxError as exc:
                 for row in rows:
                     found[row.id] = Snapshot(row.id, unavailable=f"host {host}: {exc.message}")
@@ -284,6 +292,25 @@ class RemoteSessions:
                 else:
                     found[sid] = Snapshot(sid, item["wip"], item["tree"], item.get("head"))
         return found
+
+    def _moved_work(
+        self, host: str, rows: Sequence[RemoteRow], exported: Sequence[dict[str, Any]]
+    ) -> list[str]:
+        """The refs of the host's exported work whose tips are not here yet: a radar asking
+        every 15 s about quiet sessions fetches nothing (and wakes no git on either side)."""
+        here = ref_tips(self.manager.repo, host_ref(host, "refs/"))
+        tips = {str(e.get("name")): e.get("tip") for e in exported}
+        moved = [
+            e["wip_ref"]
+            for e in exported
+            if e.get("wip_ref") and here.get(host_ref(host, e["wip_ref"])) != e.get("wip")
+        ]
+        for row in rows:
+            branch = f"refs/heads/{row.row['branch']}"
+            tip = tips.get(row.name)
+            if tip is None or here.get(host_ref(host, branch)) != tip:
+                moved.append(branch)
+        return moved
 
     def cost_rows(self, include_removed: bool = True) -> list[dict[str, Any]]:
         """Each session on another host as its host's ``cost --json`` reports it, with

@@ -235,6 +235,7 @@ def test_a_remote_and_a_local_session_conflict_to_the_hunk(repo: Path, build1: s
     assert git(repo, "show", f"{wip}:README.md") == "far"
     assert as_remote_user("git", "-C", str(far), "status", "--porcelain") == "M README.md"
     assert_the_radar_compares_the_remote_session(repo, near)
+    assert_a_quiet_host_costs_no_fetch_and_no_write(repo)
 
 
 def assert_the_radar_compares_the_remote_session(repo: Path, near: Path) -> None:
@@ -269,6 +270,28 @@ def assert_the_radar_compares_the_remote_session(repo: Path, near: Path) -> None
         assert not watcher.errors, watcher.errors
     finally:
         watcher.stop()
+        manager.close()
+
+
+def assert_a_quiet_host_costs_no_fetch_and_no_write(repo: Path) -> None:
+    """Asked again about its quiet sessions (the cockpit asks every few seconds), a host's
+    answer fetches nothing and writes nothing here (the state directory's watchers see no
+    change), while the quiet time it reports stays fresh."""
+    manager = SessionManager.open(repo)
+    try:
+        first = manager.remote.exported_work()
+        fetched = repo / ".git" / "FETCH_HEAD"
+        before = fetched.stat().st_mtime_ns
+        assert manager.remote.exported_work() == first
+        assert fetched.stat().st_mtime_ns == before, "quiet work was fetched again"
+        manager.remote.refresh(fetch=False)
+        checked = {r.id: r.checked_at for r in manager.remote.rows()}
+        manager.remote.heard.clear()
+        manager.remote.refresh(fetch=False)
+        assert {r.id: r.checked_at for r in manager.remote.rows()} == checked
+        assert {r.id for r in manager.remote.rows()} <= set(manager.remote.heard)
+        assert all(row.get("idle_seconds") is not None for row in manager.remote.heard.values())
+    finally:
         manager.close()
 
 
