@@ -28,7 +28,7 @@ agentmux's bytecode is compiled first (``make dev`` does, as a wheel install doe
 copies are compiled too). It needs root (sshd, the second user) and ``openssh-server``, like the
 ssh tests.
 
-    sudo .venv/bin/python bench/bench_remote_fleet.py [--rounds 15] [--seconds 10] [--saves 20] \\
+    sudo .venv/bin/python bench/bench_remote_fleet.py [--rounds 15] [--seconds 30] [--saves 20] \\
         [--record [PATH]]
 
 ``--record`` also writes the figures to ``bench/results/bench_remote_fleet.json``.
@@ -205,7 +205,7 @@ def p95(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--seconds", type=float, default=10, help="TUI CPU window")
+    parser.add_argument("--seconds", type=float, default=30, help="TUI CPU window")
     parser.add_argument("--saves", type=int, default=20, help="saves timed for the radar")
     add_option(parser, BENCH)
     args = parser.parse_args()

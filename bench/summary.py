@@ -33,6 +33,7 @@ BENCHES = (
     "bench_transcripts",
     "bench_soak",
     "remote_panes",
+    "bench_remote_tui",
     "bench_remote_fleet",
 )
 

@@ -45,6 +45,7 @@ class CockpitMirror:
         self.hosts: dict[str, RemoteMirror] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._focused: SessionRecord | None = None
 
     def start(self) -> None:
         """Start mirroring this machine's panes (a host's start when its first session shows)."""
@@ -80,6 +81,10 @@ class CockpitMirror:
             mirror = self._mirror_of(host, connection, socket)
             if mirror.state in {"connected", "connecting"}:
                 mirror.refresh_panes()
+        if self._focused is not None:
+            # The pane may have been unknown when it was focused (a host's panes are listed
+            # after its connection is up): the fast rate follows it once it is known.
+            self.focus(self._focused)
 
     def _mirror_of(self, host: str, connection: SshConnection, socket: str) -> RemoteMirror:
         with self._lock:
@@ -115,6 +120,7 @@ class CockpitMirror:
 
     def focus(self, record: SessionRecord | None) -> None:
         """Refresh this session's pane at the fast rate (and no other host's)."""
+        self._focused = record
         for mirror in [self.local, *self.hosts.values()]:
             mirror.focus(record if record is not None and self._for(record) is mirror else None)
 
