@@ -37,8 +37,11 @@ class HostLinks:
             return
         if state == "disconnected" and before == "connected":
             self.app.notify(f"lost the connection to host {host}; reconnecting…", severity="error")
-        elif state == "connected" and before in ("disconnected", "needs-login"):
-            self.app.notify(f"reconnected to host {host}")
+        elif state == "connected":
+            if before in ("disconnected", "needs-login"):
+                self.app.notify(f"reconnected to host {host}")
+            # Also the first time: a connection slower than the listing that started it leaves
+            # the host's panes unknown until the grid reconciles again.
             self._refresh()
         elif state == "needs-login":
             why = self._problem(host) or "logging in needs you"

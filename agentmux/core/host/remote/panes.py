@@ -88,6 +88,7 @@ class RemoteMirror:
         self._linked: set[tuple[str, str]] = set()
         self._panes: dict[str, PaneInfo] = {}
         self._watched: dict[str, str] = {}
+        self._focused: SessionRecord | None = None
 
     # --- the connection -----------------------------------------------------------------------
 
@@ -172,6 +173,9 @@ class RemoteMirror:
         if watched != self._watched:
             self._watched = watched
             self.client.watch(watched)
+        focused = None if self._focused is None else self._pane(self._focused)
+        if focused is not None and self.client.focused != focused.pane_id:
+            self.client.focus(focused.pane_id)  # focused before its pane was known here
 
     def _pane(self, record: SessionRecord) -> PaneInfo | None:
         return self._panes.get(record.id)
@@ -186,7 +190,9 @@ class RemoteMirror:
         return None if pane is None else self.client.last_output(pane.pane_id)
 
     def focus(self, record: SessionRecord | None) -> None:
-        """Refresh this session's pane at the fast rate."""
+        """Refresh this session's pane at the fast rate (from when it is known, if it is not
+        yet)."""
+        self._focused = record
         pane = None if record is None else self._pane(record)
         self.client.focus(None if pane is None else pane.pane_id)
 
