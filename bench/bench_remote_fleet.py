@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import shlex
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import psutil
 from bench_tui import find, in_terminal
 from isolation import clean_up, isolate
 from record import Baseline, Recorder, Target, add_option, figure, verdict
+from remote_hosts import add_host, agentmux, install_fast_agentmux, make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -62,20 +62,6 @@ TARGET_SECONDS = Target("<", 0.5)
 TARGET_IDLE = Target("<", 1)
 #: The radar's new report after one save in a worktree here, p95 in seconds.
 TARGET_RADAR = Target("<", 0.25)
-
-
-def agentmux(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "agentmux", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"agentmux {' '.join(args)} failed: {done.stderr.strip()}")
-    return done
 
 
 def time_ls(repo: Path, rounds: int, expect: int) -> list[float]:
@@ -160,7 +146,8 @@ def radar_after_saves(repo: Path, saves: int) -> list[float]:
             )
             path = Path(record.worktree) / "saved.txt"
             start = time.perf_counter()
-            path.write_text(f"save {n}\n")
+            # Never what an earlier round wrote there: an unchanged file makes no new report.
+            path.write_text(f"save {n} at {time.monotonic_ns()}\n")
             while True:
                 report = reports.get(timeout=30)
                 now = next(s.snapshot for s in report.sessions if s.session_id == record.id)
@@ -211,46 +198,20 @@ def main() -> int:
     args = parser.parse_args()
     recorder = Recorder(BENCH, args)
 
-    from tests.core.host.ssh.remote_install import install_agentmux  # noqa: PLC0415 - after path
-    from tests.core.host.ssh.sshd import chown_tree, running_sshd  # noqa: PLC0415
+    from tests.core.host.ssh.sshd import running_sshd  # noqa: PLC0415 - after the path
 
     scratch = Path(tempfile.mkdtemp(prefix="amx-fleet-"))
     sockets = isolate(scratch)
     try:
         with running_sshd(scratch / "sshd") as server:
-            program = install_agentmux(server.remote_dir / "venv", server.user)
-            fast = program.with_name("agentmux-fast")
-            fast.write_text(
-                f'#!/bin/sh\nAGENTMUX_DEMO_FAST=1 exec {shlex.quote(str(program))} "$@"\n'
-            )
-            fast.chmod(0o755)
-            chown_tree(server.remote_dir, server.user)
-            repo = scratch / "project"
-            repo.mkdir()
-            for git_args in (
-                ["init", "--quiet", "--initial-branch=main"],
-                ["commit", "--quiet", "--allow-empty", "-m", "initial"],
-            ):
-                subprocess.run(["git", *git_args], cwd=repo, check=True)
+            fast = install_fast_agentmux(server)
+            repo = make_repo(scratch / "project")
             agentmux(repo, "new", "--agent", "demo", "--count", str(PER_HOST), "--name", "here")
             base = time_ls(repo, args.rounds, PER_HOST)
             tui_base = tui_idle_cpu(repo, args.seconds)
             radar_base = radar_after_saves(repo, args.saves)
             for host in HOSTS:
-                clones = server.remote_dir / f"clones-{host}"
-                agentmux(
-                    repo,
-                    "host",
-                    "add",
-                    host,
-                    "amx-sshd",
-                    "--ssh-command",
-                    server.ssh_command,
-                    "--agentmux",
-                    str(fast),
-                    "--path",
-                    str(clones),
-                )
+                add_host(repo, host, server, fast, server.remote_dir / f"clones-{host}")
                 agentmux(
                     repo,
                     "new",

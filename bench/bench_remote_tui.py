@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ import psutil
 from drawn_stamps import stamped_rows_drawn
 from isolation import clean_up, isolate, machine
 from record import Baseline, Recorder, Target, add_option, figure, verdict
+from remote_hosts import add_host, agentmux, install_fast_agentmux, make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,34 +53,10 @@ CPU_RATIO = Target("<=", 1.2)
 STREAM_SLACK = 20.0
 
 
-def agentmux(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "agentmux", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"agentmux {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def stop_all(repo: Path, names: list[str]) -> None:
     """Stop the sessions' agents (a host's tmux server ends with its last session)."""
     for name in names:
         agentmux(repo, "stop", name)
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir()
-    for git_args in (
-        ["init", "--quiet", "--initial-branch=main"],
-        ["commit", "--quiet", "--allow-empty", "-m", "initial"],
-    ):
-        subprocess.run(["git", *git_args], cwd=path, check=True)
-    return path
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,39 +143,20 @@ def main() -> int:
     args = parser.parse_args()
     recorder = Recorder(BENCH, args)
 
-    from tests.core.host.ssh.remote_install import install_agentmux  # noqa: PLC0415 - after path
-    from tests.core.host.ssh.sshd import chown_tree, running_sshd  # noqa: PLC0415
+    from tests.core.host.ssh.sshd import running_sshd  # noqa: PLC0415 - after the path
 
     scratch = Path(tempfile.mkdtemp(prefix="amx-remote-tui-"))
     sockets = isolate(scratch)
     names = [f"p-{n}" for n in range(1, SESSIONS + 1)]
     try:
         with running_sshd(scratch / "sshd") as server:
-            program = install_agentmux(server.remote_dir / "venv", server.user)
-            fast = program.with_name("agentmux-fast")
-            fast.write_text(
-                f'#!/bin/sh\nAGENTMUX_DEMO_FAST=1 exec {shlex.quote(str(program))} "$@"\n'
-            )
-            fast.chmod(0o755)
-            chown_tree(server.remote_dir, server.user)
+            fast = install_fast_agentmux(server)
             here = make_repo(scratch / "here")
             agentmux(here, "new", "--agent", "demo", "--count", str(SESSIONS), "--name", "p")
             local = asyncio.run(busy_tui(here, names, args.seconds, args.rate))
             stop_all(here, names)
             there = make_repo(scratch / "there")
-            agentmux(
-                there,
-                "host",
-                "add",
-                "build1",
-                "amx-sshd",
-                "--ssh-command",
-                server.ssh_command,
-                "--agentmux",
-                str(fast),
-                "--path",
-                str(server.remote_dir / "clones"),
-            )
+            add_host(there, "build1", server, fast, server.remote_dir / "clones")
             agentmux(
                 there,
                 "new",
